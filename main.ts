@@ -1,0 +1,252 @@
+/**
+ * `chat`: one program that is the chat server and its terminal client.
+ *
+ * ```sh
+ * chat server [--host 127.0.0.1] [--port 8080] [limits…]
+ * chat client [HOST] [PORT] [--nick NAME]
+ * chat --help | --version
+ * ```
+ *
+ * This is the CLI layer: the only module besides `client/terminal.ts` that
+ * writes to stdout or stderr.
+ *
+ * @module
+ */
+
+import { parseArgs } from "@chat/args";
+import config from "./deno.json" with { type: "json" };
+import { ChatServer, SERVER_DEFAULTS, type ServerOptions } from "./server/mod.ts";
+
+/** The program's version, from deno.json. */
+export const VERSION: string = config.version;
+
+const USAGE = `chat ${VERSION}: a chat server and its terminal client in one program
+
+Usage:
+  chat server [--host HOST] [--port PORT] [options]
+  chat client [HOST] [PORT] [--nick NAME]
+  chat --help | --version
+
+Server options (0 means unlimited / off where it makes sense):
+  --host HOST              address to listen on (0.0.0.0 serves the LAN)  [127.0.0.1]
+  --port PORT              TCP port (0 picks a free one)                 [8080]
+  --max-line BYTES         longest line; longer: error, then disconnect  [32768]
+  --max-text BYTES         longest message text                          [8192]
+  --max-text-lines N       most lines in one message                     [100]
+  --send-queue BYTES       per-client outbound queue; over it: dropped   [1048576]
+  --flood-burst N          lines a client may send at once               [10]
+  --flood-rate N           lines per second after the burst (0: off)     [5]
+  --max-clients N          connections at once                           [10000]
+  --max-per-ip N           connections per address (IPv6: per /64)       [32]
+  --handshake-timeout SEC  time to send hello and a nickname             [30]
+  --idle-timeout SEC       JSON clients: ping at half, close at full     [120]
+  --quiet                  no per-connection log lines on stderr
+
+Client:
+  HOST                     server address                                [127.0.0.1]
+  PORT                     server port                                   [8080]
+  --nick NAME              nickname (asked for when absent)
+
+Inside the chat, type /help for the commands.
+Plain-text clients work too: nc HOST PORT, then type your nickname.`;
+
+/** A command-line mistake: reported as one line, exit code 2. */
+class UsageError extends Error {}
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function integer(flags: Flags, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const raw = flags[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (typeof raw !== "string" || !/^\d+$/.test(raw) || value > max) {
+    throw new UsageError(
+      `--${name} must be a whole number from 0 to ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
+function seconds(flags: Flags, name: string): number | undefined {
+  const raw = flags[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(`--${name} must be a number of seconds, got ${JSON.stringify(raw)}`);
+  }
+  return Math.round(value * 1000);
+}
+
+const SERVER_FLAGS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  "max-line": { type: "string" },
+  "max-text": { type: "string" },
+  "max-text-lines": { type: "string" },
+  "send-queue": { type: "string" },
+  "flood-burst": { type: "string" },
+  "flood-rate": { type: "string" },
+  "max-clients": { type: "string" },
+  "max-per-ip": { type: "string" },
+  "handshake-timeout": { type: "string" },
+  "idle-timeout": { type: "string" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Parses `chat server` flags.
+ *
+ * @param args the arguments after `server`
+ * @returns server options, and whether to log connections
+ * @throws {UsageError} for an unknown flag or a bad value
+ */
+export function parseServerArgs(args: string[]): ServerOptions & { quiet: boolean; help: boolean } {
+  const { values, positionals } = parseArgs({ args, options: SERVER_FLAGS, strict: true });
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  }
+  const flags = values as Flags;
+  const options: ServerOptions & { quiet: boolean; help: boolean } = {
+    hostname: values.host ?? SERVER_DEFAULTS.hostname,
+    port: integer(flags, "port", 65535) ?? SERVER_DEFAULTS.port,
+    quiet: values.quiet ?? false,
+    help: values.help ?? false,
+  };
+  const numeric: [keyof ServerOptions, number | undefined][] = [
+    ["maxLineBytes", integer(flags, "max-line")],
+    ["maxTextBytes", integer(flags, "max-text")],
+    ["maxTextLines", integer(flags, "max-text-lines")],
+    ["sendQueueBytes", integer(flags, "send-queue")],
+    ["floodBurst", integer(flags, "flood-burst")],
+    ["floodRate", integer(flags, "flood-rate")],
+    ["maxClients", integer(flags, "max-clients")],
+    ["maxPerIp", integer(flags, "max-per-ip")],
+    ["handshakeTimeoutMs", seconds(flags, "handshake-timeout")],
+    ["idleTimeoutMs", seconds(flags, "idle-timeout")],
+  ];
+  for (const [key, value] of numeric) {
+    if (value !== undefined) (options as Record<string, unknown>)[key] = value;
+  }
+  return options;
+}
+
+function lanAddresses(): string[] {
+  try {
+    return Deno.networkInterfaces()
+      .filter((i) => i.family === "IPv4" && !i.address.startsWith("127."))
+      .map((i) => i.address);
+  } catch {
+    return [];
+  }
+}
+
+async function runServer(args: string[]): Promise<number> {
+  const options = parseServerArgs(args);
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const log = options.quiet
+    ? undefined
+    : (line: string) => console.error(`${new Date().toISOString()} ${line}`);
+  let server: ChatServer;
+  try {
+    server = ChatServer.listen({ ...options, ...(log ? { log } : {}) });
+  } catch (error) {
+    const reason = error instanceof Deno.errors.AddrInUse
+      ? "address already in use"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    console.error(`chat: cannot listen on ${options.hostname}:${options.port}: ${reason}`);
+    return 1;
+  }
+  const { hostname, port } = server.addr;
+  console.log(`chat server listening on ${hostname}:${port}`);
+  if (hostname === "0.0.0.0" || hostname === "::") {
+    for (const address of lanAddresses()) {
+      console.log(
+        `  others can join with: chat client ${address} ${port}  (or: nc ${address} ${port})`,
+      );
+    }
+  }
+  const stop = () => {
+    log?.("shutting down");
+    server.shutdown();
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  await server.finished;
+  for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  log?.("stopped");
+  return 0;
+}
+
+async function runClientCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { nick: { type: "string", short: "n" }, help: { type: "boolean", short: "h" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length > 2) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[2])}`);
+  }
+  const port = integer({ port: positionals[1] ?? "8080" }, "port", 65535)!;
+  const { runClient } = await import("./client/mod.ts");
+  return runClient({
+    hostname: positionals[0] ?? "127.0.0.1",
+    port,
+    ...(values.nick !== undefined ? { nick: values.nick } : {}),
+  });
+}
+
+/**
+ * Runs the CLI.
+ *
+ * @param args command-line arguments (without the program name)
+ * @returns the exit code: 0 success, 1 failure, 2 usage error
+ */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "server":
+        return await runServer(rest);
+      case "client":
+        return await runClientCommand(rest);
+      case "--version":
+      case "-V":
+      case "version":
+        console.log(`chat ${VERSION}`);
+        return 0;
+      case "--help":
+      case "-h":
+      case "help":
+        console.log(USAGE);
+        return 0;
+      case undefined:
+        console.error(USAGE);
+        return 2;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (error) {
+    if (
+      error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      console.error(`chat: ${(error as Error).message} (see chat --help)`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,146 @@
+/**
+ * A connection's bounded outbound byte queue, flushed in as few writes as
+ * possible.
+ *
+ * @module
+ */
+
+/** Writes some bytes; resolves with how many were written (may be fewer). */
+export type Writer = (bytes: Uint8Array) => Promise<number>;
+
+/** Options for {@linkcode SendQueue}. */
+export interface SendQueueOptions {
+  /**
+   * Most bytes queued (including a write in flight). 0 means unlimited.
+   * @default {1048576}
+   */
+  maxBytes?: number;
+  /** Called once when a push would pass `maxBytes`; the push is refused. */
+  onOverflow?: () => void;
+  /** Called once when a write fails; the queue then refuses every push. */
+  onError?: (error: unknown) => void;
+}
+
+/** Default for {@linkcode SendQueueOptions.maxBytes}: 1 MiB. */
+export const DEFAULT_SEND_QUEUE_BYTES = 1024 * 1024;
+
+/**
+ * Bytes waiting to be written to one peer. Pushes made in the same turn of
+ * the event loop are joined and written with one call; while a write is in
+ * flight, new pushes collect for the next one. A peer that does not read
+ * makes the queue grow until `maxBytes`, when the push is refused and
+ * `onOverflow` runs: the caller drops that peer (slow consumer), nobody else
+ * waits for it.
+ *
+ * @example
+ * ```ts
+ * import { SendQueue } from "./send_queue.ts";
+ * const written: Uint8Array[] = [];
+ * const queue = new SendQueue(async (b) => (written.push(b.slice()), b.length));
+ * queue.push(new Uint8Array([1]));
+ * queue.push(new Uint8Array([2]));
+ * await queue.drained(); // written: one write of [1, 2]
+ * ```
+ */
+export class SendQueue {
+  readonly #write: Writer;
+  readonly #max: number;
+  readonly #onOverflow: (() => void) | undefined;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  #chunks: Uint8Array[] = [];
+  #bytes = 0;
+  #scheduled = false;
+  #flushing = false;
+  #failed = false;
+  #waiters: (() => void)[] = [];
+
+  /**
+   * @param write the writer, e.g. `(b) => conn.write(b)`
+   * @param options limits and callbacks
+   */
+  constructor(write: Writer, options: SendQueueOptions = {}) {
+    this.#write = write;
+    this.#max = options.maxBytes ?? DEFAULT_SEND_QUEUE_BYTES;
+    this.#onOverflow = options.onOverflow;
+    this.#onError = options.onError;
+  }
+
+  /** Bytes queued or in flight. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Queues bytes. The queue keeps a reference: callers must not change them.
+   *
+   * @param bytes what to send
+   * @returns `false` when refused: over `maxBytes` or after a write error
+   */
+  push(bytes: Uint8Array): boolean {
+    if (this.#failed) return false;
+    if (this.#max !== 0 && this.#bytes + bytes.length > this.#max) {
+      this.#failed = true;
+      this.#onOverflow?.();
+      this.#wake();
+      return false;
+    }
+    this.#chunks.push(bytes);
+    this.#bytes += bytes.length;
+    if (!this.#scheduled && !this.#flushing) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return true;
+  }
+
+  /** Resolves once everything queued so far is written, or the queue failed. */
+  drained(): Promise<void> {
+    if (this.#bytes === 0 || this.#failed) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  async #flush(): Promise<void> {
+    this.#scheduled = false;
+    this.#flushing = true;
+    try {
+      while (this.#chunks.length > 0 && !this.#failed) {
+        let buf = join(this.#chunks);
+        this.#chunks = [];
+        while (buf.length > 0) {
+          const n = await this.#write(buf);
+          this.#bytes -= n;
+          buf = buf.subarray(n);
+        }
+      }
+    } catch (error) {
+      if (!this.#failed) {
+        this.#failed = true;
+        this.#onError?.(error);
+      }
+    } finally {
+      this.#flushing = false;
+      if (this.#failed) this.#chunks = [];
+      this.#wake();
+    }
+  }
+
+  #wake(): void {
+    if (this.#bytes !== 0 && !this.#failed) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+function join(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,276 @@
+/**
+ * The chat server: accept loop, connection limits, timeouts and shutdown.
+ *
+ * @module
+ */
+
+import {
+  DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_TEXT_BYTES,
+  DEFAULT_MAX_TEXT_LINES,
+  encodeFrame,
+} from "../protocol/mod.ts";
+import { Hub, type Logger } from "./hub.ts";
+import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
+import { TcpConnection } from "./tcp_connection.ts";
+
+/** Options for {@linkcode ChatServer}. Every limit is documented in docs/operations.md. */
+export interface ServerOptions {
+  /** Address to listen on. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** TCP port; 0 picks a free one. @default {8080} */
+  port?: number;
+  /** Longest line in bytes; longer: error, then disconnect. 0: unlimited. @default {32768} */
+  maxLineBytes?: number;
+  /** Longest message text in bytes. @default {8192} */
+  maxTextBytes?: number;
+  /** Most lines in one message. @default {100} */
+  maxTextLines?: number;
+  /** Per-connection send queue in bytes; over it the client is dropped. 0: unlimited. @default {1048576} */
+  sendQueueBytes?: number;
+  /** Flood control burst, in lines. @default {10} */
+  floodBurst?: number;
+  /** Flood control rate in lines per second; 0 disables it. @default {5} */
+  floodRate?: number;
+  /** Most connections at once; 0: unlimited. @default {10000} */
+  maxClients?: number;
+  /** Most connections per address (IPv6: per /64); 0: unlimited. @default {32} */
+  maxPerIp?: number;
+  /** Milliseconds to complete hello and nickname; 0: no limit. @default {30000} */
+  handshakeTimeoutMs?: number;
+  /** Milliseconds without traffic before closing; a ping goes out at half. 0: no limit. @default {120000} */
+  idleTimeoutMs?: number;
+  /** Log line sink (connects, nicknames, renames, disconnects). @default {no logging} */
+  log?: Logger;
+}
+
+/** The defaults of every {@linkcode ServerOptions} limit. */
+export const SERVER_DEFAULTS = Object.freeze({
+  hostname: "127.0.0.1",
+  port: 8080,
+  maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+  maxTextBytes: DEFAULT_MAX_TEXT_BYTES,
+  maxTextLines: DEFAULT_MAX_TEXT_LINES,
+  sendQueueBytes: DEFAULT_SEND_QUEUE_BYTES,
+  floodBurst: 10,
+  floodRate: 5,
+  maxClients: 10_000,
+  maxPerIp: 32,
+  handshakeTimeoutMs: 30_000,
+  idleTimeoutMs: 120_000,
+});
+
+const encoder = new TextEncoder();
+
+/**
+ * The key connections are counted under for `maxPerIp`: an IPv4 address, or
+ * the /64 prefix of an IPv6 address (one subscriber usually owns a /64).
+ *
+ * @param hostname a peer address as Deno reports it
+ * @returns the key
+ */
+export function addressKey(hostname: string): string {
+  if (!hostname.includes(":")) return hostname;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
+  if (mapped) return mapped[1]!;
+  const [head = "", tail = ""] = hostname.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === "" ? [] : tail.split(":");
+  const groups = hostname.includes("::")
+    ? [...left, ...Array(8 - left.length - right.length).fill("0"), ...right]
+    : left;
+  return groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":") + "::/64";
+}
+
+/**
+ * A running chat server.
+ *
+ * @example
+ * ```ts ignore
+ * import { ChatServer } from "./server.ts";
+ * const server = ChatServer.listen({ port: 0 });
+ * console.log(server.addr.port);
+ * await server.shutdown();
+ * ```
+ */
+export class ChatServer {
+  /** The shared chat state. */
+  readonly hub: Hub;
+  /** The bound address. */
+  readonly addr: Deno.NetAddr;
+  readonly #options: Required<Omit<ServerOptions, "log">>;
+  readonly #listener: Deno.TcpListener;
+  readonly #connections = new Set<TcpConnection>();
+  readonly #perAddress = new Map<string, number>();
+  readonly #handlers = new Set<Promise<void>>();
+  readonly #sweep: ReturnType<typeof setInterval> | undefined;
+  readonly #accepting: Promise<void>;
+  #stopping = false;
+
+  private constructor(listener: Deno.TcpListener, options: ServerOptions) {
+    this.#options = { ...SERVER_DEFAULTS, ...definedOnly(options) };
+    this.#listener = listener;
+    this.addr = listener.addr;
+    this.hub = new Hub({
+      limits: {
+        maxLineBytes: this.#options.maxLineBytes,
+        maxTextBytes: this.#options.maxTextBytes,
+        maxTextLines: this.#options.maxTextLines,
+      },
+      ...(options.log ? { log: options.log } : {}),
+    });
+    const { handshakeTimeoutMs, idleTimeoutMs } = this.#options;
+    const shortest = Math.min(
+      handshakeTimeoutMs || Infinity,
+      idleTimeoutMs ? idleTimeoutMs / 2 : Infinity,
+    );
+    if (shortest !== Infinity) {
+      this.#sweep = setInterval(
+        () => this.#checkTimeouts(),
+        Math.max(50, Math.min(1000, shortest / 4)),
+      );
+    }
+    this.#accepting = this.#acceptLoop();
+  }
+
+  /**
+   * Binds and starts serving.
+   *
+   * @param options see {@linkcode ServerOptions}
+   * @returns the running server
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  static listen(options: ServerOptions = {}): ChatServer {
+    const listener = Deno.listen({
+      hostname: options.hostname ?? SERVER_DEFAULTS.hostname,
+      port: options.port ?? SERVER_DEFAULTS.port,
+      transport: "tcp",
+    });
+    return new ChatServer(listener, options);
+  }
+
+  /** Open connections, registered or not. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Resolves when the server has stopped (after {@linkcode shutdown}). */
+  get finished(): Promise<void> {
+    return this.#accepting;
+  }
+
+  /**
+   * Stops accepting, tells every client the server is shutting down, flushes
+   * their send queues (for at most `graceMs`), and closes them.
+   *
+   * @param graceMs longest wait for slow clients to take their last bytes
+   */
+  async shutdown(graceMs = 5000): Promise<void> {
+    if (this.#stopping) return this.#accepting;
+    this.#stopping = true;
+    clearInterval(this.#sweep);
+    try {
+      this.#listener.close();
+    } catch { /* already closed */ }
+    for (const connection of this.#connections) {
+      connection.end("server shutting down", "server is shutting down");
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled(this.#handlers),
+      new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
+    ]);
+    clearTimeout(timer);
+    await this.#accepting;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    let backoff = 0;
+    while (!this.#stopping) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+        backoff = 0;
+      } catch (error) {
+        if (this.#stopping || error instanceof Deno.errors.BadResource) break;
+        // EMFILE and friends: back off and keep serving those already here.
+        backoff = Math.min(1000, backoff ? backoff * 2 : 10);
+        this.hub.log(
+          `accept failed: ${
+            error instanceof Error ? error.message : error
+          }; retrying in ${backoff} ms`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+        continue;
+      }
+      this.#admit(conn);
+    }
+  }
+
+  #admit(conn: Deno.TcpConn): void {
+    const { maxClients, maxPerIp } = this.#options;
+    const key = addressKey(conn.remoteAddr.hostname);
+    const count = this.#perAddress.get(key) ?? 0;
+    const refusal = maxClients > 0 && this.#connections.size >= maxClients
+      ? "server is full, try again later"
+      : maxPerIp > 0 && count >= maxPerIp
+      ? `too many connections from ${key}`
+      : undefined;
+    if (refusal) {
+      this.hub.log(`refuse ${conn.remoteAddr.hostname}: ${refusal}`);
+      const line = encodeFrame({ type: "error", code: "too_many_connections", message: refusal });
+      conn.write(encoder.encode(line)).catch(() => {}).finally(() => {
+        try {
+          conn.close();
+        } catch { /* gone */ }
+      });
+      return;
+    }
+    const connection = new TcpConnection(conn, this.hub, this.#options);
+    this.#connections.add(connection);
+    this.#perAddress.set(key, count + 1);
+    this.hub.log(`connect ${connection.remote}`);
+    const handler = connection.serve().finally(() => {
+      this.#connections.delete(connection);
+      const left = (this.#perAddress.get(key) ?? 1) - 1;
+      if (left === 0) this.#perAddress.delete(key);
+      else this.#perAddress.set(key, left);
+      this.#handlers.delete(handler);
+    });
+    this.#handlers.add(handler);
+  }
+
+  #checkTimeouts(): void {
+    const now = Date.now();
+    const { handshakeTimeoutMs, idleTimeoutMs } = this.#options;
+    for (const connection of this.#connections) {
+      const session = connection.session;
+      if (connection.closed || session?.state === "closed") continue;
+      if (
+        handshakeTimeoutMs && session?.state !== "active" &&
+        now - connection.openedAt > handshakeTimeoutMs
+      ) {
+        session?.error("timeout", "handshake not completed in time");
+        connection.end("handshake timeout");
+        continue;
+      }
+      // Plain-text peers (nc, telnet) cannot answer pings: only JSON
+      // sessions are held to the idle timeout; TCP keepalive covers the rest.
+      if (!idleTimeoutMs || session?.format !== "json") continue;
+      const idle = now - connection.lastActivity;
+      if (idle > idleTimeoutMs) {
+        session?.error("timeout", `no traffic for ${Math.round(idle / 1000)} s`);
+        connection.end("idle timeout");
+      } else if (idle > idleTimeoutMs / 2 && !connection.pinged && session) {
+        connection.pinged = true;
+        session.send({ type: "ping", token: String(now) });
+      }
+    }
+  }
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<
+    T
+  >;
+}

@@ -1,0 +1,216 @@
+/**
+ * The TCP adapter: moves bytes between one `Deno.TcpConn` and a
+ * {@linkcode Session}. Detects the wire format from the first line (`{` means
+ * JSON Lines, anything else plain text), applies the line limit and flood
+ * control on the way in, and the bounded send queue on the way out.
+ *
+ * @module
+ */
+
+import { LineReader } from "../protocol/mod.ts";
+import { TokenBucket } from "./flood.ts";
+import type { Hub } from "./hub.ts";
+import { SendQueue } from "./send_queue.ts";
+import { Session, type Transport } from "./session.ts";
+
+/** Limits a connection enforces; see `ServerOptions` for their meaning. */
+export interface ConnectionLimits {
+  /** Longest line in bytes (0: unlimited). */
+  maxLineBytes: number;
+  /** Send queue bound in bytes (0: unlimited). */
+  sendQueueBytes: number;
+  /** Flood control burst, in lines. */
+  floodBurst: number;
+  /** Flood control rate, lines per second (0: off). */
+  floodRate: number;
+}
+
+const encoder = new TextEncoder();
+const MIN_READ = 1024;
+const MAX_READ = 64 * 1024;
+const HTTP_REQUEST = /^[A-Z]{3,7} \S+ HTTP\/\d/;
+const HTTP_REPLY = encoder.encode(
+  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n" +
+    "Content-Length: 71\r\n\r\nThis is a chat server, not a web server: connect with `chat client`.\r\n",
+);
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** One accepted TCP connection. */
+export class TcpConnection implements Transport {
+  /** Peer address, `host:port`. */
+  readonly remote: string;
+  /** Peer host, for per-address limits. */
+  readonly hostname: string;
+  /** When the connection was accepted (ms since epoch). */
+  readonly openedAt: number = Date.now();
+  /** When any byte last arrived (ms since epoch). */
+  lastActivity: number = Date.now();
+  /** Whether the idle check has sent a ping since the last activity. */
+  pinged = false;
+  readonly #conn: Deno.TcpConn;
+  readonly #hub: Hub;
+  readonly #limits: ConnectionLimits;
+  readonly #queue: SendQueue;
+  #session: Session | undefined;
+  #closing = false;
+  #closed = false;
+
+  /**
+   * @param conn an accepted connection
+   * @param hub the shared chat state
+   * @param limits what this connection enforces
+   */
+  constructor(conn: Deno.TcpConn, hub: Hub, limits: ConnectionLimits) {
+    this.#conn = conn;
+    this.#hub = hub;
+    this.#limits = limits;
+    const addr = conn.remoteAddr;
+    this.hostname = addr.hostname;
+    this.remote = addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+    try {
+      conn.setNoDelay(true);
+      conn.setKeepAlive(true);
+    } catch { /* already closed */ }
+    this.#queue = new SendQueue((bytes) => conn.write(bytes), {
+      maxBytes: limits.sendQueueBytes,
+      onOverflow: () => this.#abort("send queue exceeded"),
+      onError: () => this.#abort("write failed"),
+    });
+  }
+
+  /** The session, once the first line has chosen a wire format. */
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  /** Whether the connection has closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** @inheritdoc */
+  send(bytes: Uint8Array): void {
+    if (!this.#closed) this.#queue.push(bytes);
+  }
+
+  /** Flushes the send queue, then closes. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#queue.drained().then(() => this.#closeNow());
+  }
+
+  /**
+   * Ends the connection: says why (to a session, through it), or closes.
+   *
+   * @param reason for the log and the `left` notice
+   * @param bye text for a `bye` frame
+   */
+  end(reason: string, bye?: string): void {
+    if (this.#session) this.#session.end(reason, bye);
+    else this.close();
+  }
+
+  /**
+   * Reads until the peer leaves or the connection is closed. Never throws.
+   *
+   * @returns when the connection is finished
+   */
+  async serve(): Promise<void> {
+    const reader = new LineReader({ maxLineBytes: this.#limits.maxLineBytes });
+    const bucket = new TokenBucket(this.#limits.floodBurst, this.#limits.floodRate);
+    let buf = new Uint8Array(MIN_READ);
+    let reason = "connection lost";
+    try {
+      reading: while (!this.#closing) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        this.lastActivity = Date.now();
+        this.pinged = false;
+        const results = reader.push(buf.subarray(0, n));
+        if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
+        for (const result of results) {
+          if (this.#closing) break reading;
+          const wait = bucket.take();
+          if (wait > 0) await delay(wait);
+          if (!result.ok) {
+            this.#lineError(result.code);
+            if (result.code === "line_too_long") reason = "line too long";
+            continue;
+          }
+          this.#receive(result.line);
+        }
+      }
+      for (const result of reader.end()) {
+        if (result.ok && !this.#closing) this.#receive(result.line);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted)) {
+        reason = errorReason(error);
+      }
+    } finally {
+      this.end(reason);
+      await this.#queue.drained();
+      this.#closeNow();
+    }
+  }
+
+  #receive(line: string): void {
+    if (!this.#session) {
+      if (line.trim() === "") return;
+      if (HTTP_REQUEST.test(line)) {
+        this.#hub.log(`reject ${this.remote}: HTTP request on the chat port`);
+        this.#queue.push(HTTP_REPLY);
+        this.close();
+        return;
+      }
+      this.#session = new Session(
+        this.#hub,
+        this,
+        line.trimStart().startsWith("{") ? "json" : "text",
+      );
+    }
+    this.#session.receiveLine(line);
+  }
+
+  #lineError(code: "line_too_long" | "invalid_utf8"): void {
+    if (!this.#session) {
+      // Not even a first line: binary garbage or a flood. Say why and close.
+      this.#hub.log(`reject ${this.remote}: ${code.replace("_", " ")} before the handshake`);
+      new Session(this.#hub, this, "text").lineError(code);
+      this.close();
+      return;
+    }
+    this.#session.lineError(code);
+    // After an overlong line the rest of it is junk: there is no resynchronising.
+    if (code === "line_too_long") this.#session.end("line too long");
+  }
+
+  #abort(reason: string): void {
+    if (this.#closed) return;
+    this.#hub.log(`drop ${this.#session?.nick ?? this.remote}: ${reason}`);
+    this.#closing = true;
+    this.#session?.end(reason);
+    this.#closeNow();
+  }
+
+  #closeNow(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+function errorReason(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionReset) return "connection reset";
+  if (error instanceof Deno.errors.BrokenPipe) return "connection lost";
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,307 @@
+/**
+ * Test fixtures: the real server as a subprocess on a free loopback port, and
+ * real TCP clients that wait for expected lines with a deadline (never a
+ * fixed sleep). Every fixture implements `Symbol.asyncDispose`:
+ *
+ * ```ts ignore
+ * await using server = await startTestServer();
+ * await using alice = await TestClient.joinText(server.port, "alice");
+ * ```
+ *
+ * @module
+ */
+
+import { decodeServerFrame, LineReader, type ServerFrame } from "../protocol/mod.ts";
+
+/** Where main.ts is, for subprocesses. */
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** Default deadline for an expected line, in ms. */
+export const DEADLINE_MS = 10_000;
+
+const encoder = new TextEncoder();
+
+/** What a waited-for line must match. */
+export type LineMatcher = string | RegExp | ((line: string) => boolean);
+
+function matches(matcher: LineMatcher, line: string): boolean {
+  if (typeof matcher === "string") return line === matcher;
+  if (matcher instanceof RegExp) return matcher.test(line);
+  return matcher(line);
+}
+
+/**
+ * Lines arriving from a byte source, read in the background, waited for with
+ * deadlines. Lines are consumed in order: {@linkcode expect} skips (and
+ * keeps in {@linkcode seen}) the lines before the match.
+ */
+export class LineQueue {
+  /** Every line received so far. */
+  readonly seen: string[] = [];
+  #next = 0;
+  #ended = false;
+  #wake: (() => void) | undefined;
+  /** Resolves when the source has ended. */
+  readonly done: Promise<void>;
+
+  /** @param read reads into a buffer; `null` at the end (e.g. `conn.read`) */
+  constructor(source: ReadableStream<Uint8Array> | Deno.Conn) {
+    this.done = this.#pump(source);
+  }
+
+  async #pump(source: ReadableStream<Uint8Array> | Deno.Conn): Promise<void> {
+    const reader = new LineReader({ maxLineBytes: 0 });
+    const add = (results: ReturnType<LineReader["push"]>) => {
+      for (const r of results) this.seen.push(r.ok ? r.line : `<${r.code}>`);
+      this.#wake?.();
+    };
+    try {
+      if (source instanceof ReadableStream) {
+        for await (const chunk of source) add(reader.push(chunk));
+      } else {
+        const buf = new Uint8Array(64 * 1024);
+        while (true) {
+          const n = await source.read(buf);
+          if (n === null) break;
+          add(reader.push(buf.subarray(0, n)));
+        }
+      }
+    } catch {
+      // A reset or a close from our side ends the stream like EOF.
+    } finally {
+      add(reader.end());
+      this.#ended = true;
+      this.#wake?.();
+    }
+  }
+
+  /** Whether the source has ended. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Lines not consumed yet. */
+  get pending(): string[] {
+    return this.seen.slice(this.#next);
+  }
+
+  /**
+   * Waits for the next line that matches, consuming it and every line before.
+   *
+   * @param matcher exact text, a pattern or a predicate
+   * @param timeoutMs deadline
+   * @returns the matching line
+   * @throws {Error} on deadline or end of stream, listing what arrived
+   */
+  async expect(matcher: LineMatcher, timeoutMs = DEADLINE_MS): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      while (this.#next < this.seen.length) {
+        const line = this.seen[this.#next++]!;
+        if (matches(matcher, line)) return line;
+      }
+      const left = deadline - Date.now();
+      if (this.#ended || left <= 0) {
+        throw new Error(
+          `expected a line matching ${String(matcher)} ${
+            this.#ended ? "before the end of the stream" : `within ${timeoutMs} ms`
+          }; got:\n${this.seen.slice(-20).join("\n")}`,
+        );
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+      this.#wake = undefined;
+    }
+  }
+
+  /**
+   * Waits for the end of the stream.
+   *
+   * @param timeoutMs deadline
+   * @throws {Error} when it does not end in time
+   */
+  async expectEnd(timeoutMs = DEADLINE_MS): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`stream did not end within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.done, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A server subprocess. */
+export interface TestServer extends AsyncDisposable {
+  /** The port it listens on (loopback). */
+  readonly port: number;
+  /** The process. */
+  readonly process: Deno.ChildProcess;
+  /** Its stderr (log) lines. */
+  readonly log: LineQueue;
+  /** Its stdout lines after the listening line. */
+  readonly stdout: LineQueue;
+  /** Sends a signal and waits for the exit status. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Starts `main.ts server` on 127.0.0.1 with a free port.
+ *
+ * @param args extra server flags; flood control is off unless given
+ * @returns the running server, once it listens
+ */
+export async function startTestServer(args: string[] = []): Promise<TestServer> {
+  const flags = args.some((a) => a.startsWith("--flood-rate"))
+    ? args
+    : ["--flood-rate", "0", ...args];
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-sys", MAIN, "server", "--port", "0", ...flags],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new LineQueue(process.stdout);
+  const log = new LineQueue(process.stderr);
+  let line: string;
+  try {
+    line = await stdout.expect(/listening on/, 20_000);
+  } catch (error) {
+    try {
+      process.kill("SIGKILL");
+    } catch { /* exited */ }
+    await process.status;
+    throw new Error(`server did not start: ${log.seen.join("\n")}`, { cause: error });
+  }
+  const port = Number(/:(\d+)$/.exec(line)![1]);
+  let status: Promise<Deno.CommandStatus> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") => {
+    if (!status) {
+      try {
+        process.kill(signal);
+      } catch { /* already exited */ }
+      status = process.status.then(async (s) => {
+        await Promise.all([stdout.done, log.done]);
+        return s;
+      });
+    }
+    return status;
+  };
+  return {
+    port,
+    process,
+    log,
+    stdout,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop("SIGKILL");
+    },
+  };
+}
+
+/** A raw TCP client of the server. */
+export class TestClient implements AsyncDisposable {
+  /** What the server sent, line by line. */
+  readonly lines: LineQueue;
+  readonly #conn: Deno.TcpConn;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+    this.lines = new LineQueue(conn);
+  }
+
+  /**
+   * Connects to 127.0.0.1.
+   *
+   * @param port the server's port
+   */
+  static async connect(port: number): Promise<TestClient> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    return new TestClient(conn);
+  }
+
+  /**
+   * Connects in plain-text mode and waits for the welcome line.
+   *
+   * @param port the server's port
+   * @param nick the nickname
+   */
+  static async joinText(port: number, nick: string): Promise<TestClient> {
+    const client = await TestClient.connect(port);
+    await client.send(nick);
+    await client.lines.expect(/^\* welcome, /);
+    return client;
+  }
+
+  /**
+   * Connects in JSON mode and waits for the welcome frame.
+   *
+   * @param port the server's port
+   * @param nick the nickname
+   */
+  static async joinJson(port: number, nick: string): Promise<TestClient> {
+    const client = await TestClient.connect(port);
+    await client.sendFrame({ type: "hello", version: 1, nick });
+    await client.expectFrame((f) => f.type === "welcome");
+    return client;
+  }
+
+  /** Sends raw bytes. */
+  async write(bytes: Uint8Array | string): Promise<void> {
+    let data = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
+    while (data.length > 0) data = data.subarray(await this.#conn.write(data));
+  }
+
+  /** Sends one line (a `\n` is added). */
+  send(line: string): Promise<void> {
+    return this.write(line + "\n");
+  }
+
+  /** Sends one JSON frame (any object: tests send malformed ones too). */
+  sendFrame(frame: unknown): Promise<void> {
+    return this.send(JSON.stringify(frame));
+  }
+
+  /**
+   * Waits for the next JSON frame that satisfies a predicate.
+   *
+   * @param predicate which frame
+   * @param timeoutMs deadline
+   * @returns the frame
+   */
+  async expectFrame(
+    predicate: (frame: ServerFrame) => boolean,
+    timeoutMs = DEADLINE_MS,
+  ): Promise<ServerFrame> {
+    const line = await this.lines.expect((l) => {
+      try {
+        return predicate(decodeServerFrame(l));
+      } catch {
+        return false;
+      }
+    }, timeoutMs);
+    return decodeServerFrame(line);
+  }
+
+  /** Closes the socket (idempotent). */
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+
+  /** Closes and waits for the reader to finish. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.lines.done;
+  }
+}
