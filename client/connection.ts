@@ -50,7 +50,7 @@ export interface DialOptions {
 export function describeNetworkError(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
   const message = (error instanceof Error ? error.message : String(error))
-    .replace(/\s*\(os error \d+\)$/, "");
+    .replace(/\s*\(os error -?\d+\)$/, "");
   return message.charAt(0).toLowerCase() + message.slice(1);
 }
 

@@ -109,7 +109,7 @@ export function graphemes(text: string): string[] {
  * @example
  * ```ts
  * import { displayWidth } from "./width.ts";
- * displayWidth("hi 漢字 🎉"); // 9
+ * displayWidth("hi 漢字 🎉"); // 10
  * ```
  */
 export function displayWidth(text: string): number {
