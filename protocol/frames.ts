@@ -117,20 +117,8 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
  * ```
  */
 export function decodeClientFrame(line: string): ClientFrame {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new FrameError("bad_json", "frame is not valid JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new FrameError("bad_frame", "frame must be a JSON object");
-  }
-  const record = value as Record<string, unknown>;
-  const type = record.type;
-  if (typeof type !== "string") {
-    throw new FrameError("bad_frame", 'frame has no string field "type"');
-  }
+  const record = parseObject(line);
+  const type = record.type as string;
   if (!Object.hasOwn(CLIENT_SCHEMAS, type)) {
     throw new FrameError("unknown_type", `unknown frame type ${JSON.stringify(type)}`);
   }
@@ -161,19 +149,24 @@ export function decodeClientFrame(line: string): ClientFrame {
  * @throws {FrameError} `bad_json` or `bad_frame`
  */
 export function decodeServerFrame(line: string): ServerFrame {
+  return parseObject(line) as ServerFrame;
+}
+
+/** Parses a line as a JSON object with a string `type`, or throws a FrameError. */
+function parseObject(line: string): Record<string, unknown> & { type: string } {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
     throw new FrameError("bad_json", "frame is not valid JSON");
   }
-  if (
-    typeof value !== "object" || value === null || Array.isArray(value) ||
-    typeof (value as { type?: unknown }).type !== "string"
-  ) {
-    throw new FrameError("bad_frame", 'frame must be an object with a string "type"');
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FrameError("bad_frame", "frame must be a JSON object");
   }
-  return value as ServerFrame;
+  if (typeof (value as { type?: unknown }).type !== "string") {
+    throw new FrameError("bad_frame", 'frame has no string field "type"');
+  }
+  return value as Record<string, unknown> & { type: string };
 }
 
 /**

@@ -11,10 +11,17 @@
  * @module
  */
 
+import config from "../deno.json" with { type: "json" };
 import { decodeServerFrame, LineReader, type ServerFrame } from "../protocol/mod.ts";
 
 /** Where main.ts is, for subprocesses. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/**
+ * The permission flags of `deno task server`, so tests run the server with
+ * exactly the privileges users give it.
+ */
+export const SERVER_PERMISSIONS: string[] = config.tasks.server.split(/\s+/)
+  .filter((word) => word.startsWith("--allow-"));
 /** Default deadline for an expected line, in ms. */
 export const DEADLINE_MS = 10_000;
 
@@ -164,7 +171,7 @@ export async function startTestServer(args: string[] = []): Promise<TestServer> 
     ? args
     : ["--flood-rate", "0", ...args];
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-sys", MAIN, "server", "--port", "0", ...flags],
+    args: ["run", ...SERVER_PERMISSIONS, MAIN, "server", "--port", "0", ...flags],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
