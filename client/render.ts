@@ -98,7 +98,8 @@ function body(prefix: string, prefixWidth: number, text: string): string {
 }
 
 function dim(text: string): string {
-  return `${DIM}${text}${RESET}`;
+  // SGR 22 ends bold and dim alike: dim again after a bold (own) nickname.
+  return `${DIM}${text.replaceAll(NORMAL_INTENSITY, NORMAL_INTENSITY + DIM)}${RESET}`;
 }
 
 /**

@@ -62,6 +62,10 @@ Deno.test("renderFrame() with colours", async (t) => {
     const line = renderFrame({ type: "joined", nick: "carol", ts: 0 }, options)!;
     assert.ok(line.startsWith("\x1b[2m") && line.endsWith("\x1b[0m"), JSON.stringify(line));
   });
+  await t.step("keeps a notice dim after your own bold nickname in it", () => {
+    const line = renderFrame({ type: "joined", nick: "alice", ts: 0 }, options)!;
+    assert.equal(line, "\x1b[2m* \x1b[1malice\x1b[22m\x1b[2m joined the chat\x1b[0m");
+  });
   await t.step("shows errors in red", () => {
     const line = renderFrame({ type: "error", code: "usage", message: "usage: /who" }, options)!;
     assert.equal(line, "\x1b[31m! usage: /who\x1b[0m");
