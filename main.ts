@@ -77,6 +77,11 @@ function seconds(flags: Flags, name: string): number | undefined {
   return Math.round(value * 1000);
 }
 
+/** The server options that take a number. */
+type NumericOption = {
+  [K in keyof ServerOptions]-?: NonNullable<ServerOptions[K]> extends number ? K : never;
+}[keyof ServerOptions];
+
 const SERVER_FLAGS = {
   host: { type: "string" },
   port: { type: "string" },
@@ -113,7 +118,7 @@ export function parseServerArgs(args: string[]): ServerOptions & { quiet: boolea
     quiet: values.quiet ?? false,
     help: values.help ?? false,
   };
-  const numeric: [keyof ServerOptions, number | undefined][] = [
+  const numeric: [NumericOption, number | undefined][] = [
     ["maxLineBytes", integer(flags, "max-line")],
     ["maxTextBytes", integer(flags, "max-text")],
     ["maxTextLines", integer(flags, "max-text-lines")],
@@ -126,7 +131,7 @@ export function parseServerArgs(args: string[]): ServerOptions & { quiet: boolea
     ["idleTimeoutMs", seconds(flags, "idle-timeout")],
   ];
   for (const [key, value] of numeric) {
-    if (value !== undefined) (options as Record<string, unknown>)[key] = value;
+    if (value !== undefined) options[key] = value;
   }
   return options;
 }
