@@ -169,6 +169,8 @@ export class ChatServer {
     if (this.#stopping) return this.#accepting;
     this.#stopping = true;
     clearInterval(this.#sweep);
+    // Commit (and deliver) what was sent before the shutdown notice.
+    this.hub.flush();
     try {
       this.#listener.close();
     } catch { /* already closed */ }
@@ -182,6 +184,7 @@ export class ChatServer {
     ]);
     clearTimeout(timer);
     await this.#accepting;
+    this.hub.close();
   }
 
   async #acceptLoop(): Promise<void> {

@@ -160,7 +160,9 @@ export interface TestServer extends AsyncDisposable {
  * @returns the running server, once it listens
  */
 export async function startTestServer(args: string[] = []): Promise<TestServer> {
-  const flags = args.some((a) => a.startsWith("--flood-rate")) ? args : ["--flood-rate", "0", ...args];
+  const flags = args.some((a) => a.startsWith("--flood-rate"))
+    ? args
+    : ["--flood-rate", "0", ...args];
   const process = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-sys", MAIN, "server", "--port", "0", ...flags],
     stdin: "null",
