@@ -192,3 +192,17 @@ export class MemoryStore implements Store {
   /** @inheritdoc */
   close(): void {}
 }
+
+/**
+ * Opens the store for `--db PATH`: `:memory:` keeps nothing, anything else
+ * is an SQLite file (created if missing).
+ *
+ * @param path `:memory:` or a file path
+ * @returns the store
+ * @throws {Error} when the database cannot be opened
+ */
+export async function openStore(path: string): Promise<Store> {
+  if (path === ":memory:") return new MemoryStore();
+  const { SqliteStore } = await import("./sqlite_store.ts");
+  return new SqliteStore(path);
+}

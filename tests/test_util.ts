@@ -156,15 +156,29 @@ export interface TestServer extends AsyncDisposable {
 /**
  * Starts `main.ts server` on 127.0.0.1 with a free port.
  *
- * @param args extra server flags; flood control is off unless given
+ * @param args extra server flags; flood control is off and `--db :memory:`
+ * is used unless given
  * @returns the running server, once it listens
  */
 export async function startTestServer(args: string[] = []): Promise<TestServer> {
-  const flags = args.some((a) => a.startsWith("--flood-rate"))
+  let flags = args.some((a) => a.startsWith("--flood-rate"))
     ? args
     : ["--flood-rate", "0", ...args];
+  // Never leave a chat.db behind: tests that want durability pass --db.
+  if (!flags.some((a) => a.startsWith("--db"))) flags = ["--db", ":memory:", ...flags];
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-sys", MAIN, "server", "--port", "0", ...flags],
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-sys",
+      "--allow-read",
+      "--allow-write",
+      MAIN,
+      "server",
+      "--port",
+      "0",
+      ...flags,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
