@@ -47,6 +47,9 @@ export interface CommandHelp {
 }
 
 /** Frames the server sends. */
+// `id` and `room` are always sent by this server on message, action, private,
+// joined and left frames; they are optional in the type because frames built
+// locally (the client's echo of its own line) and v1 peers may lack them.
 export type ServerFrame =
   | {
     type: "welcome";
@@ -63,8 +66,8 @@ export type ServerFrame =
   }
   | {
     type: "message";
-    id: number;
-    room: string;
+    id?: number;
+    room?: string;
     from: string;
     text: string;
     ts: number;
@@ -72,8 +75,8 @@ export type ServerFrame =
   }
   | {
     type: "action";
-    id: number;
-    room: string;
+    id?: number;
+    room?: string;
     from: string;
     text: string;
     ts: number;
@@ -81,15 +84,15 @@ export type ServerFrame =
   }
   | {
     type: "private";
-    id: number;
+    id?: number;
     from: string;
     to: string;
     text: string;
     ts: number;
     history?: true;
   }
-  | { type: "joined"; nick: string; room: string; ts: number }
-  | { type: "left"; nick: string; room: string; reason: string; ts: number }
+  | { type: "joined"; nick: string; room?: string; ts: number }
+  | { type: "left"; nick: string; room?: string; reason: string; ts: number }
   | { type: "renamed"; from: string; to: string; ts: number }
   | { type: "who"; room?: string; nicks: string[] }
   /** Your current room changed (after a join, a switch or a part); `null`: none. */
@@ -209,20 +212,8 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
  * ```
  */
 export function decodeClientFrame(line: string): ClientFrame {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new FrameError("bad_json", "frame is not valid JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new FrameError("bad_frame", "frame must be a JSON object");
-  }
-  const record = value as Record<string, unknown>;
-  const type = record.type;
-  if (typeof type !== "string") {
-    throw new FrameError("bad_frame", 'frame has no string field "type"');
-  }
+  const record = parseObject(line);
+  const type = record.type as string;
   if (!Object.hasOwn(CLIENT_SCHEMAS, type)) {
     throw new FrameError("unknown_type", `unknown frame type ${JSON.stringify(type)}`);
   }
@@ -253,19 +244,24 @@ export function decodeClientFrame(line: string): ClientFrame {
  * @throws {FrameError} `bad_json` or `bad_frame`
  */
 export function decodeServerFrame(line: string): ServerFrame {
+  return parseObject(line) as ServerFrame;
+}
+
+/** Parses a line as a JSON object with a string `type`, or throws a FrameError. */
+function parseObject(line: string): Record<string, unknown> & { type: string } {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
     throw new FrameError("bad_json", "frame is not valid JSON");
   }
-  if (
-    typeof value !== "object" || value === null || Array.isArray(value) ||
-    typeof (value as { type?: unknown }).type !== "string"
-  ) {
-    throw new FrameError("bad_frame", 'frame must be an object with a string "type"');
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FrameError("bad_frame", "frame must be a JSON object");
   }
-  return value as ServerFrame;
+  if (typeof (value as { type?: unknown }).type !== "string") {
+    throw new FrameError("bad_frame", 'frame has no string field "type"');
+  }
+  return value as Record<string, unknown> & { type: string };
 }
 
 /**

@@ -43,7 +43,10 @@ export function formatPlainText(
     case "action": {
       let prefix = frame.type === "message" ? `${frame.from}: ` : `* ${frame.from} `;
       if (frame.history) prefix = `[${clock(frame.ts)}] ${prefix}`;
-      if (currentRoom !== undefined && roomKey(frame.room) !== roomKey(currentRoom ?? "")) {
+      if (
+        currentRoom !== undefined && frame.room !== undefined &&
+        roomKey(frame.room) !== roomKey(currentRoom ?? "")
+      ) {
         prefix = `[${frame.room}] ${prefix}`;
       }
       return body(prefix, frame.text);
@@ -111,8 +114,8 @@ export function formatPlainText(
   }
 }
 
-function isLobby(room: string): boolean {
-  return roomKey(room) === LOBBY;
+function isLobby(room: string | undefined): boolean {
+  return room === undefined || roomKey(room) === LOBBY;
 }
 
 function clock(ts: number): string {

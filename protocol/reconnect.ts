@@ -106,7 +106,7 @@ export class ResumeState {
       case "action":
       case "private":
       case "ack":
-        if (frame.id > this.#lastId) this.#lastId = frame.id;
+        if (frame.id !== undefined && frame.id > this.#lastId) this.#lastId = frame.id;
         break;
       case "error":
         // The token no longer works: the next hello starts a fresh session.

@@ -32,6 +32,16 @@ const BEFORE_REGISTRATION: ReadonlySet<ClientFrame["type"]> = new Set([
   "pong",
 ]);
 
+/** Frame types whose effect waits for the end-of-turn commit. */
+const BATCHED: ReadonlySet<ClientFrame["type"]> = new Set([
+  "say",
+  "me",
+  "msg",
+  "reply",
+  "ping",
+  "pong",
+]);
+
 const utf8 = new TextEncoder();
 
 /**
@@ -239,5 +249,9 @@ export function handleFrame(session: Session, frame: ClientFrame): void {
     session.error("not_registered", "choose a nickname first");
     return;
   }
+  // Messages are committed in batches at the end of the turn; anything else
+  // a peer may see (joins, parts, topics, renames, quits) first commits what
+  // is pending, so everyone sees events in the order they were sent.
+  if (!BATCHED.has(frame.type)) session.hub.flush();
   (HANDLERS[frame.type] as Handler<typeof frame.type>)(session, frame as never);
 }

@@ -200,7 +200,7 @@ export class Session {
     const frame = out.frame;
     const elsewhere = this.format === "text" &&
       (frame.type === "message" || frame.type === "action") &&
-      this.#current?.key !== frame.room.toLowerCase();
+      frame.room !== undefined && this.#current?.key !== frame.room.toLowerCase();
     const bytes = out.bytes(this.format, elsewhere);
     if (bytes) this.#transport.send(bytes);
   }
@@ -372,6 +372,8 @@ export class Session {
    */
   end(reason: string, bye?: string): void {
     if (this.#state === "closed") return;
+    // Deliver what this session (and anyone) sent before it goes away.
+    this.hub.flush();
     if (bye !== undefined) this.send({ type: "bye", reason: bye });
     this.persist();
     this.#state = "closed";

@@ -18,7 +18,7 @@ async function joinTracked(
 }
 
 /** Every live (non-history) message id and text a client has seen so far. */
-function liveMessages(client: TestClient): { id: number; text: string }[] {
+function liveMessages(client: TestClient): { id: number | undefined; text: string }[] {
   return client.lines.seen.map((l) => JSON.parse(l) as ServerFrame)
     .filter((f) => (f.type === "message" || f.type === "private") && !f.history)
     .map((f) => f.type === "message" || f.type === "private" ? { id: f.id, text: f.text } : null!);

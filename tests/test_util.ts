@@ -11,10 +11,17 @@
  * @module
  */
 
+import config from "../deno.json" with { type: "json" };
 import { decodeServerFrame, LineReader, type ServerFrame } from "../protocol/mod.ts";
 
 /** Where main.ts is, for subprocesses. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/**
+ * The permission flags of `deno task server`, so tests run the server with
+ * exactly the privileges users give it.
+ */
+export const SERVER_PERMISSIONS: string[] = config.tasks.server.split(/\s+/)
+  .filter((word) => word.startsWith("--allow-"));
 /** Default deadline for an expected line, in ms. */
 export const DEADLINE_MS = 10_000;
 
@@ -164,21 +171,17 @@ export async function startTestServer(args: string[] = []): Promise<TestServer> 
   let flags = args.some((a) => a.startsWith("--flood-rate"))
     ? args
     : ["--flood-rate", "0", ...args];
-  // Never leave a chat.db behind: tests that want durability pass --db.
-  if (!flags.some((a) => a.startsWith("--db"))) flags = ["--db", ":memory:", ...flags];
+  // Never leave a chat.db behind: tests that want durability pass --db PATH,
+  // and the task's read/write permission (the cwd) is widened to its folder.
+  const dbAt = flags.indexOf("--db");
+  if (dbAt === -1) flags = ["--db", ":memory:", ...flags];
+  const db = dbAt === -1 ? ":memory:" : flags[dbAt + 1] ?? ":memory:";
+  const dbDir = db === ":memory:" ? undefined : db.slice(0, Math.max(1, db.lastIndexOf("/")));
+  const permissions = SERVER_PERMISSIONS.map((p) =>
+    dbDir && /^--allow-(read|write)=/.test(p) ? `${p},${dbDir}` : p
+  );
   const process = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-sys",
-      "--allow-read",
-      "--allow-write",
-      MAIN,
-      "server",
-      "--port",
-      "0",
-      ...flags,
-    ],
+    args: ["run", ...permissions, MAIN, "server", "--port", "0", ...flags],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
