@@ -163,15 +163,25 @@ export interface TestServer extends AsyncDisposable {
 /**
  * Starts `main.ts server` on 127.0.0.1 with a free port.
  *
- * @param args extra server flags; flood control is off unless given
+ * @param args extra server flags; flood control is off and `--db :memory:`
+ * is used unless given
  * @returns the running server, once it listens
  */
 export async function startTestServer(args: string[] = []): Promise<TestServer> {
-  const flags = args.some((a) => a.startsWith("--flood-rate"))
+  let flags = args.some((a) => a.startsWith("--flood-rate"))
     ? args
     : ["--flood-rate", "0", ...args];
+  // Never leave a chat.db behind: tests that want durability pass --db PATH,
+  // and the task's read/write permission (the cwd) is widened to its folder.
+  const dbAt = flags.indexOf("--db");
+  if (dbAt === -1) flags = ["--db", ":memory:", ...flags];
+  const db = dbAt === -1 ? ":memory:" : flags[dbAt + 1] ?? ":memory:";
+  const dbDir = db === ":memory:" ? undefined : db.slice(0, Math.max(1, db.lastIndexOf("/")));
+  const permissions = SERVER_PERMISSIONS.map((p) =>
+    dbDir && /^--allow-(read|write)=/.test(p) ? `${p},${dbDir}` : p
+  );
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...SERVER_PERMISSIONS, MAIN, "server", "--port", "0", ...flags],
+    args: ["run", ...permissions, MAIN, "server", "--port", "0", ...flags],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
