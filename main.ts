@@ -3,7 +3,7 @@
  *
  * ```sh
  * chat server [--host 127.0.0.1] [--port 8080] [limits…]
- * chat client [HOST] [PORT] [--nick NAME]
+ * chat client [HOST] [PORT] [--nick NAME] [--retries N] [--retry-delay MS]
  * chat --help | --version
  * ```
  *
@@ -15,6 +15,7 @@
 
 import { parseArgs } from "@chat/args";
 import config from "./deno.json" with { type: "json" };
+import { backoffDelay } from "./protocol/mod.ts";
 import { ChatServer, openStore, SERVER_DEFAULTS, type ServerOptions } from "./server/mod.ts";
 
 /** Default `--db`: a file in the server's working directory. */
@@ -27,7 +28,7 @@ const USAGE = `chat ${VERSION}: a chat server and its terminal client in one pro
 
 Usage:
   chat server [--host HOST] [--port PORT] [options]
-  chat client [HOST] [PORT] [--nick NAME]
+  chat client [HOST] [PORT] [--nick NAME] [--retries N] [--retry-delay MS]
   chat --help | --version
 
 Server options (0 means unlimited / off where it makes sense):
@@ -53,6 +54,9 @@ Client:
   HOST                     server address                                [127.0.0.1]
   PORT                     server port                                   [8080]
   --nick NAME              nickname (asked for when absent)
+  --retries N              reconnect attempts after a dropped connection
+                           before giving up (0: none)  [terminal: unlimited; piped: 5]
+  --retry-delay MS         first reconnect delay; doubles up to 30 s     [1000]
 
 Inside the chat, type /help for the commands.
 Plain-text clients work too: nc HOST PORT, then type your nickname.`;
@@ -221,7 +225,12 @@ async function runServer(args: string[]): Promise<number> {
 async function runClientCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { nick: { type: "string", short: "n" }, help: { type: "boolean", short: "h" } },
+    options: {
+      nick: { type: "string", short: "n" },
+      retries: { type: "string" },
+      "retry-delay": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -233,11 +242,17 @@ async function runClientCommand(args: string[]): Promise<number> {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[2])}`);
   }
   const port = integer({ port: positionals[1] ?? "8080" }, "port", 65535)!;
+  const retries = integer(values, "retries");
+  const retryDelay = integer(values, "retry-delay", 30_000);
   const { runClient } = await import("./client/mod.ts");
   return runClient({
     hostname: positionals[0] ?? "127.0.0.1",
     port,
     ...(values.nick !== undefined ? { nick: values.nick } : {}),
+    ...(retries !== undefined ? { retries } : {}),
+    ...(retryDelay !== undefined
+      ? { backoff: (attempt: number) => backoffDelay(attempt, { baseMs: retryDelay }) }
+      : {}),
   });
 }
 

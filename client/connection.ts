@@ -209,6 +209,11 @@ export interface RegisterOptions {
   /** The first nickname to try. */
   nick: string;
   /**
+   * The first frame to send, e.g. a resume from `ResumeState.hello()`.
+   * @default {a fresh `hello` with {@linkcode RegisterOptions.nick}}
+   */
+  hello?: ClientFrame;
+  /**
    * Called when the server refuses a nickname (`nick_taken`, `nick_invalid`,
    * `usage`); shows the refusal and resolves to the next nickname to try, or
    * `undefined` to give up (end of input, Ctrl+C).
@@ -244,7 +249,9 @@ export async function register(
 ): Promise<Registration> {
   let lastError: ErrorFrame | undefined;
   try {
-    await channel.send({ type: "hello", version: PROTOCOL_VERSION, nick: options.nick });
+    await channel.send(
+      options.hello ?? { type: "hello", version: PROTOCOL_VERSION, nick: options.nick },
+    );
   } catch {
     // The receive below sees the end of the connection.
   }

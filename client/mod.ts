@@ -9,9 +9,16 @@
  * @module
  */
 
-import { escapeControls, nickKey, parseInput, type ServerFrame } from "../protocol/mod.ts";
+import {
+  backoffDelay,
+  type ClientFrame,
+  escapeControls,
+  parseInput,
+  type ServerFrame,
+} from "../protocol/mod.ts";
 import { Connection, describeNetworkError, register, type WelcomeFrame } from "./connection.ts";
-import { renderError, renderFrame, type RenderOptions } from "./render.ts";
+import { renderError, renderFrame, renderNotice, type RenderOptions } from "./render.ts";
+import { ClientState } from "./state.ts";
 import { type ClientInput, type ClientOutput, openTerminal, type Terminal } from "./terminal.ts";
 
 export type { ClientInput, ClientOutput } from "./terminal.ts";
@@ -55,6 +62,17 @@ export interface ClientOptions {
    * @default {5000}
    */
   quitTimeout?: number;
+  /**
+   * Reconnect attempts after a dropped connection before giving up (exit 1).
+   * `0`: exit at the first drop.
+   * @default {unlimited on a terminal, 5 when piped}
+   */
+  retries?: number;
+  /**
+   * The wait before reconnect attempt `attempt` (0 for the first), in ms.
+   * @default {backoffDelay: 1 s doubling to 30 s, ±20% jitter}
+   */
+  backoff?: (attempt: number) => number;
 }
 
 /** How a session ended: the exit code and, for failures, one line for stderr. */
@@ -63,15 +81,25 @@ interface Outcome {
   message?: string;
 }
 
+/** Reconnect attempts when piped and {@linkcode ClientOptions.retries} is not given. */
+export const PIPED_RETRIES = 5;
+
 /**
- * Runs the client until the user quits or the server goes away.
+ * Runs the client until the user quits, or the server cannot be reached.
+ *
+ * A dropped connection (not after `/quit`) is announced in one line
+ * (`* connection lost; reconnecting in 1.2 s…`) and the client reconnects by
+ * itself with backoff, resumes its session (nickname, rooms) and shows
+ * exactly the messages it missed. On a terminal it retries until the user
+ * quits; piped, it gives up after {@linkcode PIPED_RETRIES} attempts. A line
+ * entered while disconnected is sent once the connection is back.
  *
  * Exit codes: 0 after the user quit (`/quit`, `exit`, Ctrl+C or Ctrl+D on an
- * empty line, end of piped input); 1 when the server cannot be reached or
- * goes away, with one line on stderr such as
- * `cannot connect to 127.0.0.1:8080: connection refused`.
+ * empty line, end of piped input); 1 when the server cannot be reached at
+ * all, or is gone for more than the retries allow, with one line on stderr
+ * such as `cannot connect to 127.0.0.1:8080: connection refused`.
  *
- * @param options where to connect, and the streams to use
+ * @param options where to connect, the streams to use, reconnect policy
  * @returns the exit code
  *
  * @example
@@ -104,6 +132,7 @@ async function connectAndChat(terminal: Terminal, options: ClientOptions): Promi
   } catch (error) {
     return { code: 1, message: `cannot connect to ${address}: ${describeNetworkError(error)}` };
   }
+  let handedOver = false;
   try {
     const nick = options.nick ?? await terminal.askNick();
     if (nick === undefined) {
@@ -134,13 +163,12 @@ async function connectAndChat(terminal: Terminal, options: ClientOptions): Promi
             : `cannot join ${address}: ${escapeControls(registration.error.message)}`,
         };
       case "welcome":
-        return await chat(connection, terminal, registration.welcome, {
-          address,
-          quitTimeout: options.quitTimeout ?? 5000,
-        });
+        break;
     }
+    handedOver = true;
+    return await new Chat(terminal, options, address, registration.welcome).run(connection);
   } finally {
-    connection.close();
+    if (!handedOver) connection.close();
   }
 }
 
@@ -160,84 +188,294 @@ async function deadline(promise: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-interface ChatOptions {
-  address: string;
-  quitTimeout: number;
+/** A promise with its resolve function, resolved at most once. */
+class Signal<T = void> {
+  readonly promise: Promise<T>;
+  #resolve!: (value: T) => void;
+  #done = false;
+
+  constructor() {
+    this.promise = new Promise((resolve) => this.#resolve = resolve);
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  resolve(value: T): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#resolve(value);
+  }
 }
 
+/** Why a connection ended: the server's `bye` reason, if it sent one. */
+interface Ended {
+  bye?: string;
+}
+
+/** Most alternative nicknames tried when a reconnect finds the nickname taken. */
+const RENICK_TRIES = 3;
+
 /**
- * The registered session: the socket and the input are read concurrently,
- * so incoming lines show while the user types (or while piped input waits).
+ * The registered session across connections: the socket and the input are
+ * read concurrently, so incoming lines show while the user types (or while
+ * piped input waits); a dropped connection is replaced by a resumed one.
  */
-async function chat(
-  connection: Connection,
-  terminal: Terminal,
-  welcome: WelcomeFrame,
-  options: ChatOptions,
-): Promise<Outcome> {
-  let nick = welcome.nick;
-  const view = (): RenderOptions => ({ theme: terminal.theme, viewer: nick });
-  let quitting = false;
-  let bye: string | undefined;
+class Chat {
+  readonly #terminal: Terminal;
+  readonly #options: ClientOptions;
+  readonly #address: string;
+  readonly #state: ClientState;
+  readonly #retries: number;
+  readonly #backoff: (attempt: number) => number;
+  /** The registered connection, while there is one. */
+  #connection: Connection | undefined;
+  /** Resolved with the next registered connection (or undefined at the end). */
+  #connected = new Signal<Connection | undefined>();
+  /** Resolved once the user quit (the quit frame sent, if connected). */
+  readonly #quit = new Signal();
 
-  terminal.setNick(nick);
-  terminal.print(renderFrame(welcome, view())!);
+  constructor(terminal: Terminal, options: ClientOptions, address: string, welcome: WelcomeFrame) {
+    this.#terminal = terminal;
+    this.#options = options;
+    this.#address = address;
+    this.#state = new ClientState(welcome.nick);
+    this.#retries = options.retries ?? (terminal.interactive ? Infinity : PIPED_RETRIES);
+    this.#backoff = options.backoff ?? ((attempt) => backoffDelay(attempt));
+    this.#state.observe(welcome);
+    this.#prompt();
+    this.#terminal.print(renderFrame(welcome, this.#view())!);
+  }
 
-  const inbound = (async () => {
-    for (let frame; (frame = await connection.receive()) !== undefined;) {
-      if (frame.type === "renamed" && nickKey(frame.from) === nickKey(nick)) {
-        nick = frame.to;
-        terminal.setNick(nick);
+  async run(first: Connection): Promise<Outcome> {
+    let connection = first;
+    const input = this.#readInput();
+    try {
+      while (true) {
+        this.#connection = connection;
+        this.#connected.resolve(connection);
+        const ended = await this.#serve(connection);
+        connection.close();
+        this.#connection = undefined;
+        this.#connected = new Signal();
+        if (this.#quit.done) return { code: 0 };
+        const next = await this.#reconnect(ended);
+        if (!(next instanceof Connection)) return next;
+        connection = next;
       }
-      if (frame.type === "bye") {
-        bye = frame.reason;
-        // A bye we did not ask for becomes the one line on stderr instead.
-        if (!quitting) continue;
-      }
-      const text = renderFrame(frame, view());
-      if (text !== undefined) terminal.print(text);
+    } finally {
+      this.#connection?.close();
+      this.#connected.resolve(undefined);
+      this.#quit.resolve();
+      // The input loop ends once the terminal closes (runClient does that).
+      void input;
     }
-  })();
+  }
 
-  const outbound = (async () => {
-    while (true) {
-      const line = await terminal.readLine();
-      if (line === undefined) {
-        quitting = true;
-        await connection.send({ type: "quit" }).catch(() => {});
-        return;
+  #view(): RenderOptions {
+    return {
+      theme: this.#terminal.theme,
+      viewer: this.#state.nick,
+      currentRoom: this.#state.currentRoom,
+      localTime: this.#terminal.interactive,
+    };
+  }
+
+  #prompt(status?: string): void {
+    this.#terminal.setNick(this.#state.nick, {
+      room: this.#state.currentRoom,
+      ...(status !== undefined ? { status } : {}),
+    });
+  }
+
+  #notice(text: string): void {
+    this.#terminal.print(renderNotice(text, this.#view()));
+  }
+
+  /** Shows a frame from the server (after noting it), unless it is a duplicate. */
+  #show(frame: ServerFrame): void {
+    const nick = this.#state.nick;
+    const room = this.#state.currentRoom;
+    const show = this.#state.observe(frame);
+    if (nick !== this.#state.nick || room !== this.#state.currentRoom) this.#prompt();
+    if (!show) return;
+    const text = renderFrame(frame, this.#view());
+    if (text !== undefined) this.#terminal.print(text);
+  }
+
+  /** Reads the connection until it ends (or, after a quit, a deadline passes). */
+  async #serve(connection: Connection): Promise<Ended> {
+    const ended: Ended = {};
+    const inbound = (async () => {
+      for (let frame; (frame = await connection.receive()) !== undefined;) {
+        if (frame.type === "bye") {
+          ended.bye = frame.reason;
+          // A bye we did not ask for shows in the reconnect line instead.
+          if (!this.#quit.done) continue;
+        }
+        this.#show(frame);
       }
+    })();
+    await Promise.race([inbound, this.#quit.promise]);
+    if (this.#quit.done) await deadline(inbound, this.#options.quitTimeout ?? 5000);
+    return ended;
+  }
+
+  /** The user's lines, sent on the current connection (waiting for one when there is none). */
+  async #readInput(): Promise<void> {
+    while (!this.#quit.done) {
+      const line = await this.#terminal.readLine();
+      if (line === undefined) return await this.#quitWith({ type: "quit" });
       const parsed = parseInput(line);
       if (!parsed.ok) {
-        terminal.warn(renderError(parsed.message, view()));
+        this.#terminal.warn(renderError(parsed.message, this.#view()));
         continue;
       }
-      const frame = parsed.frame;
-      if (frame.type === "quit") quitting = true;
-      try {
-        await connection.send(frame);
-      } catch {
-        return; // The connection is gone; inbound sees the end.
+      let frame = parsed.frame;
+      if (frame.type === "quit") return await this.#quitWith(frame);
+      const room = this.#state.currentRoom;
+      // On a terminal a line goes where the prompt says, even if a /join is
+      // still on its way; piped lines keep the server's order instead.
+      if (this.#terminal.interactive && (frame.type === "say" || frame.type === "me") && room) {
+        frame = { ...frame, room };
       }
-      if (quitting) return;
+      while (true) {
+        const connection = this.#connection ?? await this.#connected.promise;
+        if (connection === undefined || this.#quit.done) return;
+        try {
+          await connection.send(frame);
+          break;
+        } catch {
+          // Dropped under us: the line goes out on the next connection.
+          if (this.#connection === connection) await this.#nextConnection(connection);
+        }
+      }
       // The server does not echo say/me; show them as the others see them.
-      if (terminal.interactive && (frame.type === "say" || frame.type === "me")) {
+      if (this.#terminal.interactive && (frame.type === "say" || frame.type === "me")) {
         const own: ServerFrame = {
           type: frame.type === "say" ? "message" : "action",
-          from: nick,
+          from: this.#state.nick,
           text: frame.text,
           ts: Date.now(),
+          ...(frame.room !== undefined ? { room: frame.room } : {}),
         };
-        terminal.print(renderFrame(own, view())!);
+        this.#terminal.print(renderFrame(own, this.#view())!);
       }
     }
-  })();
+  }
 
-  await Promise.race([inbound, outbound]);
-  await deadline(inbound, options.quitTimeout);
-  if (quitting) return { code: 0 };
-  return {
-    code: 1,
-    message: bye === undefined ? `connection to ${options.address} lost` : escapeControls(bye),
-  };
+  /** Waits until `connection` is replaced (or the session ends). */
+  async #nextConnection(connection: Connection): Promise<void> {
+    while (this.#connection === connection && !this.#quit.done) {
+      await Promise.race([this.#connected.promise, this.#quit.promise]);
+      if (this.#connection === connection) await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async #quitWith(frame: ClientFrame): Promise<void> {
+    this.#state.sent(frame);
+    const connection = this.#connection;
+    if (connection) await connection.send(frame).catch(() => {});
+    this.#quit.resolve();
+  }
+
+  /** Waits `ms`, or less if the user quits; true when they did. */
+  async #pause(ms: number): Promise<boolean> {
+    await deadline(this.#quit.promise, ms);
+    return this.#quit.done;
+  }
+
+  /**
+   * Reconnects with backoff and resumes the session.
+   *
+   * @returns the new registered connection, or how the session ends
+   */
+  async #reconnect(ended: Ended): Promise<Connection | Outcome> {
+    const lost = ended.bye === undefined
+      ? `connection to ${this.#address} lost`
+      : escapeControls(ended.bye);
+    const rooms = this.#state.rooms;
+    const current = this.#state.currentRoom;
+    let failure = "";
+    this.#prompt("offline");
+    for (let attempt = 0;; attempt++) {
+      if (attempt >= this.#retries) {
+        return {
+          code: 1,
+          message: attempt === 0
+            ? lost
+            : `${lost}; gave up reconnecting after ${attempt} ${
+              attempt === 1 ? "attempt" : "attempts"
+            }: ${failure}`,
+        };
+      }
+      const delay = Math.max(0, this.#backoff(attempt));
+      const seconds = (delay / 1000).toFixed(1);
+      this.#notice(
+        attempt === 0
+          ? `${ended.bye === undefined ? "connection lost" : lost}; reconnecting in ${seconds} s…`
+          : `cannot reconnect: ${failure}; retrying in ${seconds} s…`,
+      );
+      if (await this.#pause(delay)) return { code: 0 };
+      let connection: Connection;
+      try {
+        connection = await Connection.dial(this.#options.hostname, this.#options.port);
+      } catch (error) {
+        failure = describeNetworkError(error);
+        continue;
+      }
+      const welcome = await this.#register(connection);
+      if (this.#quit.done) {
+        connection.close();
+        return { code: 0 };
+      }
+      if (typeof welcome === "string") {
+        connection.close();
+        failure = welcome;
+        continue;
+      }
+      this.#state.observe(welcome);
+      this.#prompt();
+      if (welcome.resumed) {
+        this.#notice(`reconnected as ${welcome.nick}; ${welcome.online} online`);
+      } else {
+        this.#terminal.print(renderFrame(welcome, this.#view())!);
+        const frames = this.#state.rejoin(rooms, current);
+        if (frames.length > 0) this.#notice("the session could not be resumed; joining your rooms");
+        for (const frame of frames) await connection.send(frame).catch(() => {});
+      }
+      return connection;
+    }
+  }
+
+  /** The handshake on a new connection: a resume, or failing that a fresh hello. */
+  async #register(connection: Connection): Promise<WelcomeFrame | string> {
+    const nick = this.#state.nick;
+    let tries = 0;
+    const registration = await Promise.race([
+      register(connection, {
+        nick,
+        hello: this.#state.resume.hello(nick),
+        retry: (refusal) => {
+          this.#show(refusal);
+          // Someone took the nickname while we were away: alice_, alice__…
+          return Promise.resolve(++tries > RENICK_TRIES ? undefined : nick + "_".repeat(tries));
+        },
+        onFrame: (frame) => this.#show(frame),
+      }),
+      this.#quit.promise.then(() => undefined),
+    ]);
+    if (registration === undefined) return "quit";
+    switch (registration.status) {
+      case "welcome":
+        return registration.welcome;
+      case "gave_up":
+        return `nickname ${JSON.stringify(nick)} and ${RENICK_TRIES} others are taken`;
+      case "closed":
+        return registration.error === undefined
+          ? "connection closed during the handshake"
+          : escapeControls(registration.error.message);
+    }
+  }
 }

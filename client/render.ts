@@ -7,7 +7,14 @@
  * @module
  */
 
-import { escapeControls, formatPlainText, nickKey, type ServerFrame } from "../protocol/mod.ts";
+import {
+  escapeControls,
+  formatPlainText,
+  LOBBY,
+  nickKey,
+  roomKey,
+  type ServerFrame,
+} from "../protocol/mod.ts";
 
 /** How rendered text looks. */
 export interface Theme {
@@ -29,6 +36,17 @@ export interface RenderOptions {
    * private messages read `[private to bob] text`.
    */
   viewer?: string;
+  /**
+   * The reader's current room: messages from any other room start with
+   * `[#room] `. When absent, no room prefix is added.
+   */
+  currentRoom?: string | null;
+  /**
+   * Show the time of history lines in the local time zone (a terminal)
+   * rather than UTC (the plain-text format).
+   * @default {false}
+   */
+  localTime?: boolean;
 }
 
 /** What {@linkcode shouldUseColor} looks at. */
@@ -83,6 +101,14 @@ function isViewer(nick: string, viewer: string | undefined): boolean {
   return viewer !== undefined && nickKey(nick) === nickKey(viewer);
 }
 
+// deno-lint-ignore no-control-regex -- SGR sequences are ours; received text is escaped
+const SGR = /\x1b\[[0-9;]*m/g;
+
+/** Columns of styled text whose content is ASCII-escaped (SGR sequences take none). */
+function plainLength(styled: string): number {
+  return styled.replace(SGR, "").length;
+}
+
 /** A nickname in its colour, or bold in the default colour for the viewer. */
 function nick(name: string, options: RenderOptions): string {
   const text = escapeControls(name);
@@ -92,75 +118,189 @@ function nick(name: string, options: RenderOptions): string {
 }
 
 /** Message text after a prefix; continuation lines indented like plain text. */
-function body(prefix: string, prefixWidth: number, text: string): string {
-  const indent = " ".repeat(Math.min(prefixWidth, 8));
+function body(prefix: string, text: string): string {
+  const indent = " ".repeat(Math.min(plainLength(prefix), 8));
   return prefix + text.split("\n").map(escapeControls).join("\n" + indent);
 }
 
-function dim(text: string): string {
+function dim(text: string, theme: Theme = COLOR_THEME): string {
+  if (!theme.color) return text;
   // SGR 22 ends bold and dim alike: dim again after a bold (own) nickname.
   return `${DIM}${text.replaceAll(NORMAL_INTENSITY, NORMAL_INTENSITY + DIM)}${RESET}`;
 }
 
+function isLobby(name: string | undefined): boolean {
+  return name === undefined || roomKey(name) === LOBBY;
+}
+
+/** `HH:MM` of a timestamp, in UTC or local time. */
+function clock(ts: number, local: boolean): string {
+  const date = new Date(ts);
+  const [h, m] = local
+    ? [date.getHours(), date.getMinutes()]
+    : [date.getUTCHours(), date.getUTCMinutes()];
+  return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
+}
+
+/** The `[#room] ` prefix when `name` is not the current room: dim, the room in its own colour. */
+function roomTag(name: string | undefined, options: RenderOptions): string {
+  if (options.currentRoom === undefined || name === undefined) return "";
+  if (roomKey(name) === roomKey(options.currentRoom ?? "")) return "";
+  const text = escapeControls(name);
+  if (!options.theme.color) return `[${text}] `;
+  return `${DIM}[\x1b[${roomColor(name)}m${text}${DEFAULT_COLOR}]${NORMAL_INTENSITY} `;
+}
+
+/**
+ * The stable colour of a room name (as {@linkcode nickColor}, case-insensitive).
+ *
+ * @param name a room name such as `#dev`
+ * @returns an SGR foreground code from {@linkcode NICK_PALETTE}
+ */
+export function roomColor(name: string): number {
+  return nickColor(roomKey(name));
+}
+
+/** Options for {@linkcode renderPrompt}. */
+export interface PromptOptions {
+  /** The look. */
+  theme: Theme;
+  /** Shown after the room while disconnected, e.g. `offline`. */
+  status?: string;
+}
+
+/**
+ * The input prompt: `alice #lobby> ` (nickname bold, the room in its dim
+ * colour); `alice> ` when in no room.
+ *
+ * @param nick the user's nickname
+ * @param currentRoom the current room, or `null`
+ * @param options theme and status
+ * @returns the prompt as plain text (for its width) and as styled text
+ *
+ * @example
+ * ```ts
+ * import { MONO_THEME, renderPrompt } from "./render.ts";
+ * renderPrompt("alice", "#lobby", { theme: MONO_THEME }).plain; // "alice #lobby> "
+ * ```
+ */
+export function renderPrompt(
+  nick: string,
+  currentRoom: string | null,
+  options: PromptOptions,
+): { plain: string; styled: string } {
+  const name = escapeControls(nick);
+  const where = currentRoom === null ? "" : ` ${escapeControls(currentRoom)}`;
+  const status = options.status === undefined ? "" : ` (${escapeControls(options.status)})`;
+  const plain = `${name}${where}${status}> `;
+  if (!options.theme.color) return { plain, styled: plain };
+  const room = currentRoom === null
+    ? ""
+    : ` ${DIM}\x1b[${roomColor(currentRoom)}m${escapeControls(currentRoom)}${DEFAULT_COLOR}` +
+      NORMAL_INTENSITY;
+  const dimStatus = status === "" ? "" : `${DIM}${status}${NORMAL_INTENSITY}`;
+  return { plain, styled: `${BOLD}${name}${NORMAL_INTENSITY}${room}${dimStatus}${BOLD}>${RESET} ` };
+}
+
 /**
  * Renders a server frame as one or more terminal lines (joined by `\n`, no
- * trailing newline). With the mono theme the result is exactly
- * `formatPlainText(frame, viewer)`. Control characters in received text are
- * always shown visibly (`^[`), never raw.
+ * trailing newline). With the mono theme and UTC times the result is exactly
+ * `formatPlainText(frame, viewer, currentRoom)`; the colour theme reads the
+ * same once its SGR sequences are stripped. History lines are dimmed and
+ * carry their time. Control characters in received text are always shown
+ * visibly (`^[`), never raw.
  *
  * @param frame a frame from the server
- * @param options theme and viewer
- * @returns the text, or `undefined` for frames that show nothing (pings)
+ * @param options theme, viewer, current room and clock
+ * @returns the text, or `undefined` for frames that show nothing (pings, acks)
  *
  * @example
  * ```ts
  * import { MONO_THEME, renderFrame } from "./render.ts";
  * renderFrame({ type: "message", from: "bob", text: "hi", ts: 0 }, { theme: MONO_THEME });
  * // "bob: hi"
+ * renderFrame({ type: "message", room: "#dev", from: "bob", text: "hi", ts: 0 }, {
+ *   theme: MONO_THEME,
+ *   currentRoom: "#lobby",
+ * });
+ * // "[#dev] bob: hi"
  * ```
  */
 export function renderFrame(frame: ServerFrame, options: RenderOptions): string | undefined {
-  if (!options.theme.color) return formatPlainText(frame, options.viewer);
+  const { theme } = options;
+  if (!theme.color && !options.localTime) {
+    return formatPlainText(frame, options.viewer, options.currentRoom);
+  }
+  const local = options.localTime ?? false;
   switch (frame.type) {
     case "message":
-      return body(`${nick(frame.from, options)}: `, frame.from.length + 2, frame.text);
-    case "action":
-      return body(`* ${nick(frame.from, options)} `, frame.from.length + 3, frame.text);
+    case "action": {
+      let prefix = frame.type === "message"
+        ? `${nick(frame.from, options)}: `
+        : `* ${nick(frame.from, options)} `;
+      if (frame.history) prefix = `[${clock(frame.ts, local)}] ${prefix}`;
+      prefix = roomTag(frame.room, options) + prefix;
+      const line = body(prefix, frame.text);
+      return frame.history ? dim(line, theme) : line;
+    }
     case "private": {
-      const tag = `${BOLD}[private`;
+      const time = frame.history ? `[${clock(frame.ts, local)}] ` : "";
+      const [open, close] = theme.color ? [BOLD, NORMAL_INTENSITY] : ["", ""];
+      let line: string;
       if (isViewer(frame.from, options.viewer) && !isViewer(frame.to, options.viewer)) {
-        const prefix = `${tag} to${NORMAL_INTENSITY} ${nick(frame.to, options)}${BOLD}]` +
-          `${NORMAL_INTENSITY} `;
-        return body(prefix, frame.to.length + 14, frame.text);
+        line = body(
+          `${time}${open}[private to${close} ${nick(frame.to, options)}${open}]${close} `,
+          frame.text,
+        );
+      } else {
+        line = body(`${time}${open}[private]${close} ${nick(frame.from, options)}: `, frame.text);
       }
-      const prefix = `${tag}]${NORMAL_INTENSITY} ${nick(frame.from, options)}: `;
-      return body(prefix, frame.from.length + 12, frame.text);
+      return frame.history ? dim(line, theme) : line;
     }
     case "joined":
-      return dim(`* ${nick(frame.nick, options)} joined the chat`);
+      return dim(
+        `* ${nick(frame.nick, options)} joined ${
+          isLobby(frame.room) ? "the chat" : escapeControls(frame.room!)
+        }`,
+        theme,
+      );
     case "left":
-      return dim(`* ${nick(frame.nick, options)} left the chat`);
+      return dim(
+        `* ${nick(frame.nick, options)} left ${
+          isLobby(frame.room) && frame.reason !== "part"
+            ? "the chat"
+            : escapeControls(frame.room ?? LOBBY)
+        }`,
+        theme,
+      );
     case "renamed":
       return dim(
         `* ${nick(frame.from, options)} is now known as ${nick(frame.to, options)}`,
+        theme,
       );
     case "who":
       return dim(
-        `* online (${frame.nicks.length}): ${frame.nicks.map((n) => nick(n, options)).join(", ")}`,
+        `* online${
+          isLobby(frame.room) ? "" : ` in ${escapeControls(frame.room!)}`
+        } (${frame.nicks.length}): ${frame.nicks.map((n) => nick(n, options)).join(", ")}`,
+        theme,
       );
     case "welcome":
       return dim(
         `* welcome, ${nick(frame.nick, options)}! ${frame.online} online; ` +
           "type /help for commands",
+        theme,
       );
-    case "help":
-    case "bye":
-      return dim(formatPlainText(frame, options.viewer)!);
     case "error":
       return renderError(frame.message, options);
+    case "ack":
     case "ping":
     case "pong":
       return undefined;
+    default: {
+      const text = formatPlainText(frame, options.viewer, options.currentRoom);
+      return text === undefined ? undefined : dim(text, theme);
+    }
   }
 }
 
@@ -185,6 +325,5 @@ export function renderError(message: string, options: RenderOptions): string {
  * @returns the line
  */
 export function renderNotice(text: string, options: RenderOptions): string {
-  const line = "* " + escapeControls(text);
-  return options.theme.color ? dim(line) : line;
+  return dim("* " + escapeControls(text), options.theme);
 }

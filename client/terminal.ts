@@ -15,7 +15,7 @@
 import { escapeControls, LineReader } from "../protocol/mod.ts";
 import { KeyDecoder } from "./keys.ts";
 import { LineEditor } from "./line_editor.ts";
-import { COLOR_THEME, MONO_THEME, shouldUseColor, type Theme } from "./render.ts";
+import { COLOR_THEME, MONO_THEME, renderPrompt, shouldUseColor, type Theme } from "./render.ts";
 import { displayWidth } from "./width.ts";
 
 /** Where keys and lines come from (`Deno.stdin` fits). */
@@ -70,6 +70,14 @@ export interface TerminalOptions {
   signals?: boolean;
 }
 
+/** What the prompt shows besides the nickname. */
+export interface PromptState {
+  /** The current room, if any. @default {null} */
+  room?: string | null;
+  /** e.g. `offline`, shown after the room. */
+  status?: string;
+}
+
 /** The terminal as the client sees it. */
 export interface Terminal {
   /** Whether this is the interactive (raw mode, line editor) mode. */
@@ -90,8 +98,12 @@ export interface Terminal {
    * (Ctrl+C or Ctrl+D on an empty line, or a signal)
    */
   readLine(): Promise<string | undefined>;
-  /** Shows `nick> ` as the prompt from now on. */
-  setNick(nick: string): void;
+  /**
+   * Shows `nick> ` as the prompt from now on, or `nick #room> ` with a room,
+   * or `nick #room (status)> ` with a status such as `offline`. Piped: does
+   * nothing.
+   */
+  setNick(nick: string, options?: PromptState): void;
   /** Prints a chat line (or several, `\n`-separated) on stdout. */
   print(text: string): void;
   /** Prints a local error: above the prompt, or on stderr when piped. */
@@ -312,10 +324,13 @@ class TtyTerminal implements Terminal {
     return this.#queue.next();
   }
 
-  setNick(nick: string): void {
-    const text = escapeControls(nick) + "> ";
+  setNick(nick: string, options: PromptState = {}): void {
+    const prompt = renderPrompt(nick, options.room ?? null, {
+      theme: this.theme,
+      ...(options.status !== undefined ? { status: options.status } : {}),
+    });
     this.#echo = false;
-    this.#setPrompt(text, this.theme.color ? `\x1b[1m${text}\x1b[0m` : text);
+    this.#setPrompt(prompt.plain, prompt.styled);
   }
 
   print(text: string): void {

@@ -3,75 +3,7 @@
 // talking to the real server and to raw TCP clients.
 
 import assert from "@chat/assert";
-import config from "../deno.json" with { type: "json" };
-import { LineQueue, MAIN, startTestServer, TestClient } from "./test_util.ts";
-
-/** The permission flags of `deno task client`: the client must work with just these. */
-const CLIENT_PERMISSIONS: string[] = config.tasks.client.split(/\s+/)
-  .filter((word) => word.startsWith("--allow-"));
-
-const encoder = new TextEncoder();
-
-/** A `main.ts client` subprocess with piped stdin, stdout and stderr. */
-interface ClientProcess extends AsyncDisposable {
-  readonly stdout: LineQueue;
-  readonly stderr: LineQueue;
-  /** Writes one line (a `\n` is added) to its stdin. */
-  send(line: string): Promise<void>;
-  /** Closes its stdin (end of input). */
-  end(): Promise<void>;
-  /** Waits for the exit (with a deadline) and for its output to end. */
-  exit(timeoutMs?: number): Promise<Deno.CommandStatus>;
-}
-
-function startClient(port: number, args: string[] = []): ClientProcess {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLIENT_PERMISSIONS, MAIN, "client", "127.0.0.1", String(port), ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdin = process.stdin.getWriter();
-  const stdout = new LineQueue(process.stdout);
-  const stderr = new LineQueue(process.stderr);
-  let stdinOpen = true;
-  const end = async () => {
-    if (!stdinOpen) return;
-    stdinOpen = false;
-    await stdin.close().catch(() => {});
-  };
-  const exit = async (timeoutMs = 10_000) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`client did not exit within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      const status = await Promise.race([process.status, late]);
-      await Promise.all([stdout.done, stderr.done]);
-      return status;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  return {
-    stdout,
-    stderr,
-    send: (line) => stdin.write(encoder.encode(line + "\n")),
-    end,
-    exit,
-    async [Symbol.asyncDispose]() {
-      await end();
-      try {
-        process.kill("SIGKILL");
-      } catch { /* already exited */ }
-      await process.status;
-      await Promise.all([stdout.done, stderr.done]);
-    },
-  };
-}
+import { startClient, startTestServer, TestClient } from "./test_util.ts";
 
 Deno.test("client: piped mode chats with plain-text and JSON clients", async (t) => {
   await using server = await startTestServer();
@@ -215,10 +147,10 @@ Deno.test("client: a refused connection is one line on stderr and exit 1", async
   assert.deepEqual(client.stdout.seen, []);
 });
 
-Deno.test("client: the server going away is one line on stderr and exit 1", async (t) => {
+Deno.test("client: with --retries 0 the server going away is one line on stderr and exit 1", async (t) => {
   await t.step("shutdown: the server's reason", async () => {
     await using server = await startTestServer();
-    await using client = startClient(server.port, ["--nick", "alice"]);
+    await using client = startClient(server.port, ["--nick", "alice", "--retries", "0"]);
     await client.stdout.expect(/^\* welcome, alice!/);
     await server.stop("SIGTERM");
     const status = await client.exit();
@@ -228,12 +160,53 @@ Deno.test("client: the server going away is one line on stderr and exit 1", asyn
 
   await t.step("a crash: connection lost", async () => {
     await using server = await startTestServer();
-    await using client = startClient(server.port, ["--nick", "alice"]);
+    await using client = startClient(server.port, ["--nick", "alice", "--retries", "0"]);
     await client.stdout.expect(/^\* welcome, alice!/);
     await server.stop("SIGKILL");
     const status = await client.exit();
     assert.equal(status.code, 1);
     assert.deepEqual(client.stderr.seen, [`connection to 127.0.0.1:${server.port} lost`]);
+  });
+});
+
+Deno.test("client: piped, a server gone for good is retried 5 times, then exit 1", async (t) => {
+  await t.step("shutdown", async () => {
+    await using server = await startTestServer();
+    await using client = startClient(server.port, ["--nick", "alice", "--retry-delay", "10"]);
+    await client.stdout.expect(/^\* welcome, alice!/);
+    await server.stop("SIGTERM");
+    const status = await client.exit();
+    assert.equal(status.code, 1);
+    assert.deepEqual(client.stderr.seen, [
+      "server is shutting down; gave up reconnecting after 5 attempts: connection refused",
+    ]);
+    const notices = client.stdout.seen.slice(1);
+    assert.match(notices[0]!, /^\* server is shutting down; reconnecting in \d+\.\d s…$/);
+    assert.equal(notices.length, 5, notices.join("\n"));
+    for (const line of notices.slice(1)) {
+      assert.match(line, /^\* cannot reconnect: connection refused; retrying in \d+\.\d s…$/);
+    }
+  });
+
+  await t.step("a crash", async () => {
+    await using server = await startTestServer();
+    await using client = startClient(server.port, [
+      "--nick",
+      "alice",
+      "--retry-delay",
+      "10",
+      "--retries",
+      "2",
+    ]);
+    await client.stdout.expect(/^\* welcome, alice!/);
+    await server.stop("SIGKILL");
+    await client.stdout.expect(/^\* connection lost; reconnecting in \d+\.\d s…$/);
+    const status = await client.exit();
+    assert.equal(status.code, 1);
+    assert.deepEqual(client.stderr.seen, [
+      `connection to 127.0.0.1:${server.port} lost; gave up reconnecting after 2 attempts: ` +
+      "connection refused",
+    ]);
   });
 });
 

@@ -146,6 +146,79 @@ export class LineQueue {
   }
 }
 
+/** The permission flags of `deno task client`: the client must work with just these. */
+export const CLIENT_PERMISSIONS: string[] = config.tasks.client.split(/\s+/)
+  .filter((word) => word.startsWith("--allow-"));
+
+/** A `main.ts client` subprocess with piped stdin, stdout and stderr. */
+export interface ClientProcess extends AsyncDisposable {
+  readonly stdout: LineQueue;
+  readonly stderr: LineQueue;
+  /** Writes one line (a `\n` is added) to its stdin. */
+  send(line: string): Promise<void>;
+  /** Closes its stdin (end of input). */
+  end(): Promise<void>;
+  /** Waits for the exit (with a deadline) and for its output to end. */
+  exit(timeoutMs?: number): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Starts `main.ts client 127.0.0.1 PORT ...args` in piped mode, with the
+ * permissions of `deno task client`.
+ *
+ * @param port the server's (or a proxy's) port
+ * @param args more client arguments, e.g. `["--nick", "alice"]`
+ * @returns the process; dispose it to kill it
+ */
+export function startClient(port: number, args: string[] = []): ClientProcess {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...CLIENT_PERMISSIONS, MAIN, "client", "127.0.0.1", String(port), ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdin = process.stdin.getWriter();
+  const stdout = new LineQueue(process.stdout);
+  const stderr = new LineQueue(process.stderr);
+  let stdinOpen = true;
+  const end = async () => {
+    if (!stdinOpen) return;
+    stdinOpen = false;
+    await stdin.close().catch(() => {});
+  };
+  const exit = async (timeoutMs = 10_000) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`client did not exit within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      const status = await Promise.race([process.status, late]);
+      await Promise.all([stdout.done, stderr.done]);
+      return status;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return {
+    stdout,
+    stderr,
+    send: (line) => stdin.write(encoder.encode(line + "\n")),
+    end,
+    exit,
+    async [Symbol.asyncDispose]() {
+      await end();
+      try {
+        process.kill("SIGKILL");
+      } catch { /* already exited */ }
+      await process.status;
+      await Promise.all([stdout.done, stderr.done]);
+    },
+  };
+}
+
 /** A server subprocess. */
 export interface TestServer extends AsyncDisposable {
   /** The port it listens on (loopback). */
@@ -164,7 +237,8 @@ export interface TestServer extends AsyncDisposable {
  * Starts `main.ts server` on 127.0.0.1 with a free port.
  *
  * @param args extra server flags; flood control is off and `--db :memory:`
- * is used unless given
+ * is used unless given; `--port N` (the last one wins) restarts a server on
+ * the port an earlier one had
  * @returns the running server, once it listens
  */
 export async function startTestServer(args: string[] = []): Promise<TestServer> {
@@ -321,4 +395,102 @@ export class TestClient implements AsyncDisposable {
     this.close();
     await this.lines.done;
   }
+}
+
+/** A loopback TCP proxy in front of a server, whose connections a test can cut. */
+export interface TestProxy extends AsyncDisposable {
+  /** The port clients connect to (127.0.0.1). */
+  readonly port: number;
+  /** How many connections it has accepted so far. */
+  readonly accepted: number;
+  /**
+   * Closes every current connection, both sides (the client and the server
+   * each see their peer go away). With `hold`, connections made afterwards
+   * are closed at once too, until {@linkcode TestProxy.restore}.
+   */
+  cut(options?: { hold?: boolean }): void;
+  /** Lets new connections through again after `cut({ hold: true })`. */
+  restore(): void;
+}
+
+/**
+ * Starts a TCP proxy on 127.0.0.1 (free port) that pipes each connection to
+ * `127.0.0.1:targetPort`: the only way to drop one TCP connection of a
+ * subprocess from outside.
+ *
+ * @param targetPort the server's port
+ * @returns the proxy; dispose it to close everything
+ */
+export function startTcpProxy(targetPort: number): TestProxy {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const tasks = new Set<Promise<void>>();
+  let holding = false;
+  let accepted = 0;
+  const close = (conn: Deno.Conn) => {
+    open.delete(conn);
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        let data = buffer.subarray(0, n);
+        while (data.length > 0) data = data.subarray(await to.write(data));
+      }
+    } catch { /* cut, or the peer went away */ }
+    close(from);
+    close(to);
+  };
+  const serve = async (client: Deno.Conn) => {
+    open.add(client);
+    if (holding) return close(client);
+    let server: Deno.Conn;
+    try {
+      server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+    } catch {
+      return close(client);
+    }
+    open.add(server);
+    if (!open.has(client)) return close(server);
+    await Promise.all([pipe(client, server), pipe(server, client)]);
+  };
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        accepted++;
+        const task = serve(conn);
+        tasks.add(task);
+        task.finally(() => tasks.delete(task));
+      }
+    } catch { /* listener closed */ }
+  })();
+  const cutAll = () => {
+    for (const conn of [...open]) close(conn);
+  };
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get accepted() {
+      return accepted;
+    },
+    cut(options = {}) {
+      holding = options.hold ?? false;
+      cutAll();
+    },
+    restore() {
+      holding = false;
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      await accepting;
+      cutAll();
+      await Promise.all(tasks);
+    },
+  };
 }
