@@ -12,6 +12,8 @@ import {
   renderError,
   renderFrame,
   renderNotice,
+  renderPrompt,
+  roomColor,
   shouldUseColor,
 } from "../client/render.ts";
 
@@ -122,4 +124,112 @@ Deno.test("renderError() and renderNotice() render local lines like server lines
   assert.equal(renderError("x\x07", { theme: COLOR_THEME }), "\x1b[31m! x^G\x1b[0m");
   assert.equal(renderNotice("reconnecting", { theme: MONO_THEME }), "* reconnecting");
   assert.equal(renderNotice("x", { theme: COLOR_THEME }), "\x1b[2m* x\x1b[0m");
+});
+
+Deno.test("renderFrame() with rooms, history and a current room", async (t) => {
+  const ts = Date.UTC(2024, 0, 2, 14, 2);
+  const frames: ServerFrame[] = [
+    { type: "message", id: 1, room: "#dev", from: "bob", text: "hi\nthere", ts },
+    { type: "message", id: 2, room: "#lobby", from: "bob", text: "here", ts },
+    { type: "action", id: 3, room: "#dev", from: "bob", text: "waves", ts },
+    { type: "message", id: 4, room: "#dev", from: "bob", text: "old", ts, history: true },
+    { type: "message", id: 5, room: "#Lobby", from: "alice", text: "mine", ts, history: true },
+    { type: "private", id: 6, from: "bob", to: "alice", text: "psst", ts, history: true },
+    { type: "joined", nick: "carol", room: "#dev", ts },
+    { type: "left", nick: "carol", room: "#dev", reason: "part", ts },
+    { type: "left", nick: "carol", room: "#lobby", reason: "quit", ts },
+    { type: "who", room: "#dev", nicks: ["alice", "bob"] },
+    { type: "room", room: "#dev", topic: "release", members: 2 },
+    { type: "room", room: null, topic: "", members: 0 },
+    { type: "rooms", rooms: [{ name: "#dev", members: 2, topic: "release" }] },
+    { type: "topic", room: "#dev", topic: "release", by: "bob", ts },
+    { type: "history", room: "#dev", count: 2, more: true },
+  ];
+  const view = { viewer: "alice", currentRoom: "#lobby" };
+
+  await t.step("mono is exactly formatPlainText() with the current room", () => {
+    for (const frame of frames) {
+      assert.equal(
+        renderFrame(frame, { theme: MONO_THEME, ...view }),
+        formatPlainText(frame, "alice", "#lobby"),
+      );
+    }
+    assert.equal(
+      renderFrame(frames[0]!, { theme: MONO_THEME, ...view }),
+      "[#dev] bob: hi\n        there",
+    );
+    assert.equal(renderFrame(frames[1]!, { theme: MONO_THEME, ...view }), "bob: here");
+    assert.equal(
+      renderFrame(frames[3]!, { theme: MONO_THEME, ...view }),
+      "[#dev] [14:02] bob: old",
+    );
+  });
+
+  await t.step("colour reads the same once stripped", () => {
+    for (const frame of frames) {
+      assert.equal(
+        stripSgr(renderFrame(frame, { theme: COLOR_THEME, ...view })!),
+        formatPlainText(frame, "alice", "#lobby"),
+      );
+    }
+  });
+
+  await t.step("the room prefix is dim, the room in its own colour", () => {
+    const line = renderFrame(frames[0]!, { theme: COLOR_THEME, ...view })!;
+    assert.ok(
+      line.startsWith(`\x1b[2m[\x1b[${roomColor("#dev")}m#dev\x1b[39m]\x1b[22m `),
+      JSON.stringify(line),
+    );
+    assert.equal(roomColor("#DEV"), roomColor("#dev"));
+  });
+
+  await t.step("history lines are dimmed as a whole", () => {
+    const line = renderFrame(frames[3]!, { theme: COLOR_THEME, ...view })!;
+    assert.ok(line.startsWith("\x1b[2m") && line.endsWith("\x1b[0m"), JSON.stringify(line));
+    const own = renderFrame(frames[4]!, { theme: COLOR_THEME, ...view })!;
+    assert.equal(own, "\x1b[2m[14:02] \x1b[1malice\x1b[22m\x1b[2m: mine\x1b[0m");
+    const live = renderFrame(frames[1]!, { theme: COLOR_THEME, ...view })!;
+    assert.ok(!live.startsWith("\x1b[2m"));
+  });
+
+  await t.step("localTime shows history times in the local time zone, in either theme", () => {
+    const date = new Date(ts);
+    const local = `${String(date.getHours()).padStart(2, "0")}:${
+      String(date.getMinutes()).padStart(2, "0")
+    }`;
+    for (const theme of [MONO_THEME, COLOR_THEME]) {
+      const line = stripSgr(renderFrame(frames[3]!, { theme, ...view, localTime: true })!);
+      assert.equal(line, `[#dev] [${local}] bob: old`);
+      const dm = stripSgr(renderFrame(frames[5]!, { theme, ...view, localTime: true })!);
+      assert.equal(dm, `[${local}] [private] bob: psst`);
+    }
+  });
+
+  await t.step("without a current room there is no prefix", () => {
+    assert.equal(renderFrame(frames[0]!, { theme: MONO_THEME }), "bob: hi\n     there");
+    assert.equal(
+      renderFrame(frames[0]!, { theme: MONO_THEME, currentRoom: null }),
+      "[#dev] bob: hi\n        there",
+    );
+  });
+});
+
+Deno.test("renderPrompt() shows the nickname, the room and a status", () => {
+  assert.deepEqual(renderPrompt("alice", "#lobby", { theme: MONO_THEME }), {
+    plain: "alice #lobby> ",
+    styled: "alice #lobby> ",
+  });
+  assert.equal(renderPrompt("alice", null, { theme: MONO_THEME }).plain, "alice> ");
+  assert.equal(
+    renderPrompt("alice", "#dev", { theme: MONO_THEME, status: "offline" }).plain,
+    "alice #dev (offline)> ",
+  );
+  const styled = renderPrompt("alice", "#dev", { theme: COLOR_THEME, status: "offline" }).styled;
+  assert.equal(stripSgr(styled), "alice #dev (offline)> ");
+  assert.equal(
+    styled,
+    `\x1b[1malice\x1b[22m \x1b[2m\x1b[${roomColor("#dev")}m#dev\x1b[39m\x1b[22m` +
+      "\x1b[2m (offline)\x1b[22m\x1b[1m>\x1b[0m ",
+  );
+  assert.equal(renderPrompt("a\x1bb", null, { theme: MONO_THEME }).plain, "a^[b> ");
 });
