@@ -13,7 +13,9 @@ import {
   backoffDelay,
   type ClientFrame,
   escapeControls,
+  nickKey,
   parseInput,
+  roomKey,
   type ServerFrame,
 } from "../protocol/mod.ts";
 import { Connection, describeNetworkError, register, type WelcomeFrame } from "./connection.ts";
@@ -214,6 +216,9 @@ interface Ended {
   bye?: string;
 }
 
+/** Longest wait for the server's answer to a `join` or `part` before the next line, in ms. */
+const ANSWER_TIMEOUT = 5000;
+
 /** Most alternative nicknames tried when a reconnect finds the nickname taken. */
 const RENICK_TRIES = 3;
 
@@ -235,6 +240,8 @@ class Chat {
   #connected = new Signal<Connection | undefined>();
   /** Resolved once the user quit (the quit frame sent, if connected). */
   readonly #quit = new Signal();
+  /** Watches frames for the answer to a `join` or `part` (undefined: the connection ended). */
+  #answer: ((frame: ServerFrame | undefined) => boolean) | undefined;
 
   constructor(terminal: Terminal, options: ClientOptions, address: string, welcome: WelcomeFrame) {
     this.#terminal = terminal;
@@ -257,6 +264,7 @@ class Chat {
         this.#connected.resolve(connection);
         const ended = await this.#serve(connection);
         connection.close();
+        if (this.#answer?.(undefined)) this.#answer = undefined;
         this.#connection = undefined;
         this.#connected = new Signal();
         if (this.#quit.done) return { code: 0 };
@@ -299,9 +307,11 @@ class Chat {
     const room = this.#state.currentRoom;
     const show = this.#state.observe(frame);
     if (nick !== this.#state.nick || room !== this.#state.currentRoom) this.#prompt();
-    if (!show) return;
-    const text = renderFrame(frame, this.#view());
-    if (text !== undefined) this.#terminal.print(text);
+    if (show) {
+      const text = renderFrame(frame, this.#view());
+      if (text !== undefined) this.#terminal.print(text);
+    }
+    if (this.#answer?.(frame)) this.#answer = undefined;
   }
 
   /** Reads the connection until it ends (or, after a quit, a deadline passes). */
@@ -335,11 +345,15 @@ class Chat {
       let frame = parsed.frame;
       if (frame.type === "quit") return await this.#quitWith(frame);
       const room = this.#state.currentRoom;
-      // On a terminal a line goes where the prompt says, even if a /join is
-      // still on its way; piped lines keep the server's order instead.
+      // On a terminal a line goes where the prompt says (and is echoed there).
       if (this.#terminal.interactive && (frame.type === "say" || frame.type === "me") && room) {
         frame = { ...frame, room };
       }
+      // After /join or /part the next line waits for the new current room,
+      // so that `/join #dev` then `hi` (typed fast, or pasted) says hi in #dev.
+      const answer = frame.type === "join" || frame.type === "part"
+        ? this.#expectAnswer(frame)
+        : undefined;
       while (true) {
         const connection = this.#connection ?? await this.#connected.promise;
         if (connection === undefined || this.#quit.done) return;
@@ -351,6 +365,8 @@ class Chat {
           if (this.#connection === connection) await this.#nextConnection(connection);
         }
       }
+      if (answer) await deadline(answer, ANSWER_TIMEOUT);
+      this.#answer = undefined;
       // The server does not echo say/me; show them as the others see them.
       if (this.#terminal.interactive && (frame.type === "say" || frame.type === "me")) {
         const own: ServerFrame = {
@@ -363,6 +379,31 @@ class Chat {
         this.#terminal.print(renderFrame(own, this.#view())!);
       }
     }
+  }
+
+  /**
+   * Resolves when the server has answered a `join` or `part`: a `room`
+   * frame, an error, or our own `left` from a room that is not the current
+   * one (parting another room changes nothing else); or when the connection
+   * drops. Set up before sending, so the answer cannot slip past.
+   */
+  #expectAnswer(frame: Extract<ClientFrame, { type: "join" | "part" }>): Promise<void> {
+    const parting = frame.type === "part" ? frame.room ?? this.#state.currentRoom : null;
+    const isAnswer = (reply: ServerFrame | undefined): boolean => {
+      if (reply === undefined || reply.type === "room" || reply.type === "error") return true;
+      if (reply.type !== "left" || parting === null || reply.room === undefined) return false;
+      const current = this.#state.currentRoom;
+      return roomKey(reply.room) === roomKey(parting) &&
+        nickKey(reply.nick) === nickKey(this.#state.nick) &&
+        (current === null || roomKey(current) !== roomKey(parting));
+    };
+    return new Promise<void>((resolve) => {
+      this.#answer = (reply) => {
+        const done = isAnswer(reply);
+        if (done) resolve();
+        return done;
+      };
+    });
   }
 
   /** Waits until `connection` is replaced (or the session ends). */
