@@ -153,16 +153,51 @@ export interface TestServer extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
+/** Options for {@linkcode startTestServer}. */
+export interface StartOptions {
+  /**
+   * Script to run instead of main.ts; it must behave like `main.ts server`.
+   * @default {MAIN}
+   */
+  script?: string;
+  /**
+   * Open-file limit for the server process (`ulimit -n`, through bash).
+   * @default {inherited}
+   */
+  fdLimit?: number;
+}
+
 /**
  * Starts `main.ts server` on 127.0.0.1 with a free port.
  *
  * @param args extra server flags; flood control is off unless given
+ * @param options another script, a file descriptor limit
  * @returns the running server, once it listens
  */
-export async function startTestServer(args: string[] = []): Promise<TestServer> {
-  const flags = args.some((a) => a.startsWith("--flood-rate")) ? args : ["--flood-rate", "0", ...args];
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-sys", MAIN, "server", "--port", "0", ...flags],
+export async function startTestServer(
+  args: string[] = [],
+  options: StartOptions = {},
+): Promise<TestServer> {
+  const flags = args.some((a) => a.startsWith("--flood-rate"))
+    ? args
+    : ["--flood-rate", "0", ...args];
+  const argv = [
+    "run",
+    "--allow-net",
+    "--allow-sys",
+    // Another script imports main.ts at run time, which needs read access.
+    ...(options.script ? [`--allow-read=${new URL("..", import.meta.url).pathname}`] : []),
+    options.script ?? MAIN,
+    "server",
+    "--port",
+    "0",
+    ...flags,
+  ];
+  const [command, commandArgs] = options.fdLimit === undefined
+    ? [Deno.execPath(), argv]
+    : ["bash", ["-c", `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...argv]];
+  const process = new Deno.Command(command, {
+    args: commandArgs,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
