@@ -15,7 +15,10 @@
 
 import { parseArgs } from "@chat/args";
 import config from "./deno.json" with { type: "json" };
-import { ChatServer, SERVER_DEFAULTS, type ServerOptions } from "./server/mod.ts";
+import { ChatServer, openStore, SERVER_DEFAULTS, type ServerOptions } from "./server/mod.ts";
+
+/** Default `--db`: a file in the server's working directory. */
+export const DEFAULT_DB = "chat.db";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = config.version;
@@ -40,6 +43,10 @@ Server options (0 means unlimited / off where it makes sense):
   --max-per-ip N           connections per address (IPv6: per /64)       [32]
   --handshake-timeout SEC  time to send hello and a nickname             [30]
   --idle-timeout SEC       JSON clients: ping at half, close at full     [120]
+  --db PATH                SQLite file for history, rooms and sessions
+                           (created if missing; :memory: keeps nothing)  [./chat.db]
+  --history-days N         prune messages older than N days (0: never)   [30]
+  --history-max-rows N     keep at most the newest N messages (0: all)   [1000000]
   --quiet                  no per-connection log lines on stderr
 
 Client:
@@ -77,6 +84,11 @@ function seconds(flags: Flags, name: string): number | undefined {
   return Math.round(value * 1000);
 }
 
+/** The server options that take a number. */
+type NumericOption = {
+  [K in keyof ServerOptions]-?: NonNullable<ServerOptions[K]> extends number ? K : never;
+}[keyof ServerOptions];
+
 const SERVER_FLAGS = {
   host: { type: "string" },
   port: { type: "string" },
@@ -90,6 +102,9 @@ const SERVER_FLAGS = {
   "max-per-ip": { type: "string" },
   "handshake-timeout": { type: "string" },
   "idle-timeout": { type: "string" },
+  db: { type: "string" },
+  "history-days": { type: "string" },
+  "history-max-rows": { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -101,19 +116,23 @@ const SERVER_FLAGS = {
  * @returns server options, and whether to log connections
  * @throws {UsageError} for an unknown flag or a bad value
  */
-export function parseServerArgs(args: string[]): ServerOptions & { quiet: boolean; help: boolean } {
+export function parseServerArgs(
+  args: string[],
+): ServerOptions & { quiet: boolean; help: boolean; db: string } {
   const { values, positionals } = parseArgs({ args, options: SERVER_FLAGS, strict: true });
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   }
   const flags = values as Flags;
-  const options: ServerOptions & { quiet: boolean; help: boolean } = {
+  if (values.db === "") throw new UsageError("--db needs a path (or :memory:)");
+  const options: ServerOptions & { quiet: boolean; help: boolean; db: string } = {
+    db: values.db ?? DEFAULT_DB,
     hostname: values.host ?? SERVER_DEFAULTS.hostname,
     port: integer(flags, "port", 65535) ?? SERVER_DEFAULTS.port,
     quiet: values.quiet ?? false,
     help: values.help ?? false,
   };
-  const numeric: [keyof ServerOptions, number | undefined][] = [
+  const numeric: [NumericOption, number | undefined][] = [
     ["maxLineBytes", integer(flags, "max-line")],
     ["maxTextBytes", integer(flags, "max-text")],
     ["maxTextLines", integer(flags, "max-text-lines")],
@@ -124,9 +143,11 @@ export function parseServerArgs(args: string[]): ServerOptions & { quiet: boolea
     ["maxPerIp", integer(flags, "max-per-ip")],
     ["handshakeTimeoutMs", seconds(flags, "handshake-timeout")],
     ["idleTimeoutMs", seconds(flags, "idle-timeout")],
+    ["historyDays", integer(flags, "history-days")],
+    ["historyMaxRows", integer(flags, "history-max-rows")],
   ];
   for (const [key, value] of numeric) {
-    if (value !== undefined) (options as Record<string, unknown>)[key] = value;
+    if (value !== undefined) options[key] = value;
   }
   return options;
 }
@@ -154,10 +175,23 @@ async function runServer(args: string[]): Promise<number> {
   const log = options.quiet
     ? undefined
     : (line: string) => console.error(`${new Date().toISOString()} ${line}`);
+  let store;
+  try {
+    store = await openStore(options.db);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotCapable
+      ? "permission denied (run with --allow-read and --allow-write for that path)"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    console.error(`chat: cannot open database ${options.db}: ${reason}`);
+    return 1;
+  }
   let server: ChatServer;
   try {
-    server = ChatServer.listen({ ...options, ...(log ? { log } : {}) });
+    server = ChatServer.listen({ ...options, store, ...(log ? { log } : {}) });
   } catch (error) {
+    store.close();
     const reason = error instanceof Deno.errors.AddrInUse
       ? "address already in use"
       : error instanceof Error
@@ -185,6 +219,7 @@ async function runServer(args: string[]): Promise<number> {
   globalThis.addEventListener("unhandledrejection", onRejection);
   globalThis.addEventListener("error", onError);
   const { hostname, port } = server.addr;
+  log?.(`history in ${options.db === ":memory:" ? "memory (not kept)" : options.db}`);
   console.log(`chat server listening on ${hostname}:${port}`);
   if (hostname === "0.0.0.0" || hostname === "::") {
     for (const address of lanAddresses()) {

@@ -7,6 +7,7 @@
  */
 
 import type { ClientFrame, CommandHelp } from "./frames.ts";
+import { MAX_HISTORY_PAGE } from "./limits.ts";
 
 /** One slash command. */
 export interface Command {
@@ -44,6 +45,38 @@ export const COMMANDS: readonly Command[] = [
     parse: (args) => /^\S+$/.test(args) ? { type: "nick", nick: args } : undefined,
   },
   {
+    name: "join",
+    aliases: ["j"],
+    args: "#ROOM",
+    summary: "join a room (creating it if new) and talk there",
+    parse: (args) => /^\S+$/.test(args) ? { type: "join", room: args } : undefined,
+  },
+  {
+    name: "part",
+    aliases: ["leave"],
+    args: "[#ROOM]",
+    summary: "leave a room (default: the current one)",
+    parse: (args) =>
+      args === ""
+        ? { type: "part" }
+        : /^\S+$/.test(args)
+        ? { type: "part", room: args }
+        : undefined,
+  },
+  {
+    name: "rooms",
+    aliases: ["list"],
+    args: "",
+    summary: "list the rooms with their member counts and topics",
+    parse: (args) => args === "" ? { type: "rooms" } : undefined,
+  },
+  {
+    name: "topic",
+    args: "[TEXT]",
+    summary: "show or set the current room's topic",
+    parse: (args) => args === "" ? { type: "topic" } : { type: "topic", text: args },
+  },
+  {
     name: "msg",
     aliases: ["w", "whisper", "tell"],
     args: "NICK TEXT",
@@ -54,6 +87,13 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: "reply",
+    aliases: ["r"],
+    args: "TEXT",
+    summary: "answer the last user who sent you a private message",
+    parse: (args) => args === "" ? undefined : { type: "reply", text: args },
+  },
+  {
     name: "me",
     args: "ACTION",
     summary: "describe what you do (* alice waves)",
@@ -62,9 +102,20 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "who",
     aliases: ["names", "users"],
-    args: "",
-    summary: "list who is online",
-    parse: (args) => args === "" ? { type: "who" } : undefined,
+    args: "[#ROOM]",
+    summary: "list a room's members (default: the current room)",
+    parse: (args) =>
+      args === "" ? { type: "who" } : /^\S+$/.test(args) ? { type: "who", room: args } : undefined,
+  },
+  {
+    name: "history",
+    args: "[N]",
+    summary: "show up to N (default 50, at most 1000) older messages of the current room",
+    parse(args) {
+      if (args === "") return { type: "history" };
+      const n = /^\d{1,4}$/.test(args) ? Number(args) : 0;
+      return n >= 1 && n <= MAX_HISTORY_PAGE ? { type: "history", limit: n } : undefined;
+    },
   },
   {
     name: "quit",

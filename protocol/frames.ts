@@ -8,12 +8,31 @@
 
 /** Frames a client sends. */
 export type ClientFrame =
-  | { type: "hello"; version: number; nick?: string; client?: string }
+  | {
+    type: "hello";
+    version: number;
+    nick?: string;
+    client?: string;
+    /** A resume token from an earlier `welcome`. */
+    resume?: string;
+    /** With `resume`: the highest message id seen, to replay what was missed. */
+    last_id?: number;
+  }
   | { type: "nick"; nick: string }
-  | { type: "say"; text: string }
-  | { type: "me"; text: string }
-  | { type: "msg"; to: string; text: string }
-  | { type: "who" }
+  /** `room` defaults to the current room; `ref` is echoed in the `ack`. */
+  | { type: "say"; text: string; room?: string; ref?: string }
+  | { type: "me"; text: string; room?: string; ref?: string }
+  | { type: "msg"; to: string; text: string; ref?: string }
+  /** A private message to the last user who sent you one. */
+  | { type: "reply"; text: string; ref?: string }
+  | { type: "join"; room: string }
+  | { type: "part"; room?: string }
+  | { type: "rooms" }
+  /** Without `text`: asks for the topic; with it: sets it. */
+  | { type: "topic"; room?: string; text?: string }
+  | { type: "who"; room?: string }
+  /** Older messages of a room: ids below `before` (default: below what was shown). */
+  | { type: "history"; room?: string; before?: number; limit?: number }
   | { type: "help" }
   | { type: "quit"; reason?: string }
   | { type: "ping"; token?: string }
@@ -28,20 +47,77 @@ export interface CommandHelp {
 }
 
 /** Frames the server sends. */
+// `id` and `room` are always sent by this server on message, action, private,
+// joined and left frames; they are optional in the type because frames built
+// locally (the client's echo of its own line) and v1 peers may lack them.
 export type ServerFrame =
-  | { type: "welcome"; version: number; nick: string; server: string; online: number }
-  | { type: "message"; from: string; text: string; ts: number }
-  | { type: "action"; from: string; text: string; ts: number }
-  | { type: "private"; from: string; to: string; text: string; ts: number }
-  | { type: "joined"; nick: string; ts: number }
-  | { type: "left"; nick: string; reason: string; ts: number }
+  | {
+    type: "welcome";
+    version: number;
+    nick: string;
+    server: string;
+    online: number;
+    /** The current room. */
+    room?: string | null;
+    /** Token for `hello.resume` (JSON sessions only). */
+    resume?: string;
+    /** Present and true when a `hello.resume` succeeded. */
+    resumed?: boolean;
+  }
+  | {
+    type: "message";
+    id?: number;
+    room?: string;
+    from: string;
+    text: string;
+    ts: number;
+    history?: true;
+  }
+  | {
+    type: "action";
+    id?: number;
+    room?: string;
+    from: string;
+    text: string;
+    ts: number;
+    history?: true;
+  }
+  | {
+    type: "private";
+    id?: number;
+    from: string;
+    to: string;
+    text: string;
+    ts: number;
+    history?: true;
+  }
+  | { type: "joined"; nick: string; room?: string; ts: number }
+  | { type: "left"; nick: string; room?: string; reason: string; ts: number }
   | { type: "renamed"; from: string; to: string; ts: number }
-  | { type: "who"; nicks: string[] }
+  | { type: "who"; room?: string; nicks: string[] }
+  /** Your current room changed (after a join, a switch or a part); `null`: none. */
+  | { type: "room"; room: string | null; topic: string; members: number }
+  | { type: "rooms"; rooms: RoomInfo[] }
+  | { type: "topic"; room: string; topic: string; by?: string; ts?: number }
+  /** Sent to the sender once its message is committed to the store. */
+  | { type: "ack"; id: number; ts: number; ref?: string }
+  /** Ends a history replay: `count` messages were sent; `more`: older ones exist. */
+  | { type: "history"; room: string; count: number; more: boolean }
   | { type: "help"; commands: CommandHelp[] }
   | { type: "error"; code: ErrorCode; message: string }
   | { type: "bye"; reason: string }
   | { type: "ping"; token?: string }
   | { type: "pong"; token?: string };
+
+/** One entry of the `rooms` frame. */
+export interface RoomInfo {
+  /** e.g. `#dev` */
+  name: string;
+  /** members online */
+  members: number;
+  /** empty when none */
+  topic: string;
+}
 
 /** Any frame. */
 export type Frame = ClientFrame | ServerFrame;
@@ -66,7 +142,14 @@ export type ErrorCode =
   | "send_queue_exceeded"
   | "too_many_connections"
   | "timeout"
-  | "not_chat";
+  | "not_chat"
+  | "room_invalid"
+  | "no_such_room"
+  | "not_in_room"
+  | "too_many_rooms"
+  | "no_reply_target"
+  | "resume_failed"
+  | "storage_failed";
 
 /** A frame that could not be decoded; carries the error code to send back. */
 export class FrameError extends Error {
@@ -88,12 +171,24 @@ type FieldKind = "string" | "number";
 type Schema = Readonly<Record<string, FieldKind | `${FieldKind}?`>>;
 
 const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
-  hello: { version: "number", nick: "string?", client: "string?" },
+  hello: {
+    version: "number",
+    nick: "string?",
+    client: "string?",
+    resume: "string?",
+    last_id: "number?",
+  },
   nick: { nick: "string" },
-  say: { text: "string" },
-  me: { text: "string" },
-  msg: { to: "string", text: "string" },
-  who: {},
+  say: { text: "string", room: "string?", ref: "string?" },
+  me: { text: "string", room: "string?", ref: "string?" },
+  msg: { to: "string", text: "string", ref: "string?" },
+  reply: { text: "string", ref: "string?" },
+  join: { room: "string" },
+  part: { room: "string?" },
+  rooms: {},
+  topic: { room: "string?", text: "string?" },
+  who: { room: "string?" },
+  history: { room: "string?", before: "number?", limit: "number?" },
   help: {},
   quit: { reason: "string?" },
   ping: { token: "string?" },
@@ -117,20 +212,8 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
  * ```
  */
 export function decodeClientFrame(line: string): ClientFrame {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new FrameError("bad_json", "frame is not valid JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new FrameError("bad_frame", "frame must be a JSON object");
-  }
-  const record = value as Record<string, unknown>;
-  const type = record.type;
-  if (typeof type !== "string") {
-    throw new FrameError("bad_frame", 'frame has no string field "type"');
-  }
+  const record = parseObject(line);
+  const type = record.type as string;
   if (!Object.hasOwn(CLIENT_SCHEMAS, type)) {
     throw new FrameError("unknown_type", `unknown frame type ${JSON.stringify(type)}`);
   }
@@ -161,19 +244,24 @@ export function decodeClientFrame(line: string): ClientFrame {
  * @throws {FrameError} `bad_json` or `bad_frame`
  */
 export function decodeServerFrame(line: string): ServerFrame {
+  return parseObject(line) as ServerFrame;
+}
+
+/** Parses a line as a JSON object with a string `type`, or throws a FrameError. */
+function parseObject(line: string): Record<string, unknown> & { type: string } {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
     throw new FrameError("bad_json", "frame is not valid JSON");
   }
-  if (
-    typeof value !== "object" || value === null || Array.isArray(value) ||
-    typeof (value as { type?: unknown }).type !== "string"
-  ) {
-    throw new FrameError("bad_frame", 'frame must be an object with a string "type"');
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FrameError("bad_frame", "frame must be a JSON object");
   }
-  return value as ServerFrame;
+  if (typeof (value as { type?: unknown }).type !== "string") {
+    throw new FrameError("bad_frame", 'frame has no string field "type"');
+  }
+  return value as Record<string, unknown> & { type: string };
 }
 
 /**

@@ -45,3 +45,18 @@ export const DEFAULT_TEXT_LIMITS: Readonly<TextLimits> = Object.freeze({
   maxTextBytes: DEFAULT_MAX_TEXT_BYTES,
   maxTextLines: DEFAULT_MAX_TEXT_LINES,
 });
+
+/** The room everyone starts in. */
+export const LOBBY = "#lobby";
+/** Most rooms one session may be in at once. */
+export const MAX_JOINED_ROOMS = 50;
+/** Most rooms the server keeps (rooms are persisted, so they must be bounded). */
+export const MAX_ROOMS = 10_000;
+/** Longest room topic, in characters. */
+export const MAX_TOPIC_LENGTH = 300;
+/** Messages replayed from a room's history when joining it. */
+export const JOIN_HISTORY = 50;
+/** Most messages one `/history` request returns. */
+export const MAX_HISTORY_PAGE = 1000;
+/** Most missed messages replayed when a session resumes. */
+export const MAX_RESUME_REPLAY = 10_000;

@@ -12,3 +12,4 @@ export * from "./limits.ts";
 export * from "./line_reader.ts";
 export * from "./plain_text.ts";
 export * from "./text.ts";
+export * from "./reconnect.ts";

@@ -6,7 +6,8 @@
  */
 
 import type { ServerFrame } from "./frames.ts";
-import { escapeControls } from "./text.ts";
+import { LOBBY } from "./limits.ts";
+import { escapeControls, roomKey } from "./text.ts";
 
 /**
  * Renders a server frame as plain text, without a trailing newline. Multi-line
@@ -17,31 +18,83 @@ import { escapeControls } from "./text.ts";
  * `* alice is now known as alicia`, `* alice waves`, `[private] bob: psst`,
  * errors as `! message`.
  *
+ * Rooms: `#lobby`, where everyone starts, keeps those v1 texts ("the chat");
+ * other rooms are named: `* alice joined #dev`, `* alice left #dev`. A message
+ * or action in a room other than the reader's current one starts with the
+ * room: `[#dev] alice: hi`. History lines carry their UTC time:
+ * `[14:02] alice: hi`.
+ *
  * @param frame the frame
  * @param viewer nickname of the reader, to render their own private messages
  * as `[private to bob] text`
- * @returns the text, or `undefined` for frames with no plain-text form (pings)
+ * @param currentRoom the reader's current room; room messages from any other
+ * room get the `[#room] ` prefix. When absent, no prefix is added.
+ * @returns the text, or `undefined` for frames with no plain-text form (pings, acks)
  */
-export function formatPlainText(frame: ServerFrame, viewer?: string): string | undefined {
+export function formatPlainText(
+  frame: ServerFrame,
+  viewer?: string,
+  currentRoom?: string | null,
+): string | undefined {
   switch (frame.type) {
     case "welcome":
       return `* welcome, ${frame.nick}! ${frame.online} online; type /help for commands`;
     case "message":
-      return body(`${frame.from}: `, frame.text);
-    case "action":
-      return body(`* ${frame.from} `, frame.text);
-    case "private":
+    case "action": {
+      let prefix = frame.type === "message" ? `${frame.from}: ` : `* ${frame.from} `;
+      if (frame.history) prefix = `[${clock(frame.ts)}] ${prefix}`;
+      if (
+        currentRoom !== undefined && frame.room !== undefined &&
+        roomKey(frame.room) !== roomKey(currentRoom ?? "")
+      ) {
+        prefix = `[${frame.room}] ${prefix}`;
+      }
+      return body(prefix, frame.text);
+    }
+    case "private": {
+      const time = frame.history ? `[${clock(frame.ts)}] ` : "";
       return frame.from === viewer && frame.to !== viewer
-        ? body(`[private to ${frame.to}] `, frame.text)
-        : body(`[private] ${frame.from}: `, frame.text);
+        ? body(`${time}[private to ${frame.to}] `, frame.text)
+        : body(`${time}[private] ${frame.from}: `, frame.text);
+    }
     case "joined":
-      return `* ${frame.nick} joined the chat`;
+      return `* ${frame.nick} joined ${isLobby(frame.room) ? "the chat" : frame.room}`;
     case "left":
-      return `* ${frame.nick} left the chat`;
+      return `* ${frame.nick} left ${
+        isLobby(frame.room) && frame.reason !== "part" ? "the chat" : frame.room
+      }`;
     case "renamed":
       return `* ${frame.from} is now known as ${frame.to}`;
     case "who":
-      return `* online (${frame.nicks.length}): ${frame.nicks.join(", ")}`;
+      return `* online${
+        frame.room === undefined || isLobby(frame.room) ? "" : ` in ${frame.room}`
+      } (${frame.nicks.length}): ${frame.nicks.join(", ")}`;
+    case "room":
+      return frame.room === null
+        ? "* you are in no room now; /join #ROOM to talk"
+        : `* now talking in ${frame.room} (${frame.members} ${
+          frame.members === 1 ? "member" : "members"
+        })${frame.topic ? ": " + escapeControls(frame.topic) : ""}`;
+    case "rooms":
+      return [
+        `* rooms (${frame.rooms.length}):`,
+        ...frame.rooms.map((r) =>
+          `  ${r.name} (${r.members})${r.topic ? ": " + escapeControls(r.topic) : ""}`
+        ),
+      ].join("\n");
+    case "topic":
+      if (frame.by !== undefined) {
+        return `* ${frame.by} set the topic of ${frame.room}: ${escapeControls(frame.topic)}`;
+      }
+      return frame.topic
+        ? `* topic of ${frame.room}: ${escapeControls(frame.topic)}`
+        : `* ${frame.room} has no topic`;
+    case "history":
+      return frame.count === 0
+        ? `* no earlier messages in ${frame.room}`
+        : `* ${frame.count} earlier ${frame.count === 1 ? "message" : "messages"} in ${frame.room}${
+          frame.more ? "; /history for more" : ""
+        }`;
     case "help": {
       const width = Math.max(...frame.commands.map((c) => c.usage.length));
       return [
@@ -54,10 +107,19 @@ export function formatPlainText(frame: ServerFrame, viewer?: string): string | u
       return "! " + escapeControls(frame.message);
     case "bye":
       return `* ${escapeControls(frame.reason)}`;
+    case "ack":
     case "ping":
     case "pong":
       return undefined;
   }
+}
+
+function isLobby(room: string | undefined): boolean {
+  return room === undefined || roomKey(room) === LOBBY;
+}
+
+function clock(ts: number): string {
+  return new Date(ts).toISOString().slice(11, 16);
 }
 
 function body(prefix: string, text: string): string {

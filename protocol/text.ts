@@ -174,3 +174,45 @@ export function escapeControls(text: string): string {
     return `<U+${code.toString(16).toUpperCase().padStart(4, "0")}>`;
   });
 }
+
+const ROOM_NAME = /^#[A-Za-z0-9_-]{1,32}$/;
+
+/**
+ * Normalises a typed room name: trims it and adds the leading `#` when it
+ * was left out (`dev` means `#dev`).
+ *
+ * @param room the room name as typed
+ * @returns the name with its `#`
+ */
+export function normalizeRoom(room: string): string {
+  const trimmed = room.trim();
+  return trimmed.startsWith("#") ? trimmed : "#" + trimmed;
+}
+
+/**
+ * Whether a room name is valid: `#` plus 1–32 ASCII letters, digits, `-` or
+ * `_` (issue 3).
+ *
+ * @param room a normalised room name
+ * @returns true when valid
+ */
+export function isRoomName(room: string): boolean {
+  return ROOM_NAME.test(room);
+}
+
+/**
+ * The key rooms are compared by: the name in lower case (room names are
+ * ASCII, so no Unicode folding is needed).
+ *
+ * @param room a room name
+ * @returns its key
+ *
+ * @example
+ * ```ts
+ * import { roomKey } from "./text.ts";
+ * roomKey("#Dev"); // "#dev"
+ * ```
+ */
+export function roomKey(room: string): string {
+  return room.toLowerCase();
+}

@@ -6,7 +6,16 @@
  * @module
  */
 
-import { type ClientFrame, commandHelp, sanitizeText } from "../protocol/mod.ts";
+import {
+  type ClientFrame,
+  commandHelp,
+  JOIN_HISTORY,
+  MAX_HISTORY_PAGE,
+  MAX_JOINED_ROOMS,
+  MAX_TOPIC_LENGTH,
+  normalizeRoom,
+  sanitizeText,
+} from "../protocol/mod.ts";
 import type { Session } from "./session.ts";
 
 type Handler<T extends ClientFrame["type"]> = (
@@ -19,6 +28,16 @@ const BEFORE_REGISTRATION: ReadonlySet<ClientFrame["type"]> = new Set([
   "nick",
   "quit",
   "help",
+  "ping",
+  "pong",
+]);
+
+/** Frame types whose effect waits for the end-of-turn commit. */
+const BATCHED: ReadonlySet<ClientFrame["type"]> = new Set([
+  "say",
+  "me",
+  "msg",
+  "reply",
   "ping",
   "pong",
 ]);
@@ -51,6 +70,65 @@ function acceptText(session: Session, raw: string): string | undefined {
   return text;
 }
 
+const MAX_REF_LENGTH = 64;
+
+function acceptRef(session: Session, ref: string | undefined): boolean {
+  if (ref === undefined || ref.length <= MAX_REF_LENGTH) return true;
+  session.error("bad_frame", `field "ref" is longer than ${MAX_REF_LENGTH} characters`);
+  return false;
+}
+
+/** The room a frame names, or the current room; sends the error when none. */
+function targetRoom(session: Session, name: string | undefined, mustBeIn: boolean) {
+  if (name === undefined) {
+    if (!session.current) session.error("not_in_room", "you are in no room: /join #ROOM first");
+    return session.current;
+  }
+  const room = session.hub.room(name);
+  if (!room) {
+    session.error("no_such_room", `there is no room ${JSON.stringify(normalizeRoom(name))}`);
+    return undefined;
+  }
+  if (mustBeIn && !room.has(session)) {
+    session.error("not_in_room", `you are not in ${room.name}: /join ${room.name} first`);
+    return undefined;
+  }
+  return room;
+}
+
+function roomMessage(kind: "message" | "action") {
+  return (session: Session, frame: { text: string; room?: string; ref?: string }) => {
+    if (!acceptRef(session, frame.ref)) return;
+    const room = targetRoom(session, frame.room, true);
+    if (!room) return;
+    const text = acceptText(session, frame.text);
+    if (text === undefined) return;
+    session.hub.post(session, {
+      kind,
+      room,
+      text,
+      ...(frame.ref !== undefined ? { ref: frame.ref } : {}),
+    });
+  };
+}
+
+function privateMessage(session: Session, to: string, raw: string, ref: string | undefined): void {
+  if (!acceptRef(session, ref)) return;
+  const target = session.hub.find(to);
+  if (!target) {
+    session.error("no_such_nick", `no one called ${JSON.stringify(to)} is online`);
+    return;
+  }
+  const text = acceptText(session, raw);
+  if (text === undefined) return;
+  session.hub.post(session, {
+    kind: "private",
+    to: target.nick!,
+    text,
+    ...(ref !== undefined ? { ref } : {}),
+  });
+}
+
 const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   hello(session) {
     session.error("already_registered", "hello was already sent");
@@ -64,48 +142,89 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     if (result.previous === result.nick) return;
     session.rename(result.nick);
     session.hub.log(`rename ${result.previous} -> ${result.nick} (${session.remote})`);
-    session.hub.broadcast({
+    session.hub.tellPeers(session, {
       type: "renamed",
       from: result.previous!,
       to: result.nick,
       ts: Date.now(),
     });
   },
-  say(session, frame) {
-    const text = acceptText(session, frame.text);
-    if (text === undefined) return;
-    session.hub.broadcast({ type: "message", from: session.nick!, text, ts: Date.now() }, session);
-  },
-  me(session, frame) {
-    const text = acceptText(session, frame.text);
-    if (text === undefined) return;
-    session.hub.broadcast({ type: "action", from: session.nick!, text, ts: Date.now() }, session);
-  },
+  say: roomMessage("message"),
+  me: roomMessage("action"),
   msg(session, frame) {
-    const target = session.hub.find(frame.to);
-    if (!target) {
-      session.error("no_such_nick", `no one called ${JSON.stringify(frame.to)} is online`);
+    privateMessage(session, frame.to, frame.text, frame.ref);
+  },
+  reply(session, frame) {
+    const to = session.lastPrivateFrom;
+    if (to === undefined) {
+      session.error("no_reply_target", "no one has sent you a private message yet");
       return;
     }
-    const text = acceptText(session, frame.text);
-    if (text === undefined) return;
-    const message = {
-      type: "private",
-      from: session.nick!,
-      to: target.nick!,
-      text,
-      ts: Date.now(),
-    } as const;
-    target.send(message);
-    if (target !== session) session.send(message);
+    privateMessage(session, to, frame.text, frame.ref);
   },
-  who(session) {
-    session.send({ type: "who", nicks: session.hub.nicks() });
+  join(session, frame) {
+    const result = session.hub.openRoom(frame.room);
+    if (!result.ok) {
+      session.error(result.code, result.message);
+      return;
+    }
+    if (!result.room.has(session) && session.rooms.size >= MAX_JOINED_ROOMS) {
+      session.error("too_many_rooms", `you are in ${MAX_JOINED_ROOMS} rooms already: /part one`);
+      return;
+    }
+    session.enterRoom(result.room);
+  },
+  part(session, frame) {
+    const room = targetRoom(session, frame.room, true);
+    if (room) session.leaveRoom(room, "part");
+  },
+  rooms(session) {
+    session.send({
+      type: "rooms",
+      rooms: session.hub.rooms().map((r) => ({ name: r.name, members: r.size, topic: r.topic })),
+    });
+  },
+  topic(session, frame) {
+    const room = targetRoom(session, frame.room, frame.text !== undefined);
+    if (!room) return;
+    if (frame.text === undefined) {
+      session.send({ type: "topic", room: room.name, topic: room.topic });
+      return;
+    }
+    const topic = sanitizeText(frame.text, false).trim();
+    if ([...topic].length > MAX_TOPIC_LENGTH) {
+      session.error("text_too_long", `topic is longer than ${MAX_TOPIC_LENGTH} characters`);
+      return;
+    }
+    room.topic = topic;
+    room.topicBy = session.nick!;
+    room.topicTs = Date.now();
+    session.hub.saveRoom(room);
+    room.broadcast({ type: "topic", room: room.name, topic, by: session.nick!, ts: room.topicTs });
+  },
+  who(session, frame) {
+    if (frame.room === undefined && !session.current) {
+      session.send({ type: "who", nicks: session.hub.nicks() });
+      return;
+    }
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.send({ type: "who", room: room.name, nicks: room.nicks() });
+  },
+  history(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (!room) return;
+    const limit = frame.limit ?? JOIN_HISTORY;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) {
+      session.error("usage", `history limit must be a whole number from 1 to ${MAX_HISTORY_PAGE}`);
+      return;
+    }
+    session.replayHistory(room, frame.before ?? session.historyCursor(room), limit, true);
   },
   help(session) {
     session.send({ type: "help", commands: commandHelp() });
   },
   quit(session, frame) {
+    session.forget();
     session.end(frame.reason ? `quit: ${sanitizeText(frame.reason, false)}` : "quit", "goodbye");
   },
   ping(session, frame) {
@@ -130,5 +249,9 @@ export function handleFrame(session: Session, frame: ClientFrame): void {
     session.error("not_registered", "choose a nickname first");
     return;
   }
+  // Messages are committed in batches at the end of the turn; anything else
+  // a peer may see (joins, parts, topics, renames, quits) first commits what
+  // is pending, so everyone sees events in the order they were sent.
+  if (!BATCHED.has(frame.type)) session.hub.flush();
   (HANDLERS[frame.type] as Handler<typeof frame.type>)(session, frame as never);
 }

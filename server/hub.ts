@@ -1,23 +1,37 @@
 /**
- * The chat's shared state: who is online under which nickname, and fan-out.
- * Knows nothing about sockets; sessions reach their peers through a
- * {@linkcode Transport}.
+ * The chat's shared state: who is online under which nickname, the rooms,
+ * and the message pipeline (id, commit, then fan-out and ack). Knows nothing
+ * about sockets; sessions reach their peers through a `Transport`.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import {
   checkNick,
   DEFAULT_TEXT_LIMITS,
   describeNickProblem,
   type ErrorCode,
+  isRoomName,
+  LOBBY,
+  MAX_ROOMS,
   nickKey,
   normalizeNick,
+  normalizeRoom,
+  roomKey,
   type ServerFrame,
   type TextLimits,
 } from "../protocol/mod.ts";
 import { Outbound } from "./outbound.ts";
+import { Room } from "./room.ts";
 import type { Session } from "./session.ts";
+import {
+  type Batch,
+  MemoryStore,
+  type SessionRecord,
+  type Store,
+  type StoredMessage,
+} from "./store.ts";
 
 /** A log line sink (the server writes these to stderr). */
 export type Logger = (line: string) => void;
@@ -30,6 +44,10 @@ export interface HubOptions {
   log?: Logger;
   /** Server name sent in `welcome`. @default {"chat"} */
   name?: string;
+  /** Where messages, rooms and sessions are kept. @default {a new MemoryStore} */
+  store?: Store;
+  /** Most rooms the server keeps. @default {MAX_ROOMS} */
+  maxRooms?: number;
 }
 
 /** Outcome of {@linkcode Hub.setNick}. */
@@ -37,9 +55,44 @@ export type NickResult =
   | { ok: true; nick: string; previous: string | undefined }
   | { ok: false; code: ErrorCode; message: string };
 
+/** Outcome of {@linkcode Hub.openRoom}. */
+export type RoomResult =
+  | { ok: true; room: Room }
+  | { ok: false; code: ErrorCode; message: string };
+
+/** A message to store and deliver; see {@linkcode Hub.post}. */
+export interface Draft {
+  /** What it is. */
+  kind: "message" | "action" | "private";
+  /** For room messages. */
+  room?: Room;
+  /** For private messages: the recipient's nickname. */
+  to?: string;
+  /** Sanitised text. */
+  text: string;
+  /** Client reference echoed in the `ack`. */
+  ref?: string;
+}
+
+interface Pending {
+  record: StoredMessage;
+  sender: Session;
+  ref: string | undefined;
+}
+
+/**
+ * The SHA-256 of a resume token, hex: what the store keeps.
+ *
+ * @param token a resume token
+ * @returns its hash
+ */
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
 /**
  * Registered sessions by nickname key (NFKC + lower case, see `nickKey`), so
- * that uniqueness and renames are one map operation each.
+ * that uniqueness and renames are one map operation each; rooms by room key.
  */
 export class Hub {
   /** Text limits for messages. */
@@ -48,13 +101,40 @@ export class Hub {
   readonly name: string;
   /** Log line sink. */
   readonly log: Logger;
+  /** The store. */
+  readonly store: Store;
+  readonly #maxRooms: number;
   readonly #byKey = new Map<string, Session>();
+  readonly #byToken = new Map<string, Session>();
+  readonly #rooms = new Map<string, Room>();
+  #nextId: number;
+  #pending: Pending[] = [];
+  readonly #dirtyRooms = new Set<Room>();
+  readonly #dirtySessions = new Map<string, SessionRecord>();
+  readonly #dropSessions = new Set<string>();
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
 
   /** @param options see {@linkcode HubOptions} */
   constructor(options: HubOptions = {}) {
     this.limits = options.limits ?? DEFAULT_TEXT_LIMITS;
     this.name = options.name ?? "chat";
     this.log = options.log ?? (() => {});
+    this.store = options.store ?? new MemoryStore();
+    this.#maxRooms = options.maxRooms ?? MAX_ROOMS;
+    for (const record of this.store.rooms()) {
+      const room = new Room(record.name);
+      room.topic = record.topic;
+      room.topicBy = record.topicBy ?? undefined;
+      room.topicTs = record.topicTs ?? undefined;
+      this.#rooms.set(room.key, room);
+    }
+    if (!this.#rooms.has(LOBBY)) {
+      const lobby = new Room(LOBBY);
+      this.#rooms.set(lobby.key, lobby);
+      this.saveRoom(lobby);
+    }
+    this.#nextId = this.store.lastId() + 1;
   }
 
   /** How many sessions have a nickname. */
@@ -65,6 +145,11 @@ export class Hub {
   /** Every registered session. */
   sessions(): IterableIterator<Session> {
     return this.#byKey.values();
+  }
+
+  /** The lobby, where everyone starts. */
+  get lobby(): Room {
+    return this.#rooms.get(LOBBY)!;
   }
 
   /**
@@ -108,12 +193,15 @@ export class Hub {
   }
 
   /**
-   * Removes a session's nickname (on disconnect).
+   * Removes a session's nickname and resume token (on disconnect).
    *
    * @param session the session
    * @returns whether it was registered
    */
   remove(session: Session): boolean {
+    if (session.tokenHash !== undefined && this.#byToken.get(session.tokenHash) === session) {
+      this.#byToken.delete(session.tokenHash);
+    }
     if (session.nick === undefined) return false;
     const key = nickKey(session.nick);
     if (this.#byKey.get(key) !== session) return false;
@@ -135,10 +223,275 @@ export class Hub {
     }
   }
 
+  /**
+   * Sends a frame once to a session and everyone sharing a room with it.
+   *
+   * @param session the session
+   * @param frame the frame
+   */
+  tellPeers(session: Session, frame: ServerFrame): void {
+    const out = new Outbound(frame);
+    const seen = new Set<Session>([session]);
+    session.deliver(out);
+    for (const room of session.rooms.values()) {
+      for (const peer of room.members()) {
+        if (!seen.has(peer)) {
+          seen.add(peer);
+          peer.deliver(out);
+        }
+      }
+    }
+  }
+
   /** Nicknames online, sorted without regard to case. */
   nicks(): string[] {
     return [...this.#byKey.values()].map((s) => s.nick!).sort((a, b) =>
       a.localeCompare(b, undefined, { sensitivity: "base" })
     );
+  }
+
+  /**
+   * Finds an existing room, without regard to case.
+   *
+   * @param name a room name, `#` optional
+   * @returns the room, if it exists
+   */
+  room(name: string): Room | undefined {
+    return this.#rooms.get(roomKey(normalizeRoom(name)));
+  }
+
+  /**
+   * Finds a room or creates it (and stores it).
+   *
+   * @param name a room name, `#` optional
+   * @returns the room, or `room_invalid` / `too_many_rooms`
+   */
+  openRoom(name: string): RoomResult {
+    const normalized = normalizeRoom(name);
+    if (!isRoomName(normalized)) {
+      return {
+        ok: false,
+        code: "room_invalid",
+        message: `room name ${
+          JSON.stringify(name)
+        } is invalid: use # and 1 to 32 letters, digits, - or _`,
+      };
+    }
+    const existing = this.#rooms.get(roomKey(normalized));
+    if (existing) return { ok: true, room: existing };
+    if (this.#rooms.size >= this.#maxRooms) {
+      return { ok: false, code: "too_many_rooms", message: "the server has too many rooms" };
+    }
+    const room = new Room(normalized);
+    this.#rooms.set(room.key, room);
+    this.saveRoom(room);
+    this.log(`room ${room.name} created`);
+    return { ok: true, room };
+  }
+
+  /** Every room, sorted by name without regard to case. */
+  rooms(): Room[] {
+    return [...this.#rooms.values()].sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  /**
+   * Queues a room (new, or with a new topic) for the next commit.
+   *
+   * @param room the room
+   */
+  saveRoom(room: Room): void {
+    this.#dirtyRooms.add(room);
+    this.#schedule();
+  }
+
+  /**
+   * Registers a live session under its resume token hash.
+   *
+   * @param session a session with a token
+   */
+  bindToken(session: Session): void {
+    if (session.tokenHash !== undefined) this.#byToken.set(session.tokenHash, session);
+  }
+
+  /**
+   * The live session holding a resume token, if any.
+   *
+   * @param tokenHash the token's hash
+   */
+  byToken(tokenHash: string): Session | undefined {
+    return this.#byToken.get(tokenHash);
+  }
+
+  /**
+   * Queues a session's resumable state (nick, rooms) for the next commit.
+   *
+   * @param record the state
+   */
+  saveSession(record: SessionRecord): void {
+    this.#dropSessions.delete(record.tokenHash);
+    this.#dirtySessions.set(record.tokenHash, record);
+    this.#schedule();
+  }
+
+  /**
+   * Forgets a session for good (after `/quit`): its token stops working.
+   *
+   * @param tokenHash the token's hash
+   */
+  dropSession(tokenHash: string): void {
+    this.#dirtySessions.delete(tokenHash);
+    this.#dropSessions.add(tokenHash);
+    this.#schedule();
+  }
+
+  /**
+   * The resumable state of a token, committed or pending.
+   *
+   * @param tokenHash the token's hash
+   */
+  sessionRecord(tokenHash: string): SessionRecord | undefined {
+    if (this.#dropSessions.has(tokenHash)) return undefined;
+    return this.#dirtySessions.get(tokenHash) ?? this.store.session(tokenHash);
+  }
+
+  /**
+   * Assigns a message its id and timestamp and queues it. At the end of the
+   * event-loop turn the queue is committed in one transaction; only then is
+   * each message delivered and acknowledged to its sender (so no one ever
+   * sees an id the store could lose).
+   *
+   * @param sender who sent it
+   * @param draft the message
+   */
+  post(sender: Session, draft: Draft): void {
+    const record: StoredMessage = {
+      id: this.#nextId++,
+      ts: Date.now(),
+      kind: draft.kind,
+      room: draft.room?.key ?? null,
+      from: sender.nick!,
+      to: draft.to ?? null,
+      text: draft.text,
+    };
+    this.#pending.push({ record, sender, ref: draft.ref });
+    this.#schedule();
+  }
+
+  /**
+   * A stored message as the frame sessions receive.
+   *
+   * @param record the stored message
+   * @param history mark it as replayed history
+   */
+  frameOf(record: StoredMessage, history = false): ServerFrame {
+    const mark = history ? { history: true as const } : {};
+    if (record.kind === "private") {
+      return {
+        type: "private",
+        id: record.id,
+        from: record.from,
+        to: record.to ?? "",
+        text: record.text,
+        ts: record.ts,
+        ...mark,
+      };
+    }
+    return {
+      type: record.kind,
+      id: record.id,
+      room: this.#rooms.get(record.room ?? "")?.name ?? record.room ?? "",
+      from: record.from,
+      text: record.text,
+      ts: record.ts,
+      ...mark,
+    };
+  }
+
+  /**
+   * Commits what is queued, in one transaction, then delivers and
+   * acknowledges the messages in id order. Runs once per event-loop turn;
+   * call it directly before shutting down.
+   */
+  flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const pending = this.#pending;
+    if (
+      pending.length === 0 && this.#dirtyRooms.size === 0 && this.#dirtySessions.size === 0 &&
+      this.#dropSessions.size === 0
+    ) return;
+    this.#pending = [];
+    const batch: Batch = {
+      messages: pending.map((p) => p.record),
+      rooms: [...this.#dirtyRooms].map((r) => ({
+        name: r.name,
+        topic: r.topic,
+        topicBy: r.topicBy ?? null,
+        topicTs: r.topicTs ?? null,
+      })),
+      sessions: [...this.#dirtySessions.values()],
+      dropSessions: [...this.#dropSessions],
+    };
+    this.#dirtyRooms.clear();
+    this.#dirtySessions.clear();
+    this.#dropSessions.clear();
+    try {
+      this.store.commit(batch);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.log(`store commit failed (${pending.length} messages lost): ${reason}`);
+      for (const p of pending) {
+        p.sender.error("storage_failed", "your message could not be saved; please send it again");
+      }
+      return;
+    }
+    for (const p of pending) this.#deliver(p);
+  }
+
+  #deliver({ record, sender, ref }: Pending): void {
+    const frame = this.frameOf(record);
+    if (record.room !== null) {
+      this.#rooms.get(record.room)?.broadcast(frame, sender);
+    } else {
+      const target = this.find(record.to ?? "");
+      target?.notePrivate(record.from);
+      target?.send(frame);
+      if (target !== sender) sender.send(frame);
+    }
+    sender.send(
+      ref === undefined
+        ? { type: "ack", id: record.id, ts: record.ts }
+        : { type: "ack", id: record.id, ts: record.ts, ref },
+    );
+  }
+
+  #schedule(): void {
+    if (this.#flushTimer !== undefined || this.#closed) return;
+    // One transaction per event-loop turn: everything queued by the lines
+    // read in this turn commits together.
+    this.#flushTimer = setTimeout(() => this.flush(), 0);
+  }
+
+  /**
+   * A page of a room's history.
+   *
+   * @param room the room
+   * @param before ids below this one
+   * @param limit most messages
+   * @returns the messages, oldest first, and whether older ones exist
+   */
+  history(room: Room, before: number, limit: number): { messages: StoredMessage[]; more: boolean } {
+    const messages = this.store.page(room.key, before, limit + 1);
+    const more = messages.length > limit;
+    return { messages: more ? messages.slice(1) : messages, more };
+  }
+
+  /**
+   * Commits what is pending and closes the store. Nothing is queued after.
+   */
+  close(): void {
+    this.flush();
+    this.#closed = true;
+    this.store.close();
   }
 }

@@ -11,5 +11,7 @@ export * from "./hub.ts";
 export * from "./outbound.ts";
 export * from "./send_queue.ts";
 export * from "./server.ts";
+export * from "./room.ts";
 export * from "./session.ts";
+export * from "./store.ts";
 export * from "./tcp_connection.ts";

@@ -29,6 +29,7 @@ export class Outbound {
   readonly frame: ServerFrame;
   #json: Uint8Array | undefined;
   #text: Uint8Array | null | undefined;
+  #elsewhere: Uint8Array | null | undefined;
 
   /** @param frame the frame to send */
   constructor(frame: ServerFrame) {
@@ -39,11 +40,20 @@ export class Outbound {
    * The frame's bytes in a wire format.
    *
    * @param format `json` (one JSON line) or `text` (the plain-text line)
+   * @param elsewhere plain text only: render for a reader whose current room
+   * is not the frame's room (adds the `[#room] ` prefix to room messages)
    * @returns the bytes, `\n`-terminated, or `null` when the frame has no
    * plain-text form (e.g. a pong)
    */
-  bytes(format: WireFormat): Uint8Array | null {
+  bytes(format: WireFormat, elsewhere = false): Uint8Array | null {
     if (format === "json") return this.#json ??= encoder.encode(encodeFrame(this.frame));
+    if (elsewhere) {
+      if (this.#elsewhere === undefined) {
+        const text = formatPlainText(this.frame, undefined, null);
+        this.#elsewhere = text === undefined ? null : encoder.encode(text + "\n");
+      }
+      return this.#elsewhere;
+    }
     if (this.#text === undefined) {
       const text = formatPlainText(this.frame);
       this.#text = text === undefined ? null : encoder.encode(text + "\n");

@@ -12,6 +12,7 @@ import {
 } from "../protocol/mod.ts";
 import { Hub, type Logger } from "./hub.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
+import { MemoryStore, type Store } from "./store.ts";
 import { TcpConnection } from "./tcp_connection.ts";
 
 /** Options for {@linkcode ChatServer}. Every limit is documented in docs/operations.md. */
@@ -42,6 +43,14 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /** Log line sink (connects, nicknames, renames, disconnects). @default {no logging} */
   log?: Logger;
+  /** Where history, rooms and sessions are kept (see `openStore`). @default {a new MemoryStore} */
+  store?: Store;
+  /** Messages older than this many days are pruned; 0: no age limit. @default {30} */
+  historyDays?: number;
+  /** Only the newest this many messages are kept; 0: no limit. @default {1000000} */
+  historyMaxRows?: number;
+  /** How often pruning runs, in ms. @default {60000} */
+  pruneIntervalMs?: number;
 }
 
 /** The defaults of every {@linkcode ServerOptions} limit. */
@@ -58,7 +67,13 @@ export const SERVER_DEFAULTS = Object.freeze({
   maxPerIp: 32,
   handshakeTimeoutMs: 30_000,
   idleTimeoutMs: 120_000,
+  historyDays: 30,
+  historyMaxRows: 1_000_000,
+  pruneIntervalMs: 60_000,
 });
+
+/** Messages deleted per pruning step (one short transaction each). */
+const PRUNE_CHUNK = 5_000;
 
 const encoder = new TextEncoder();
 
@@ -98,12 +113,14 @@ export class ChatServer {
   readonly hub: Hub;
   /** The bound address. */
   readonly addr: Deno.NetAddr;
-  readonly #options: Required<Omit<ServerOptions, "log">>;
+  readonly #options: Required<Omit<ServerOptions, "log" | "store">>;
   readonly #listener: Deno.TcpListener;
   readonly #connections = new Set<TcpConnection>();
   readonly #perAddress = new Map<string, number>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
+  readonly #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  #pruneStep: ReturnType<typeof setTimeout> | undefined;
   readonly #accepting: Promise<void>;
   // Resolved at the end of shutdown(), after the queues were flushed: the CLI
   // awaits this before exiting, so a signal never cuts off queued bytes.
@@ -121,7 +138,12 @@ export class ChatServer {
         maxTextLines: this.#options.maxTextLines,
       },
       ...(options.log ? { log: options.log } : {}),
+      store: options.store ?? new MemoryStore(),
     });
+    if (this.#options.historyDays > 0 || this.#options.historyMaxRows > 0) {
+      this.#pruneStep = setTimeout(() => this.#prune(), 0);
+      this.#pruneTimer = setInterval(() => this.#prune(), this.#options.pruneIntervalMs);
+    }
     const { handshakeTimeoutMs, idleTimeoutMs } = this.#options;
     const shortest = Math.min(
       handshakeTimeoutMs || Infinity,
@@ -175,6 +197,10 @@ export class ChatServer {
     if (this.#stopping) return this.#stopped.promise;
     this.#stopping = true;
     clearInterval(this.#sweep);
+    clearInterval(this.#pruneTimer);
+    clearTimeout(this.#pruneStep);
+    // Commit (and deliver) what was sent before the shutdown notice.
+    this.hub.flush();
     try {
       this.#listener.close();
     } catch { /* already closed */ }
@@ -188,6 +214,7 @@ export class ChatServer {
     ]);
     clearTimeout(timer);
     await this.#accepting;
+    this.hub.close();
     this.#stopped.resolve();
   }
 
@@ -253,6 +280,27 @@ export class ChatServer {
       this.hub.log(`closed ${connection.remote} (${this.#connections.size} open)`);
     });
     this.#handlers.add(handler);
+  }
+
+  /** Deletes one chunk of expired messages; continues soon if there are more. */
+  #prune(): void {
+    this.#pruneStep = undefined;
+    if (this.#stopping) return;
+    const { historyDays, historyMaxRows } = this.#options;
+    const before = historyDays > 0 ? Date.now() - historyDays * 86_400_000 : 0;
+    let deleted: number;
+    try {
+      deleted = this.hub.store.prune(
+        before,
+        historyMaxRows > 0 ? historyMaxRows : Number.MAX_SAFE_INTEGER,
+        PRUNE_CHUNK,
+      );
+    } catch (error) {
+      this.hub.log(`pruning failed: ${error instanceof Error ? error.message : error}`);
+      return;
+    }
+    if (deleted > 0) this.hub.log(`pruned ${deleted} old messages`);
+    if (deleted === PRUNE_CHUNK) this.#pruneStep = setTimeout(() => this.#prune(), 10);
   }
 
   #checkTimeouts(): void {

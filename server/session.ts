@@ -7,20 +7,24 @@
  * @module
  */
 
+import { randomBytes } from "node:crypto";
 import {
   type ClientFrame,
   decodeClientFrame,
   type ErrorCode,
   formatPlainText,
   FrameError,
+  JOIN_HISTORY,
   type LineErrorCode,
+  MAX_RESUME_REPLAY,
   parseInput,
   PROTOCOL_VERSION,
   type ServerFrame,
 } from "../protocol/mod.ts";
 import { handleFrame } from "./commands.ts";
-import type { Hub } from "./hub.ts";
+import { hashToken, type Hub } from "./hub.ts";
 import { Outbound, type WireFormat } from "./outbound.ts";
+import type { Room } from "./room.ts";
 
 /** What a session needs from its connection. */
 export interface Transport {
@@ -52,6 +56,14 @@ export class Session {
   #transport: Transport;
   #state: SessionState;
   #nick: string | undefined;
+  /** Rooms the session is in, by key, in join order. */
+  readonly rooms: Map<string, Room> = new Map();
+  #current: Room | undefined;
+  #lastPrivateFrom: string | undefined;
+  /** Per room key: the lowest id shown, where `/history` continues. */
+  readonly #cursors = new Map<string, number>();
+  #token: string | undefined;
+  #tokenHash: string | undefined;
 
   /**
    * @param hub the shared chat state
@@ -68,6 +80,30 @@ export class Session {
   /** The nickname, once registered. */
   get nick(): string | undefined {
     return this.#nick;
+  }
+
+  /** The current room: where plain text and frames without `room` go. */
+  get current(): Room | undefined {
+    return this.#current;
+  }
+
+  /** Who last sent this session a private message (for `/reply`). */
+  get lastPrivateFrom(): string | undefined {
+    return this.#lastPrivateFrom;
+  }
+
+  /** SHA-256 of the resume token (JSON sessions, once registered). */
+  get tokenHash(): string | undefined {
+    return this.#tokenHash;
+  }
+
+  /**
+   * Notes the sender of a private message to this session, for `/reply`.
+   *
+   * @param nick the sender
+   */
+  notePrivate(nick: string): void {
+    if (nick !== this.#nick) this.#lastPrivateFrom = nick;
   }
 
   /** The session's state. */
@@ -143,6 +179,7 @@ export class Session {
         return;
       }
       this.#state = "naming";
+      if (frame.resume !== undefined && this.#resume(frame.resume, frame.last_id)) return;
       if (frame.nick !== undefined) this.#claimNick(frame.nick);
       return;
     }
@@ -160,7 +197,11 @@ export class Session {
    */
   deliver(out: Outbound): void {
     if (this.#state === "closed") return;
-    const bytes = out.bytes(this.format);
+    const frame = out.frame;
+    const elsewhere = this.format === "text" &&
+      (frame.type === "message" || frame.type === "action") &&
+      frame.room !== undefined && this.#current?.key !== frame.room.toLowerCase();
+    const bytes = out.bytes(this.format, elsewhere);
     if (bytes) this.#transport.send(bytes);
   }
 
@@ -197,6 +238,128 @@ export class Session {
    */
   rename(nick: string): void {
     this.#nick = nick;
+    this.persist();
+  }
+
+  /**
+   * Joins a room (or switches to it when already in it) and makes it the
+   * current room. A new member is announced to the room and gets the room's
+   * last messages as history.
+   *
+   * @param room the room
+   * @param options `quiet`: no `joined` notice, no history (used by resume)
+   */
+  enterRoom(room: Room, options: { quiet?: boolean } = {}): void {
+    const isNew = room.add(this);
+    this.rooms.set(room.key, room);
+    this.#current = room;
+    if (isNew && !options.quiet) {
+      const joined = {
+        type: "joined",
+        nick: this.#nick!,
+        room: room.name,
+        ts: Date.now(),
+      } as const;
+      room.broadcast(joined, this);
+      // The lobby join at connect time is implied by `welcome`.
+      if (this.#state === "active") this.send(joined);
+    }
+    if (this.#state !== "active") return;
+    this.send({ type: "room", room: room.name, topic: room.topic, members: room.size });
+    if (isNew && !options.quiet) this.replayHistory(room, Infinity, JOIN_HISTORY, false);
+    this.persist();
+  }
+
+  /**
+   * Leaves a room; when it was the current room, the most recently joined
+   * remaining room becomes current.
+   *
+   * @param room a room the session is in
+   * @param reason `part`, or why the session ended
+   * @param announce tell the remaining members
+   */
+  leaveRoom(room: Room, reason: string, announce = true): void {
+    if (!room.remove(this)) return;
+    this.rooms.delete(room.key);
+    this.#cursors.delete(room.key);
+    if (announce) {
+      room.broadcast({ type: "left", nick: this.#nick!, room: room.name, reason, ts: Date.now() });
+    }
+    if (this.#state !== "active") return;
+    this.send({ type: "left", nick: this.#nick!, room: room.name, reason, ts: Date.now() });
+    if (this.#current === room) {
+      this.#current = [...this.rooms.values()].at(-1);
+      const current = this.#current;
+      this.send(
+        current
+          ? { type: "room", room: current.name, topic: current.topic, members: current.size }
+          : { type: "room", room: null, topic: "", members: 0 },
+      );
+    }
+    this.persist();
+  }
+
+  /**
+   * Sends a page of a room's history (marked `history: true`), then a
+   * `history` frame with the count. `/history` continues below the lowest
+   * id shown.
+   *
+   * @param room the room
+   * @param before ids below this; `Infinity` for the newest
+   * @param limit most messages
+   * @param always send the closing `history` frame even when empty
+   */
+  replayHistory(room: Room, before: number, limit: number, always: boolean): void {
+    const { messages, more } = this.hub.history(room, before, limit);
+    for (const record of messages) this.send(this.hub.frameOf(record, true));
+    const lowest = messages[0]?.id;
+    if (lowest !== undefined) this.#cursors.set(room.key, lowest);
+    else if (before !== Infinity) this.#cursors.set(room.key, 0);
+    if (messages.length > 0 || always) {
+      this.send({ type: "history", room: room.name, count: messages.length, more });
+    }
+  }
+
+  /**
+   * Where `/history` continues in a room: below the lowest id shown so far.
+   *
+   * @param room the room
+   */
+  historyCursor(room: Room): number {
+    return this.#cursors.get(room.key) ?? Infinity;
+  }
+
+  /** Queues the resumable state (nick, rooms) for the store. JSON sessions only. */
+  persist(): void {
+    if (this.#tokenHash === undefined || this.#state !== "active") return;
+    this.hub.saveSession({
+      tokenHash: this.#tokenHash,
+      nick: this.#nick!,
+      rooms: [...this.rooms.values()].map((r) => r.name),
+      current: this.#current?.name ?? null,
+      seen: Date.now(),
+    });
+  }
+
+  /** Makes the resume token stop working (after `/quit`). */
+  forget(): void {
+    if (this.#tokenHash !== undefined) this.hub.dropSession(this.#tokenHash);
+    this.#tokenHash = undefined;
+  }
+
+  /**
+   * Ends a ghost session that a resumed one replaces: no `left` notices (the
+   * new session takes its place in every room at once).
+   */
+  replaced(): void {
+    if (this.#state === "closed") return;
+    this.send({ type: "bye", reason: "session resumed on another connection" });
+    this.#state = "closed";
+    this.hub.remove(this);
+    for (const room of this.rooms.values()) room.remove(this);
+    this.rooms.clear();
+    this.hub.log(`ghost ${this.#nick} (${this.remote}) replaced`);
+    this.#transport.close();
   }
 
   /**
@@ -209,11 +372,14 @@ export class Session {
    */
   end(reason: string, bye?: string): void {
     if (this.#state === "closed") return;
+    // Deliver what this session (and anyone) sent before it goes away.
+    this.hub.flush();
     if (bye !== undefined) this.send({ type: "bye", reason: bye });
+    this.persist();
     this.#state = "closed";
     if (this.hub.remove(this)) {
       this.hub.log(`disconnect ${this.#nick} (${this.remote}): ${reason}`);
-      this.hub.broadcast({ type: "left", nick: this.#nick!, reason, ts: Date.now() });
+      for (const room of [...this.rooms.values()]) this.leaveRoom(room, reason);
     } else {
       this.hub.log(`disconnect ${this.remote}: ${reason}`);
     }
@@ -228,15 +394,100 @@ export class Session {
       return;
     }
     this.#nick = result.nick;
-    this.#state = "active";
     this.hub.log(`nick ${result.nick} (${this.remote})`);
+    const lobby = this.hub.lobby;
+    this.enterRoom(lobby);
+    this.#state = "active";
+    if (this.format === "json") this.#newToken();
+    this.#welcome(false);
+    this.replayHistory(lobby, Infinity, JOIN_HISTORY, false);
+    this.persist();
+  }
+
+  #newToken(): void {
+    this.#token = randomBytes(24).toString("base64url");
+    this.#tokenHash = hashToken(this.#token);
+    this.hub.bindToken(this);
+  }
+
+  #welcome(resumed: boolean): void {
     this.send({
       type: "welcome",
       version: PROTOCOL_VERSION,
-      nick: result.nick,
+      nick: this.#nick!,
       server: this.hub.name,
       online: this.hub.size,
+      room: this.#current?.name ?? null,
+      ...(this.#token !== undefined ? { resume: this.#token } : {}),
+      ...(resumed ? { resumed: true } : {}),
     });
-    this.hub.broadcast({ type: "joined", nick: result.nick, ts: Date.now() }, this);
+  }
+
+  /**
+   * Resumes an earlier session: reclaims its nickname (replacing a ghost
+   * session holding the same token at once), rejoins its rooms and replays
+   * every stored message with an id above `lastId` in those rooms or private
+   * to or from it.
+   *
+   * @returns false when the token is unknown or the nickname is held by
+   * someone else (an error was sent; the hello continues as a fresh one)
+   */
+  #resume(token: string, lastId: number | undefined): boolean {
+    const tokenHash = hashToken(token);
+    const ghost = this.hub.byToken(tokenHash);
+    const record = this.hub.sessionRecord(tokenHash);
+    if (!record) {
+      this.error("resume_failed", "resume token is not valid (expired, or the session quit)");
+      return false;
+    }
+    const holder = this.hub.find(record.nick);
+    if (holder && holder !== ghost) {
+      this.error(
+        "resume_failed",
+        `nickname ${JSON.stringify(record.nick)} is taken by someone else`,
+      );
+      return false;
+    }
+    ghost?.replaced();
+    const result = this.hub.setNick(this, record.nick);
+    if (!result.ok) {
+      this.error("resume_failed", result.message);
+      return false;
+    }
+    this.#nick = result.nick;
+    this.#token = token;
+    this.#tokenHash = tokenHash;
+    this.hub.bindToken(this);
+    this.hub.log(`resume ${result.nick} (${this.remote})${ghost ? ", ghost replaced" : ""}`);
+    // A replaced ghost was in the rooms a moment ago: no notices. Otherwise
+    // the session had left them when its connection dropped.
+    const quiet = ghost !== undefined;
+    for (const name of record.rooms) {
+      const room = this.hub.openRoom(name);
+      if (room.ok) this.enterRoom(room.room, { quiet: true });
+      if (room.ok && !quiet) {
+        room.room.broadcast(
+          { type: "joined", nick: result.nick, room: room.room.name, ts: Date.now() },
+          this,
+        );
+      }
+    }
+    const current = record.current === null ? undefined : this.hub.room(record.current);
+    if (current && this.rooms.has(current.key)) this.#current = current;
+    this.#state = "active";
+    this.#welcome(true);
+    if (lastId === undefined) {
+      if (this.#current) this.replayHistory(this.#current, Infinity, JOIN_HISTORY, false);
+    } else {
+      const missed = this.hub.store.since(
+        lastId,
+        [...this.rooms.keys()],
+        result.nick.toLowerCase(),
+        MAX_RESUME_REPLAY,
+      );
+      for (const m of missed) this.send(this.hub.frameOf(m));
+    }
+    this.persist();
+    return true;
   }
 }

@@ -11,13 +11,27 @@ import {
   LineReader,
 } from "../protocol/mod.ts";
 
+// An independent copy of the schema of docs/protocol.md (not imported: the
+// test must notice when the decoder drifts from it).
 const FIELDS: Record<ClientFrame["type"], Record<string, "string" | "number">> = {
-  hello: { version: "number", nick: "string", client: "string" },
+  hello: {
+    version: "number",
+    nick: "string",
+    client: "string",
+    resume: "string",
+    last_id: "number",
+  },
   nick: { nick: "string" },
-  say: { text: "string" },
-  me: { text: "string" },
-  msg: { to: "string", text: "string" },
-  who: {},
+  say: { text: "string", room: "string", ref: "string" },
+  me: { text: "string", room: "string", ref: "string" },
+  msg: { to: "string", text: "string", ref: "string" },
+  reply: { text: "string", ref: "string" },
+  join: { room: "string" },
+  part: { room: "string" },
+  rooms: {},
+  topic: { room: "string", text: "string" },
+  who: { room: "string" },
+  history: { room: "string", before: "number", limit: "number" },
   help: {},
   quit: { reason: "string" },
   ping: { token: "string" },
@@ -54,6 +68,10 @@ const frameLike = fc.record({
   text: fc.oneof(fc.string({ unit: "binary" }), fc.jsonValue()),
   to: fc.oneof(fc.string(), fc.jsonValue()),
   token: fc.oneof(fc.string(), fc.jsonValue()),
+  room: fc.oneof(fc.string(), fc.jsonValue()),
+  ref: fc.oneof(fc.string(), fc.jsonValue()),
+  before: fc.oneof(fc.integer(), fc.jsonValue()),
+  limit: fc.oneof(fc.nat(), fc.jsonValue()),
 }, { requiredKeys: [] });
 
 Deno.test("decodeClientFrame() never throws anything but FrameError on random text", () => {

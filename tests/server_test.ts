@@ -14,7 +14,15 @@ Deno.test("server: plain-text and JSON clients chat together", async (t) => {
   await t.step("a plain-text message reaches JSON clients as a frame", async () => {
     await alice.send("hello");
     const frame = await bob.expectFrame((f) => f.type === "message");
-    assert.deepEqual({ ...frame, ts: 0 }, { type: "message", from: "alice", text: "hello", ts: 0 });
+    // Rooms and history added `id` and `room` (additive, protocol v1).
+    assert.deepEqual({ ...frame, ts: 0, id: 0 }, {
+      type: "message",
+      id: 0,
+      room: "#lobby",
+      from: "alice",
+      text: "hello",
+      ts: 0,
+    });
   });
 
   await t.step("a JSON message reaches plain-text clients as a line", async () => {

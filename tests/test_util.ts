@@ -11,10 +11,17 @@
  * @module
  */
 
+import config from "../deno.json" with { type: "json" };
 import { decodeServerFrame, LineReader, type ServerFrame } from "../protocol/mod.ts";
 
 /** Where main.ts is, for subprocesses. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/**
+ * The permission flags of `deno task server`, so tests run the server with
+ * exactly the privileges users give it.
+ */
+export const SERVER_PERMISSIONS: string[] = config.tasks.server.split(/\s+/)
+  .filter((word) => word.startsWith("--allow-"));
 /** Default deadline for an expected line, in ms. */
 export const DEADLINE_MS = 10_000;
 
@@ -170,7 +177,8 @@ export interface StartOptions {
 /**
  * Starts `main.ts server` on 127.0.0.1 with a free port.
  *
- * @param args extra server flags; flood control is off unless given
+ * @param args extra server flags; flood control is off and `--db :memory:`
+ * is used unless given
  * @param options another script, a file descriptor limit
  * @returns the running server, once it listens
  */
@@ -178,21 +186,26 @@ export async function startTestServer(
   args: string[] = [],
   options: StartOptions = {},
 ): Promise<TestServer> {
-  const flags = args.some((a) => a.startsWith("--flood-rate"))
+  let flags = args.some((a) => a.startsWith("--flood-rate"))
     ? args
     : ["--flood-rate", "0", ...args];
-  const argv = [
-    "run",
-    "--allow-net",
-    "--allow-sys",
-    // Another script imports main.ts at run time, which needs read access.
-    ...(options.script ? [`--allow-read=${new URL("..", import.meta.url).pathname}`] : []),
-    options.script ?? MAIN,
-    "server",
-    "--port",
-    "0",
-    ...flags,
-  ];
+  // Never leave a chat.db behind: tests that want durability pass --db PATH,
+  // and the task's read/write permission (the cwd) is widened to its folder.
+  const dbAt = flags.indexOf("--db");
+  if (dbAt === -1) flags = ["--db", ":memory:", ...flags];
+  const db = dbAt === -1 ? ":memory:" : flags[dbAt + 1] ?? ":memory:";
+  const dbDir = db === ":memory:" ? undefined : db.slice(0, Math.max(1, db.lastIndexOf("/")));
+  const permissions = SERVER_PERMISSIONS.map((p) =>
+    dbDir && /^--allow-(read|write)=/.test(p) ? `${p},${dbDir}` : p
+  );
+  // Another script imports main.ts at run time, which needs read access to it.
+  const repo = new URL("..", import.meta.url).pathname;
+  if (options.script) {
+    const at = permissions.findIndex((p) => p.startsWith("--allow-read="));
+    if (at === -1) permissions.push(`--allow-read=${repo}`);
+    else permissions[at] += `,${repo}`;
+  }
+  const argv = ["run", ...permissions, options.script ?? MAIN, "server", "--port", "0", ...flags];
   const [command, commandArgs] = options.fdLimit === undefined
     ? [Deno.execPath(), argv]
     : ["bash", ["-c", `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...argv]];

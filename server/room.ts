@@ -1,0 +1,102 @@
+/**
+ * One chat room: its members online, its topic and fan-out to them. Knows
+ * nothing about sockets or storage.
+ *
+ * @module
+ */
+
+import { roomKey, type ServerFrame } from "../protocol/mod.ts";
+import { Outbound } from "./outbound.ts";
+import type { Session } from "./session.ts";
+
+/**
+ * A room. Its name keeps the case it was created with; rooms are compared by
+ * {@linkcode roomKey} (lower case).
+ *
+ * @example
+ * ```ts
+ * import { Room } from "./room.ts";
+ * const room = new Room("#Dev");
+ * room.key; // "#dev"
+ * ```
+ */
+export class Room {
+  /** Display name, e.g. `#Dev`. */
+  readonly name: string;
+  /** Comparison key, e.g. `#dev`. */
+  readonly key: string;
+  /** The topic; empty when none. */
+  topic = "";
+  /** Who set the topic, if anyone. */
+  topicBy: string | undefined;
+  /** When the topic was set (ms since epoch). */
+  topicTs: number | undefined;
+  readonly #members = new Set<Session>();
+
+  /** @param name a valid room name (see `isRoomName`) */
+  constructor(name: string) {
+    this.name = name;
+    this.key = roomKey(name);
+  }
+
+  /** Members online. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** The members online. */
+  members(): IterableIterator<Session> {
+    return this.#members.values();
+  }
+
+  /**
+   * Whether a session is a member.
+   *
+   * @param session the session
+   */
+  has(session: Session): boolean {
+    return this.#members.has(session);
+  }
+
+  /**
+   * Adds a member.
+   *
+   * @param session the session
+   * @returns false when it already was one
+   */
+  add(session: Session): boolean {
+    if (this.#members.has(session)) return false;
+    this.#members.add(session);
+    return true;
+  }
+
+  /**
+   * Removes a member.
+   *
+   * @param session the session
+   * @returns whether it was one
+   */
+  remove(session: Session): boolean {
+    return this.#members.delete(session);
+  }
+
+  /**
+   * Sends a frame to every member but one, encoded once per wire format.
+   *
+   * @param frame the frame
+   * @param except a member who does not get it (the sender)
+   */
+  broadcast(frame: ServerFrame | Outbound, except?: Session): void {
+    const out = frame instanceof Outbound ? frame : new Outbound(frame);
+    for (const session of this.#members) {
+      if (session !== except) session.deliver(out);
+    }
+  }
+
+  /** Member nicknames, sorted without regard to case. */
+  nicks(): string[] {
+    return [...this.#members].map((s) => s.nick!).sort((a, b) =>
+      a.localeCompare(b, undefined, { sensitivity: "base" })
+    );
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Durable state behind one interface: messages (room and private) with their
+ * ids, rooms with their topics, and resumable sessions. {@linkcode MemoryStore}
+ * keeps them in memory (`--db :memory:`); `SqliteStore` (sqlite_store.ts)
+ * keeps them in an SQLite file.
+ *
+ * Every method is synchronous: the hub batches writes into one
+ * {@linkcode Store.commit} per event-loop turn and acknowledges messages only
+ * after it returns.
+ *
+ * @module
+ */
+
+/** A message as stored. */
+export interface StoredMessage {
+  /** Server-assigned id, strictly increasing, never reused. */
+  id: number;
+  /** Server time, ms since epoch. */
+  ts: number;
+  /** What it is. */
+  kind: "message" | "action" | "private";
+  /** Room key (`#dev`) for room messages; `null` for private ones. */
+  room: string | null;
+  /** Sender's nickname. */
+  from: string;
+  /** Recipient's nickname, for private messages; otherwise `null`. */
+  to: string | null;
+  /** The text, already sanitised. */
+  text: string;
+}
+
+/** A room as stored. */
+export interface RoomRecord {
+  /** Display name, e.g. `#Dev`. */
+  name: string;
+  /** Topic; empty when none. */
+  topic: string;
+  /** Who set the topic. */
+  topicBy: string | null;
+  /** When (ms since epoch). */
+  topicTs: number | null;
+}
+
+/** A resumable session as stored. */
+export interface SessionRecord {
+  /** SHA-256 (hex) of the resume token; the token itself is never stored. */
+  tokenHash: string;
+  /** Nickname to reclaim. */
+  nick: string;
+  /** Rooms to rejoin (display names), in join order. */
+  rooms: string[];
+  /** The current room, if any. */
+  current: string | null;
+  /** Last time the session was active (ms since epoch). */
+  seen: number;
+}
+
+/** What one {@linkcode Store.commit} writes, all or nothing. */
+export interface Batch {
+  /** New messages, ids ascending. */
+  messages: StoredMessage[];
+  /** Rooms created or whose topic changed. */
+  rooms: RoomRecord[];
+  /** Sessions created or changed. */
+  sessions: SessionRecord[];
+  /** Token hashes of sessions that ended for good (`/quit`). */
+  dropSessions: string[];
+}
+
+/** Persistence for the hub. Methods throw on storage failure. */
+export interface Store {
+  /** Whether data outlives the process. */
+  readonly durable: boolean;
+  /** The highest id ever committed (0 when none); ids are never reused. */
+  lastId(): number;
+  /** Writes a batch in one transaction. */
+  commit(batch: Batch): void;
+  /**
+   * Messages of a room with ids below `before`, the newest `limit` of them,
+   * oldest first.
+   */
+  page(room: string, before: number, limit: number): StoredMessage[];
+  /**
+   * Messages with ids above `after` in any of `rooms` (keys) or private to or
+   * from `nick`, oldest first, at most `limit`.
+   */
+  since(after: number, rooms: readonly string[], nick: string, limit: number): StoredMessage[];
+  /** Every stored room. */
+  rooms(): RoomRecord[];
+  /** A stored session by token hash. */
+  session(tokenHash: string): SessionRecord | undefined;
+  /**
+   * Deletes messages older than `before` (ms since epoch) and beyond the
+   * newest `maxRows`, and sessions not seen since `before`, at most
+   * `chunk` messages per call.
+   *
+   * @returns how many messages were deleted
+   */
+  prune(before: number, maxRows: number, chunk: number): number;
+  /** Releases the store. */
+  close(): void;
+}
+
+function sameNick(a: string | null, nick: string): boolean {
+  return a !== null && a.toLowerCase() === nick;
+}
+
+/**
+ * A {@linkcode Store} in memory: nothing survives the process.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "./store.ts";
+ * const store = new MemoryStore();
+ * store.commit({ messages: [], rooms: [{ name: "#a", topic: "", topicBy: null, topicTs: null }], sessions: [], dropSessions: [] });
+ * store.rooms().length; // 1
+ * ```
+ */
+export class MemoryStore implements Store {
+  /** @inheritdoc */
+  readonly durable = false;
+  #messages: StoredMessage[] = [];
+  #lastId = 0;
+  readonly #rooms = new Map<string, RoomRecord>();
+  readonly #sessions = new Map<string, SessionRecord>();
+
+  /** @inheritdoc */
+  lastId(): number {
+    return this.#lastId;
+  }
+
+  /** @inheritdoc */
+  commit(batch: Batch): void {
+    for (const m of batch.messages) {
+      this.#messages.push(m);
+      this.#lastId = Math.max(this.#lastId, m.id);
+    }
+    for (const r of batch.rooms) this.#rooms.set(r.name.toLowerCase(), { ...r });
+    for (const s of batch.sessions) this.#sessions.set(s.tokenHash, { ...s, rooms: [...s.rooms] });
+    for (const t of batch.dropSessions) this.#sessions.delete(t);
+  }
+
+  /** @inheritdoc */
+  page(room: string, before: number, limit: number): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    for (let i = this.#messages.length - 1; i >= 0 && out.length < limit; i--) {
+      const m = this.#messages[i]!;
+      if (m.id < before && m.room === room) out.push(m);
+    }
+    return out.reverse();
+  }
+
+  /** @inheritdoc */
+  since(after: number, rooms: readonly string[], nick: string, limit: number): StoredMessage[] {
+    const wanted = new Set(rooms);
+    const key = nick.toLowerCase();
+    const out: StoredMessage[] = [];
+    for (const m of this.#messages) {
+      if (out.length >= limit) break;
+      if (m.id <= after) continue;
+      if (m.room !== null ? wanted.has(m.room) : sameNick(m.to, key) || sameNick(m.from, key)) {
+        out.push(m);
+      }
+    }
+    return out;
+  }
+
+  /** @inheritdoc */
+  rooms(): RoomRecord[] {
+    return [...this.#rooms.values()].map((r) => ({ ...r }));
+  }
+
+  /** @inheritdoc */
+  session(tokenHash: string): SessionRecord | undefined {
+    const s = this.#sessions.get(tokenHash);
+    return s && { ...s, rooms: [...s.rooms] };
+  }
+
+  /** @inheritdoc */
+  prune(before: number, maxRows: number, chunk: number): number {
+    let drop = 0;
+    const excess = this.#messages.length - maxRows;
+    while (
+      drop < this.#messages.length && drop < chunk &&
+      (drop < excess || this.#messages[drop]!.ts < before)
+    ) drop++;
+    this.#messages = this.#messages.slice(drop);
+    for (const [token, s] of this.#sessions) if (s.seen < before) this.#sessions.delete(token);
+    return drop;
+  }
+
+  /** @inheritdoc */
+  close(): void {}
+}
+
+/**
+ * Opens the store for `--db PATH`: `:memory:` keeps nothing, anything else
+ * is an SQLite file (created if missing).
+ *
+ * @param path `:memory:` or a file path
+ * @returns the store
+ * @throws {Error} when the database cannot be opened
+ */
+export async function openStore(path: string): Promise<Store> {
+  if (path === ":memory:") return new MemoryStore();
+  const { SqliteStore } = await import("./sqlite_store.ts");
+  return new SqliteStore(path);
+}
