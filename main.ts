@@ -166,6 +166,10 @@ function lanAddresses(): string[] {
   }
 }
 
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
 async function runServer(args: string[]): Promise<number> {
   const options = parseServerArgs(args);
   if (options.help) {
@@ -200,6 +204,24 @@ async function runServer(args: string[]): Promise<number> {
     console.error(`chat: cannot listen on ${options.hostname}:${options.port}: ${reason}`);
     return 1;
   }
+  // Last line of defence: a rejected promise nobody awaited, or an exception
+  // thrown in a timer, must not take every client down with it. Log it (even
+  // with --quiet: it is a bug) and keep serving; the one connection involved
+  // is the only one that can be affected.
+  const onRejection = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    console.error(
+      `${new Date().toISOString()} unhandled rejection (kept running): ${describe(event.reason)}`,
+    );
+  };
+  const onError = (event: ErrorEvent) => {
+    event.preventDefault();
+    console.error(
+      `${new Date().toISOString()} uncaught exception (kept running): ${describe(event.error)}`,
+    );
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  globalThis.addEventListener("error", onError);
   const { hostname, port } = server.addr;
   log?.(`history in ${options.db === ":memory:" ? "memory (not kept)" : options.db}`);
   console.log(`chat server listening on ${hostname}:${port}`);
@@ -218,6 +240,8 @@ async function runServer(args: string[]): Promise<number> {
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   await server.finished;
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  globalThis.removeEventListener("unhandledrejection", onRejection);
+  globalThis.removeEventListener("error", onError);
   log?.("stopped");
   return 0;
 }

@@ -126,11 +126,15 @@ export function describeNickProblem(nick: string, problem: NickProblem): string 
   }
 }
 
-// ESC-introduced sequences (ECMA-48): CSI ... final byte, OSC/DCS/PM/APC/SOS
-// strings up to BEL or ST, and two-byte escapes.
+// Control sequences (ECMA-48 §5.4, §8.3): CSI ... final byte, OSC/DCS/PM/APC/SOS
+// strings up to BEL or ST, and two-byte escapes; each in its 7-bit form (ESC
+// followed by `[`, `]`, `P`, `X`, `^`, `_`) and its 8-bit C1 form (U+009B CSI,
+// U+009D OSC, U+0090 DCS, U+0098 SOS, U+009E PM, U+009F APC; U+009C is ST).
+// Removing the whole sequence, not just its introducer, keeps parameters such
+// as "2J" or an OSC 52 payload out of the text too.
 const ESCAPE_SEQUENCE =
   // deno-lint-ignore no-control-regex -- matching control characters is the point
-  /\x1b(?:\[[0-?]*[ -/]*[@-~]?|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~]?)/g;
+  /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?|(?:\x1b[\]PX^_]|[\x90\x98\x9d-\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -/]*[0-~]?/g;
 // C0 controls but tab and newline, DEL, C1 controls, bidirectional embeddings,
 // overrides and isolates (Unicode UAX #9: U+202A–U+202E, U+2066–U+2069).
 // deno-lint-ignore no-control-regex -- matching control characters is the point

@@ -122,6 +122,9 @@ export class ChatServer {
   readonly #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #pruneStep: ReturnType<typeof setTimeout> | undefined;
   readonly #accepting: Promise<void>;
+  // Resolved at the end of shutdown(), after the queues were flushed: the CLI
+  // awaits this before exiting, so a signal never cuts off queued bytes.
+  readonly #stopped = Promise.withResolvers<void>();
   #stopping = false;
 
   private constructor(listener: Deno.TcpListener, options: ServerOptions) {
@@ -176,9 +179,12 @@ export class ChatServer {
     return this.#connections.size;
   }
 
-  /** Resolves when the server has stopped (after {@linkcode shutdown}). */
+  /**
+   * Resolves when the server has stopped: after {@linkcode shutdown} has
+   * flushed every send queue (or its grace period ran out).
+   */
   get finished(): Promise<void> {
-    return this.#accepting;
+    return this.#stopped.promise;
   }
 
   /**
@@ -188,7 +194,7 @@ export class ChatServer {
    * @param graceMs longest wait for slow clients to take their last bytes
    */
   async shutdown(graceMs = 5000): Promise<void> {
-    if (this.#stopping) return this.#accepting;
+    if (this.#stopping) return this.#stopped.promise;
     this.#stopping = true;
     clearInterval(this.#sweep);
     clearInterval(this.#pruneTimer);
@@ -209,6 +215,7 @@ export class ChatServer {
     clearTimeout(timer);
     await this.#accepting;
     this.hub.close();
+    this.#stopped.resolve();
   }
 
   async #acceptLoop(): Promise<void> {
@@ -219,7 +226,12 @@ export class ChatServer {
         conn = await this.#listener.accept();
         backoff = 0;
       } catch (error) {
-        if (this.#stopping || error instanceof Deno.errors.BadResource) break;
+        if (this.#stopping) break;
+        if (error instanceof Deno.errors.BadResource) {
+          // The listener is gone without a shutdown(): stop cleanly all the same.
+          queueMicrotask(() => this.shutdown());
+          break;
+        }
         // EMFILE and friends: back off and keep serving those already here.
         backoff = Math.min(1000, backoff ? backoff * 2 : 10);
         this.hub.log(
@@ -256,13 +268,16 @@ export class ChatServer {
     const connection = new TcpConnection(conn, this.hub, this.#options);
     this.#connections.add(connection);
     this.#perAddress.set(key, count + 1);
-    this.hub.log(`connect ${connection.remote}`);
+    // The open count on connect and close lines lets an operator (and the
+    // churn test) see that every connection is released.
+    this.hub.log(`connect ${connection.remote} (${this.#connections.size} open)`);
     const handler = connection.serve().finally(() => {
       this.#connections.delete(connection);
       const left = (this.#perAddress.get(key) ?? 1) - 1;
       if (left === 0) this.#perAddress.delete(key);
       else this.#perAddress.set(key, left);
       this.#handlers.delete(handler);
+      this.hub.log(`closed ${connection.remote} (${this.#connections.size} open)`);
     });
     this.#handlers.add(handler);
   }

@@ -136,8 +136,7 @@ export class SqliteStore implements Store {
 
   /** @inheritdoc */
   commit(batch: Batch): void {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
+    this.#transaction(() => {
       for (const m of batch.messages) {
         this.#insert.run(
           m.id,
@@ -158,13 +157,7 @@ export class SqliteStore implements Store {
         this.#upsertSession.run(s.tokenHash, s.nick, JSON.stringify(s.rooms), s.current, s.seen);
       }
       for (const t of batch.dropSessions) this.#deleteSession.run(t);
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch { /* no transaction left */ }
-      throw error;
-    }
+    });
     const last = batch.messages.at(-1);
     if (last) this.#lastId = Math.max(this.#lastId, last.id);
   }
@@ -215,8 +208,7 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   prune(before: number, maxRows: number, chunk: number): number {
     let deleted = 0;
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
+    this.#transaction(() => {
       // Ids grow with time, so the oldest rows are the lowest ids.
       deleted += Number(
         this.#db.prepare(
@@ -234,6 +226,15 @@ export class SqliteStore implements Store {
         );
       }
       this.#db.prepare("DELETE FROM sessions WHERE seen < ?").run(before);
+    });
+    return deleted;
+  }
+
+  /** Runs `body` in one write transaction; rolls back and rethrows on error. */
+  #transaction(body: () => void): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      body();
       this.#db.exec("COMMIT");
     } catch (error) {
       try {
@@ -241,7 +242,6 @@ export class SqliteStore implements Store {
       } catch { /* no transaction left */ }
       throw error;
     }
-    return deleted;
   }
 
   /** @inheritdoc */

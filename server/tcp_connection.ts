@@ -78,7 +78,9 @@ export class TcpConnection implements Transport {
     } catch { /* already closed */ }
     this.#queue = new SendQueue((bytes) => conn.write(bytes), {
       maxBytes: limits.sendQueueBytes,
-      onOverflow: () => this.#abort("send queue exceeded"),
+      // An overflow happens inside someone's broadcast loop: drop this peer
+      // after that loop, so the others get the message before its `left`.
+      onOverflow: () => queueMicrotask(() => this.#abort("send queue exceeded")),
       onError: () => this.#abort("write failed"),
     });
   }

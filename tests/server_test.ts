@@ -109,7 +109,7 @@ Deno.test("server: nicknames", async (t) => {
   });
 
   await t.step("the server logs connects, nicknames, renames and disconnects", async () => {
-    await server.log.expect(/connect 127\.0\.0\.1:\d+$/);
+    await server.log.expect(/connect 127\.0\.0\.1:\d+ \(\d+ open\)$/);
     await server.log.expect(/nick alice \(127\.0\.0\.1:\d+\)$/);
     await server.log.expect(/rename alice -> alicia/);
     await server.log.expect(/disconnect bob .*: connection lost$/);
@@ -211,7 +211,7 @@ Deno.test("server: control characters never reach a plain-text client raw", asyn
   await using server = await startTestServer();
   await using alice = await TestClient.joinText(server.port, "alice");
   await using bot = await TestClient.joinJson(server.port, "bot");
-  await bot.sendFrame({ type: "say", text: "a\x1b[2Jb\x1b]0;title\x07c\rd\u202ee\x9bf" });
+  await bot.sendFrame({ type: "say", text: "a\x1b[2Jb\x1b]0;title\x07c\rd\u202ee\x9b2Jf" });
   const line = await alice.lines.expect(/^bot: /);
   assert.equal(line, "bot: abcdef");
 });

@@ -233,15 +233,33 @@ export interface TestServer extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
+/** Options for {@linkcode startTestServer}. */
+export interface StartOptions {
+  /**
+   * Script to run instead of main.ts; it must behave like `main.ts server`.
+   * @default {MAIN}
+   */
+  script?: string;
+  /**
+   * Open-file limit for the server process (`ulimit -n`, through bash).
+   * @default {inherited}
+   */
+  fdLimit?: number;
+}
+
 /**
  * Starts `main.ts server` on 127.0.0.1 with a free port.
  *
  * @param args extra server flags; flood control is off and `--db :memory:`
  * is used unless given; `--port N` (the last one wins) restarts a server on
  * the port an earlier one had
+ * @param options another script, a file descriptor limit
  * @returns the running server, once it listens
  */
-export async function startTestServer(args: string[] = []): Promise<TestServer> {
+export async function startTestServer(
+  args: string[] = [],
+  options: StartOptions = {},
+): Promise<TestServer> {
   let flags = args.some((a) => a.startsWith("--flood-rate"))
     ? args
     : ["--flood-rate", "0", ...args];
@@ -254,8 +272,19 @@ export async function startTestServer(args: string[] = []): Promise<TestServer> 
   const permissions = SERVER_PERMISSIONS.map((p) =>
     dbDir && /^--allow-(read|write)=/.test(p) ? `${p},${dbDir}` : p
   );
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, MAIN, "server", "--port", "0", ...flags],
+  // Another script imports main.ts at run time, which needs read access to it.
+  const repo = new URL("..", import.meta.url).pathname;
+  if (options.script) {
+    const at = permissions.findIndex((p) => p.startsWith("--allow-read="));
+    if (at === -1) permissions.push(`--allow-read=${repo}`);
+    else permissions[at] += `,${repo}`;
+  }
+  const argv = ["run", ...permissions, options.script ?? MAIN, "server", "--port", "0", ...flags];
+  const [command, commandArgs] = options.fdLimit === undefined
+    ? [Deno.execPath(), argv]
+    : ["bash", ["-c", `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...argv]];
+  const process = new Deno.Command(command, {
+    args: commandArgs,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -1,0 +1,117 @@
+// Unit tests of SendQueue with an in-memory writer whose pace the test sets.
+
+import assert from "@chat/assert";
+import { SendQueue } from "../server/mod.ts";
+
+/** A writer that records each call and writes at most `limit` bytes per call. */
+function recordingWriter(limit = Infinity) {
+  const calls: number[][] = [];
+  const write = (bytes: Uint8Array) => {
+    const n = Math.min(bytes.length, limit);
+    calls.push([...bytes.subarray(0, n)]);
+    return Promise.resolve(n);
+  };
+  return { calls, write };
+}
+
+/** A writer whose writes stay pending until released (a peer that never reads). */
+function stuckWriter() {
+  let release: (() => void) | undefined;
+  let calls = 0;
+  const write = (bytes: Uint8Array) => {
+    calls++;
+    return new Promise<number>((resolve) => release = () => resolve(bytes.length));
+  };
+  return {
+    write,
+    get calls() {
+      return calls;
+    },
+    release: () => release?.(),
+  };
+}
+
+Deno.test("SendQueue.push() batches pushes of one turn into one write", async () => {
+  const { calls, write } = recordingWriter();
+  const queue = new SendQueue(write);
+  assert.ok(queue.push(new Uint8Array([1, 2])));
+  assert.ok(queue.push(new Uint8Array([3])));
+  assert.ok(queue.push(new Uint8Array([4, 5])));
+  assert.equal(queue.bytes, 5);
+  await queue.drained();
+  assert.deepEqual(calls, [[1, 2, 3, 4, 5]]);
+  assert.equal(queue.bytes, 0);
+});
+
+Deno.test("SendQueue.push() collects pushes made during a write for the next one", async () => {
+  const writer = stuckWriter();
+  const queue = new SendQueue(writer.write);
+  queue.push(new Uint8Array([1]));
+  await Promise.resolve(); // the flush starts and its write hangs
+  queue.push(new Uint8Array([2]));
+  queue.push(new Uint8Array([3]));
+  assert.equal(writer.calls, 1);
+  const drained = queue.drained();
+  writer.release();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(writer.calls, 2); // [2, 3] went out in one write
+  writer.release();
+  await drained;
+  assert.equal(queue.bytes, 0);
+});
+
+Deno.test("SendQueue.push() finishes partial writes in order", async () => {
+  const { calls, write } = recordingWriter(3);
+  const queue = new SendQueue(write);
+  const data = Array.from({ length: 10 }, (_, i) => i);
+  queue.push(new Uint8Array(data.slice(0, 4)));
+  queue.push(new Uint8Array(data.slice(4)));
+  await queue.drained();
+  assert.deepEqual(calls, [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]);
+});
+
+Deno.test("SendQueue.push() refuses past maxBytes and calls onOverflow once", async () => {
+  const writer = stuckWriter();
+  let overflows = 0;
+  const queue = new SendQueue(writer.write, { maxBytes: 10, onOverflow: () => overflows++ });
+  assert.ok(queue.push(new Uint8Array(6)));
+  assert.ok(queue.push(new Uint8Array(4))); // exactly at the bound: accepted
+  const drained = queue.drained();
+  assert.equal(queue.push(new Uint8Array(1)), false);
+  assert.equal(queue.push(new Uint8Array(1)), false);
+  assert.equal(overflows, 1);
+  await drained; // a failed queue wakes its waiters: nobody waits on a dead peer
+  assert.ok(queue.bytes <= 10);
+});
+
+Deno.test("SendQueue with maxBytes 0 is unbounded", async () => {
+  const writer = stuckWriter();
+  const queue = new SendQueue(writer.write, { maxBytes: 0, onOverflow: () => assert.fail() });
+  for (let i = 0; i < 100; i++) assert.ok(queue.push(new Uint8Array(1024 * 1024)));
+  assert.equal(queue.bytes, 100 * 1024 * 1024);
+  await Promise.resolve();
+});
+
+Deno.test("SendQueue calls onError once when a write fails, then refuses pushes", async () => {
+  const errors: unknown[] = [];
+  const queue = new SendQueue(() => Promise.reject(new Error("broken pipe")), {
+    onError: (e) => errors.push(e),
+  });
+  queue.push(new Uint8Array(1));
+  await queue.drained();
+  assert.equal(errors.length, 1);
+  assert.equal(queue.push(new Uint8Array(1)), false);
+  assert.equal(errors.length, 1);
+});
+
+Deno.test("SendQueue.drained() resolves at once when empty, else after the last byte", async () => {
+  const { write } = recordingWriter(1);
+  const queue = new SendQueue(write);
+  await queue.drained();
+  queue.push(new Uint8Array(5));
+  let done = false;
+  const drained = queue.drained().then(() => done = true);
+  assert.equal(done, false);
+  await drained;
+  assert.equal(queue.bytes, 0);
+});
