@@ -4,6 +4,7 @@
  * ```sh
  * chat server [--host 127.0.0.1] [--port 8080] [limits…]
  * chat client [HOST] [PORT] [--nick NAME] [--retries N] [--retry-delay MS]
+ * chat bench [HOST] [PORT] [--clients N] [--senders S] [--rate R | --blast] …
  * chat --help | --version
  * ```
  *
@@ -14,6 +15,7 @@
  */
 
 import { parseArgs } from "@chat/args";
+import { runBench } from "./bench/mod.ts";
 import config from "./deno.json" with { type: "json" };
 import { backoffDelay } from "./protocol/mod.ts";
 import { ChatServer, openStore, SERVER_DEFAULTS, type ServerOptions } from "./server/mod.ts";
@@ -29,6 +31,8 @@ const USAGE = `chat ${VERSION}: a chat server and its terminal client in one pro
 Usage:
   chat server [--host HOST] [--port PORT] [options]
   chat client [HOST] [PORT] [--nick NAME] [--retries N] [--retry-delay MS]
+  chat bench [HOST] [PORT] --clients N --senders S --rate R|--blast --size B
+             --duration D [--mode json|text] [--json]
   chat --help | --version
 
 Server options (0 means unlimited / off where it makes sense):
@@ -57,6 +61,15 @@ Client:
   --retries N              reconnect attempts after a dropped connection
                            before giving up (0: none)  [terminal: unlimited; piped: 5]
   --retry-delay MS         first reconnect delay; doubles up to 30 s     [1000]
+
+Bench (a load generator: how many users can this box take?):
+  --clients N              clients that join, senders included           [100]
+  --senders S              how many of them send                         [10]
+  --rate R | --blast       messages/s per sender, or as fast as possible [10]
+  --size B                 message size in bytes                         [64]
+  --duration D             seconds of sending                            [5]
+  --mode json|text         protocol v1 frames or plain text              [json]
+  --json                   print the result as one JSON object
 
 Inside the chat, type /help for the commands.
 Plain-text clients work too: nc HOST PORT, then type your nickname.`;
@@ -294,6 +307,8 @@ export async function main(args: string[]): Promise<number> {
         return await runServer(rest);
       case "client":
         return await runClientCommand(rest);
+      case "bench":
+        return await runBench(rest);
       case "--version":
       case "-V":
       case "version":

@@ -9,6 +9,7 @@ export * from "./commands.ts";
 export * from "./flood.ts";
 export * from "./hub.ts";
 export * from "./outbound.ts";
+export * from "./pressure.ts";
 export * from "./send_queue.ts";
 export * from "./server.ts";
 export * from "./room.ts";

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Pressure } from "./pressure.ts";
+
 /** Writes some bytes; resolves with how many were written (may be fewer). */
 export type Writer = (bytes: Uint8Array) => Promise<number>;
 
@@ -19,10 +21,22 @@ export interface SendQueueOptions {
   onOverflow?: () => void;
   /** Called once when a write fails; the queue then refuses every push. */
   onError?: (error: unknown) => void;
+  /**
+   * Flow control shared by a server's queues: this queue raises it while more
+   * than `highWaterBytes` are queued, and lowers it once at most half are.
+   */
+  pressure?: Pressure;
+  /**
+   * Queued bytes above which this queue raises `pressure`.
+   * @default {a quarter of maxBytes, or 256 KiB when unlimited}
+   */
+  highWaterBytes?: number;
 }
 
 /** Default for {@linkcode SendQueueOptions.maxBytes}: 1 MiB. */
 export const DEFAULT_SEND_QUEUE_BYTES = 1024 * 1024;
+
+const UNLIMITED_HIGH_WATER = 256 * 1024;
 
 /**
  * Bytes waiting to be written to one peer. Pushes made in the same turn of
@@ -30,7 +44,8 @@ export const DEFAULT_SEND_QUEUE_BYTES = 1024 * 1024;
  * flight, new pushes collect for the next one. A peer that does not read
  * makes the queue grow until `maxBytes`, when the push is refused and
  * `onOverflow` runs: the caller drops that peer (slow consumer), nobody else
- * waits for it.
+ * waits for it. Between the high-water mark and the limit the queue raises the
+ * shared {@linkcode Pressure}, so readers slow down before anyone is dropped.
  *
  * @example
  * ```ts
@@ -47,6 +62,8 @@ export class SendQueue {
   readonly #max: number;
   readonly #onOverflow: (() => void) | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #pressure: Pressure | undefined;
+  readonly #highWater: number;
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #scheduled = false;
@@ -63,6 +80,9 @@ export class SendQueue {
     this.#max = options.maxBytes ?? DEFAULT_SEND_QUEUE_BYTES;
     this.#onOverflow = options.onOverflow;
     this.#onError = options.onError;
+    this.#pressure = options.pressure;
+    this.#highWater = options.highWaterBytes ??
+      (this.#max === 0 ? UNLIMITED_HIGH_WATER : Math.floor(this.#max / 4));
   }
 
   /** Bytes queued or in flight. */
@@ -80,12 +100,14 @@ export class SendQueue {
     if (this.#failed) return false;
     if (this.#max !== 0 && this.#bytes + bytes.length > this.#max) {
       this.#failed = true;
+      this.#pressure?.lower(this);
       this.#onOverflow?.();
       this.#wake();
       return false;
     }
     this.#chunks.push(bytes);
     this.#bytes += bytes.length;
+    if (this.#bytes > this.#highWater) this.#pressure?.raise(this);
     if (!this.#scheduled && !this.#flushing) {
       this.#scheduled = true;
       queueMicrotask(() => this.#flush());
@@ -110,6 +132,7 @@ export class SendQueue {
           const n = await this.#write(buf);
           this.#bytes -= n;
           buf = buf.subarray(n);
+          if (this.#bytes <= this.#highWater / 2) this.#pressure?.lower(this);
         }
       }
     } catch (error) {
@@ -119,7 +142,10 @@ export class SendQueue {
       }
     } finally {
       this.#flushing = false;
-      if (this.#failed) this.#chunks = [];
+      if (this.#failed) {
+        this.#chunks = [];
+        this.#pressure?.lower(this);
+      }
       this.#wake();
     }
   }

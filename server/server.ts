@@ -11,6 +11,7 @@ import {
   encodeFrame,
 } from "../protocol/mod.ts";
 import { Hub, type Logger } from "./hub.ts";
+import { Pressure } from "./pressure.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
 import { MemoryStore, type Store } from "./store.ts";
 import { TcpConnection } from "./tcp_connection.ts";
@@ -118,6 +119,8 @@ export class ChatServer {
   readonly #connections = new Set<TcpConnection>();
   readonly #perAddress = new Map<string, number>();
   readonly #handlers = new Set<Promise<void>>();
+  /** Flow control: readers pause while a receiver is behind (see `Pressure`). */
+  readonly #pressure = new Pressure();
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #pruneStep: ReturnType<typeof setTimeout> | undefined;
@@ -265,7 +268,7 @@ export class ChatServer {
       });
       return;
     }
-    const connection = new TcpConnection(conn, this.hub, this.#options);
+    const connection = new TcpConnection(conn, this.hub, this.#options, this.#pressure);
     this.#connections.add(connection);
     this.#perAddress.set(key, count + 1);
     // The open count on connect and close lines lets an operator (and the

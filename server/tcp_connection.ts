@@ -10,6 +10,7 @@
 import { LineReader } from "../protocol/mod.ts";
 import { TokenBucket } from "./flood.ts";
 import type { Hub } from "./hub.ts";
+import type { Pressure } from "./pressure.ts";
 import { SendQueue } from "./send_queue.ts";
 import { Session, type Transport } from "./session.ts";
 
@@ -28,6 +29,12 @@ export interface ConnectionLimits {
 const encoder = new TextEncoder();
 const MIN_READ = 1024;
 const MAX_READ = 64 * 1024;
+/**
+ * Longest pause of a reader while some receiver's queue is backlogged (see
+ * `Pressure`): long enough for a healthy receiver to drain, short enough that
+ * a peer that never reads only slows the others until it is dropped.
+ */
+const PRESSURE_WAIT_MS = 20;
 const HTTP_REQUEST = /^[A-Z]{3,7} \S+ HTTP\/\d/;
 const HTTP_REPLY = encoder.encode(
   "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n" +
@@ -54,6 +61,7 @@ export class TcpConnection implements Transport {
   readonly #hub: Hub;
   readonly #limits: ConnectionLimits;
   readonly #queue: SendQueue;
+  readonly #pressure: Pressure | undefined;
   #session: Session | undefined;
   #closing = false;
   #closed = false;
@@ -62,11 +70,13 @@ export class TcpConnection implements Transport {
    * @param conn an accepted connection
    * @param hub the shared chat state
    * @param limits what this connection enforces
+   * @param pressure flow control shared by the server's connections, if any
    */
-  constructor(conn: Deno.TcpConn, hub: Hub, limits: ConnectionLimits) {
+  constructor(conn: Deno.TcpConn, hub: Hub, limits: ConnectionLimits, pressure?: Pressure) {
     this.#conn = conn;
     this.#hub = hub;
     this.#limits = limits;
+    this.#pressure = pressure;
     const addr = conn.remoteAddr;
     this.hostname = addr.hostname;
     this.remote = addr.hostname.includes(":")
@@ -82,6 +92,7 @@ export class TcpConnection implements Transport {
       // after that loop, so the others get the message before its `left`.
       onOverflow: () => queueMicrotask(() => this.#abort("send queue exceeded")),
       onError: () => this.#abort("write failed"),
+      ...(pressure ? { pressure } : {}),
     });
   }
 
@@ -147,6 +158,8 @@ export class TcpConnection implements Transport {
           }
           this.#receive(result.line);
         }
+        // Some receiver is behind: let it catch up before taking more input.
+        if (this.#pressure?.active) await this.#pressure.relieved(PRESSURE_WAIT_MS);
       }
       for (const result of reader.end()) {
         if (result.ok && !this.#closing) this.#receive(result.line);

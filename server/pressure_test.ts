@@ -1,0 +1,60 @@
+import assert from "@chat/assert";
+import { Pressure } from "./pressure.ts";
+import { SendQueue } from "./send_queue.ts";
+
+Deno.test("Pressure.relieved() resolves when the last backlogged queue lowers it", async () => {
+  const pressure = new Pressure();
+  const a = {};
+  const b = {};
+  pressure.raise(a);
+  pressure.raise(b);
+  let woke = false;
+  const waiting = pressure.relieved(60_000).then(() => woke = true);
+  pressure.lower(a);
+  await Promise.resolve();
+  assert.equal(woke, false);
+  pressure.lower(b);
+  await waiting;
+  assert.equal(pressure.active, false);
+});
+
+Deno.test("Pressure.relieved() gives up after its wait, and is immediate with no pressure", async () => {
+  const pressure = new Pressure();
+  await pressure.relieved(60_000); // would time the test out if it waited
+  pressure.raise({});
+  await pressure.relieved(1);
+  assert.equal(pressure.active, true);
+});
+
+Deno.test("SendQueue raises pressure over its high-water mark and lowers it once drained", async () => {
+  const pressure = new Pressure();
+  let release: (() => void) | undefined;
+  const queue = new SendQueue(async (bytes) => {
+    await new Promise<void>((resolve) => release = resolve);
+    return bytes.length;
+  }, { maxBytes: 100, highWaterBytes: 10, pressure });
+  queue.push(new Uint8Array(8));
+  assert.equal(pressure.active, false);
+  queue.push(new Uint8Array(8));
+  assert.equal(pressure.active, true);
+  while (!release) await new Promise((resolve) => setTimeout(resolve, 1));
+  release();
+  await queue.drained();
+  assert.equal(pressure.active, false);
+});
+
+Deno.test("SendQueue lowers pressure when it overflows (the peer is dropped)", () => {
+  const pressure = new Pressure();
+  let overflowed = false;
+  const queue = new SendQueue(() => new Promise<number>(() => {}), {
+    maxBytes: 20,
+    highWaterBytes: 5,
+    pressure,
+    onOverflow: () => overflowed = true,
+  });
+  queue.push(new Uint8Array(10));
+  assert.equal(pressure.active, true);
+  assert.equal(queue.push(new Uint8Array(20)), false);
+  assert.equal(overflowed, true);
+  assert.equal(pressure.active, false);
+});
