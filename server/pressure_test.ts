@@ -58,3 +58,20 @@ Deno.test("SendQueue lowers pressure when it overflows (the peer is dropped)", (
   assert.equal(overflowed, true);
   assert.equal(pressure.active, false);
 });
+
+Deno.test("SendQueue stops holding pressure once its writes stall (a peer that never reads)", async () => {
+  const pressure = new Pressure();
+  const queue = new SendQueue(() => new Promise<number>(() => {}), {
+    maxBytes: 1000,
+    highWaterBytes: 10,
+    pressure,
+  });
+  queue.push(new Uint8Array(20));
+  assert.equal(pressure.active, true);
+  // Resolves at the stall check, long before this deadline.
+  await pressure.relieved(10_000);
+  assert.equal(pressure.active, false);
+  queue.push(new Uint8Array(20));
+  assert.equal(pressure.active, false, "a stalled queue must not raise pressure again");
+  assert.equal(queue.push(new Uint8Array(2000)), false, "it still fills up and overflows");
+});

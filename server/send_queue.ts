@@ -64,6 +64,10 @@ export class SendQueue {
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #pressure: Pressure | undefined;
   readonly #highWater: number;
+  #raised = false;
+  #stalled = false;
+  #progress = 0;
+  #stallTimer: ReturnType<typeof setInterval> | undefined;
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #scheduled = false;
@@ -100,14 +104,14 @@ export class SendQueue {
     if (this.#failed) return false;
     if (this.#max !== 0 && this.#bytes + bytes.length > this.#max) {
       this.#failed = true;
-      this.#pressure?.lower(this);
+      this.#relieve();
       this.#onOverflow?.();
       this.#wake();
       return false;
     }
     this.#chunks.push(bytes);
     this.#bytes += bytes.length;
-    if (this.#bytes > this.#highWater) this.#pressure?.raise(this);
+    if (this.#bytes > this.#highWater && !this.#raised && !this.#stalled) this.#raise();
     if (!this.#scheduled && !this.#flushing) {
       this.#scheduled = true;
       queueMicrotask(() => this.#flush());
@@ -132,7 +136,9 @@ export class SendQueue {
           const n = await this.#write(buf);
           this.#bytes -= n;
           buf = buf.subarray(n);
-          if (this.#bytes <= this.#highWater / 2) this.#pressure?.lower(this);
+          this.#progress++;
+          this.#stalled = false;
+          if (this.#bytes <= this.#highWater / 2) this.#relieve();
         }
       }
     } catch (error) {
@@ -144,10 +150,36 @@ export class SendQueue {
       this.#flushing = false;
       if (this.#failed) {
         this.#chunks = [];
-        this.#pressure?.lower(this);
+        this.#relieve();
       }
       this.#wake();
     }
+  }
+
+  #raise(): void {
+    if (!this.#pressure) return;
+    this.#raised = true;
+    this.#pressure.raise(this);
+    // A queue whose writes make no progress for STALL_MS is a peer that has
+    // stopped reading, not one that lags: it stops holding everyone's reads
+    // back and is left to fill up and be dropped as a slow consumer.
+    let seen = this.#progress;
+    this.#stallTimer = setInterval(() => {
+      if (this.#progress !== seen) {
+        seen = this.#progress;
+        return;
+      }
+      this.#stalled = true;
+      this.#relieve();
+    }, STALL_MS);
+  }
+
+  #relieve(): void {
+    if (!this.#raised) return;
+    this.#raised = false;
+    clearInterval(this.#stallTimer);
+    this.#stallTimer = undefined;
+    this.#pressure?.lower(this);
   }
 
   #wake(): void {
@@ -157,6 +189,9 @@ export class SendQueue {
     for (const wake of waiters) wake();
   }
 }
+
+/** Milliseconds without a completed write after which a queue counts as stalled. */
+const STALL_MS = 100;
 
 function join(chunks: Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
