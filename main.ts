@@ -52,6 +52,8 @@ Server options (0 means unlimited / off where it makes sense):
                            (created if missing; :memory: keeps nothing)  [./chat.db]
   --history-days N         prune messages older than N days (0: never)   [30]
   --history-max-rows N     keep at most the newest N messages (0: all)   [1000000]
+  --announce-limit N       rooms over N members do not announce joins
+                           and leaves (0: always announce)               [500]
   --quiet                  no per-connection log lines on stderr
 
 Client:
@@ -122,6 +124,7 @@ const SERVER_FLAGS = {
   db: { type: "string" },
   "history-days": { type: "string" },
   "history-max-rows": { type: "string" },
+  "announce-limit": { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -162,6 +165,7 @@ export function parseServerArgs(
     ["idleTimeoutMs", seconds(flags, "idle-timeout")],
     ["historyDays", integer(flags, "history-days")],
     ["historyMaxRows", integer(flags, "history-max-rows")],
+    ["announceLimit", integer(flags, "announce-limit")],
   ];
   for (const [key, value] of numeric) {
     if (value !== undefined) options[key] = value;

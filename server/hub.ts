@@ -48,7 +48,17 @@ export interface HubOptions {
   store?: Store;
   /** Most rooms the server keeps. @default {MAX_ROOMS} */
   maxRooms?: number;
+  /**
+   * Rooms with more members than this do not announce joins and leaves (in a
+   * crowd they drown the conversation, and each one is a message to every
+   * member). 0: always announce.
+   * @default {DEFAULT_ANNOUNCE_LIMIT}
+   */
+  announceLimit?: number;
 }
+
+/** Default for {@linkcode HubOptions.announceLimit}. */
+export const DEFAULT_ANNOUNCE_LIMIT = 500;
 
 /** Outcome of {@linkcode Hub.setNick}. */
 export type NickResult =
@@ -104,6 +114,7 @@ export class Hub {
   /** The store. */
   readonly store: Store;
   readonly #maxRooms: number;
+  readonly #announceLimit: number;
   readonly #byKey = new Map<string, Session>();
   readonly #byToken = new Map<string, Session>();
   readonly #rooms = new Map<string, Room>();
@@ -115,6 +126,16 @@ export class Hub {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
+  /**
+   * Whether joins and leaves in a room are announced to its members: not in
+   * rooms over the announce limit.
+   *
+   * @param room the room, its members counted with the one joining or leaving
+   */
+  announces(room: Room): boolean {
+    return this.#announceLimit === 0 || room.size <= this.#announceLimit;
+  }
+
   /** @param options see {@linkcode HubOptions} */
   constructor(options: HubOptions = {}) {
     this.limits = options.limits ?? DEFAULT_TEXT_LIMITS;
@@ -122,6 +143,7 @@ export class Hub {
     this.log = options.log ?? (() => {});
     this.store = options.store ?? new MemoryStore();
     this.#maxRooms = options.maxRooms ?? MAX_ROOMS;
+    this.#announceLimit = options.announceLimit ?? DEFAULT_ANNOUNCE_LIMIT;
     for (const record of this.store.rooms()) {
       const room = new Room(record.name);
       room.topic = record.topic;

@@ -10,7 +10,7 @@ import {
   DEFAULT_MAX_TEXT_LINES,
   encodeFrame,
 } from "../protocol/mod.ts";
-import { Hub, type Logger } from "./hub.ts";
+import { DEFAULT_ANNOUNCE_LIMIT, Hub, type Logger } from "./hub.ts";
 import { Pressure } from "./pressure.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
 import { MemoryStore, type Store } from "./store.ts";
@@ -50,6 +50,8 @@ export interface ServerOptions {
   historyDays?: number;
   /** Only the newest this many messages are kept; 0: no limit. @default {1000000} */
   historyMaxRows?: number;
+  /** Rooms over this many members do not announce joins and leaves; 0: always. @default {500} */
+  announceLimit?: number;
   /** How often pruning runs, in ms. @default {60000} */
   pruneIntervalMs?: number;
 }
@@ -68,6 +70,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   maxPerIp: 32,
   handshakeTimeoutMs: 30_000,
   idleTimeoutMs: 120_000,
+  announceLimit: DEFAULT_ANNOUNCE_LIMIT,
   historyDays: 30,
   historyMaxRows: 1_000_000,
   pruneIntervalMs: 60_000,
@@ -142,6 +145,7 @@ export class ChatServer {
       },
       ...(options.log ? { log: options.log } : {}),
       store: options.store ?? new MemoryStore(),
+      announceLimit: this.#options.announceLimit,
     });
     if (this.#options.historyDays > 0 || this.#options.historyMaxRows > 0) {
       this.#pruneStep = setTimeout(() => this.#prune(), 0);

@@ -260,7 +260,7 @@ export class Session {
         room: room.name,
         ts: Date.now(),
       } as const;
-      room.broadcast(joined, this);
+      if (this.hub.announces(room)) room.broadcast(joined, this);
       // The lobby join at connect time is implied by `welcome`.
       if (this.#state === "active") this.send(joined);
     }
@@ -279,10 +279,12 @@ export class Session {
    * @param announce tell the remaining members
    */
   leaveRoom(room: Room, reason: string, announce = true): void {
+    // Counted with the leaving member, as a join counts the joining one.
+    const announced = announce && this.hub.announces(room);
     if (!room.remove(this)) return;
     this.rooms.delete(room.key);
     this.#cursors.delete(room.key);
-    if (announce) {
+    if (announced) {
       room.broadcast({ type: "left", nick: this.#nick!, room: room.name, reason, ts: Date.now() });
     }
     if (this.#state !== "active") return;
@@ -465,7 +467,7 @@ export class Session {
     for (const name of record.rooms) {
       const room = this.hub.openRoom(name);
       if (room.ok) this.enterRoom(room.room, { quiet: true });
-      if (room.ok && !quiet) {
+      if (room.ok && !quiet && this.hub.announces(room.room)) {
         room.room.broadcast(
           { type: "joined", nick: result.nick, room: room.room.name, ts: Date.now() },
           this,

@@ -102,3 +102,20 @@ Deno.test("rooms: /reply answers the last private message, from anywhere", async
   await bob.sendFrame({ type: "reply", text: "good" });
   await alice.lines.expect("[private] bob: good");
 });
+
+Deno.test("rooms: a room over --announce-limit stops announcing joins and leaves", async () => {
+  await using server = await startTestServer(["--announce-limit", "2"]);
+  await using alice = await TestClient.joinText(server.port, "alice");
+  await using bob = await TestClient.joinText(server.port, "bob");
+  await alice.lines.expect("* bob joined the chat");
+  const carol = await TestClient.joinText(server.port, "carol");
+  await carol.send("hi from the crowd");
+  await alice.lines.expect("carol: hi from the crowd");
+  await carol.send("/quit");
+  await carol.lines.expectEnd();
+  await bob.send("still two of us");
+  await alice.lines.expect("bob: still two of us");
+  assert.ok(!alice.lines.seen.some((l) => l.startsWith("* carol")), alice.lines.seen.join("\n"));
+  await bob.send("/quit");
+  await alice.lines.expect("* bob left the chat");
+});
