@@ -7,6 +7,9 @@
 import { DEFAULT_MAX_LINE_BYTES } from "./limits.ts";
 
 const LF = 0x0a;
+// Shared by every reader: a non-streaming decode() keeps no state between
+// calls, and one decoder per connection costs memory for nothing.
+const decoder = new TextDecoder("utf-8", { fatal: true });
 const CR = 0x0d;
 
 /** Why a line could not be delivered. */
@@ -47,7 +50,6 @@ export interface LineReaderOptions {
  */
 export class LineReader {
   readonly #max: number;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
   #parts: Uint8Array[] = [];
   #pending = 0;
   #skipping = false;
@@ -130,7 +132,7 @@ export class LineReader {
       return { ok: false, code: "line_too_long" };
     }
     try {
-      return { ok: true, line: this.#decoder.decode(bytes.subarray(0, len)) };
+      return { ok: true, line: decoder.decode(bytes.subarray(0, len)) };
     } catch {
       return { ok: false, code: "invalid_utf8" };
     }

@@ -27,7 +27,9 @@ export interface ConnectionLimits {
 }
 
 const encoder = new TextEncoder();
-const MIN_READ = 1024;
+// Every idle connection holds one pending read into its buffer: start small
+// (it doubles whenever a read fills it, up to MAX_READ).
+const MIN_READ = 128;
 const MAX_READ = 64 * 1024;
 /**
  * Longest pause of a reader while some receiver's queue is backlogged (see
