@@ -92,7 +92,7 @@ export class SqliteStore implements Store {
       // so an acknowledged message survives a power cut as well as SIGKILL
       // (NORMAL would survive SIGKILL only: in WAL mode it defers fsync to
       // checkpoints). The cost is one fsync per batch, not per message,
-      // because the hub commits once per event-loop turn.
+      // because the hub commits once for all the lines of the reads in hand.
       this.#db.exec("PRAGMA journal_mode = WAL");
       this.#db.exec("PRAGMA synchronous = FULL");
       this.#db.exec("PRAGMA busy_timeout = 5000");

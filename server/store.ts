@@ -5,7 +5,7 @@
  * keeps them in an SQLite file.
  *
  * Every method is synchronous: the hub batches writes into one
- * {@linkcode Store.commit} per event-loop turn and acknowledges messages only
+ * {@linkcode Store.commit} per batch of reads and acknowledges messages only
  * after it returns.
  *
  * @module
