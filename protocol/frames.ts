@@ -46,6 +46,20 @@ export interface CommandHelp {
   summary: string;
 }
 
+/** Fields every stored chat line carries (`message`, `action`, `private`). */
+export interface ChatLine {
+  /** Server-assigned id, strictly increasing. */
+  id?: number;
+  /** Sender's nickname. */
+  from: string;
+  /** The text, cleaned by the server. */
+  text: string;
+  /** Server time, ms since the epoch. */
+  ts: number;
+  /** Present on replayed history. */
+  history?: true;
+}
+
 /** Frames the server sends. */
 // `id` and `room` are always sent by this server on message, action, private,
 // joined and left frames; they are optional in the type because frames built
@@ -64,33 +78,9 @@ export type ServerFrame =
     /** Present and true when a `hello.resume` succeeded. */
     resumed?: boolean;
   }
-  | {
-    type: "message";
-    id?: number;
-    room?: string;
-    from: string;
-    text: string;
-    ts: number;
-    history?: true;
-  }
-  | {
-    type: "action";
-    id?: number;
-    room?: string;
-    from: string;
-    text: string;
-    ts: number;
-    history?: true;
-  }
-  | {
-    type: "private";
-    id?: number;
-    from: string;
-    to: string;
-    text: string;
-    ts: number;
-    history?: true;
-  }
+  | ({ type: "message"; room?: string } & ChatLine)
+  | ({ type: "action"; room?: string } & ChatLine)
+  | ({ type: "private"; to: string } & ChatLine)
   | { type: "joined"; nick: string; room?: string; ts: number }
   | { type: "left"; nick: string; room?: string; reason: string; ts: number }
   | { type: "renamed"; from: string; to: string; ts: number }
