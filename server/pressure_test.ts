@@ -29,9 +29,11 @@ Deno.test("Pressure.relieved() gives up after its wait, and is immediate with no
 Deno.test("SendQueue raises pressure over its high-water mark and lowers it once drained", async () => {
   const pressure = new Pressure();
   let release: (() => void) | undefined;
-  const queue = new SendQueue(async (bytes) => {
-    await new Promise<void>((resolve) => release = resolve);
-    return bytes.length;
+  const queue = new SendQueue({
+    writeSome: async (bytes) => {
+      await new Promise<void>((resolve) => release = resolve);
+      return bytes.length;
+    },
   }, { maxBytes: 100, highWaterBytes: 10, pressure });
   queue.push(new Uint8Array(8));
   assert.equal(pressure.active, false);
@@ -46,12 +48,10 @@ Deno.test("SendQueue raises pressure over its high-water mark and lowers it once
 Deno.test("SendQueue lowers pressure when it overflows (the peer is dropped)", () => {
   const pressure = new Pressure();
   let overflowed = false;
-  const queue = new SendQueue(() => new Promise<number>(() => {}), {
-    maxBytes: 20,
-    highWaterBytes: 5,
-    pressure,
-    onOverflow: () => overflowed = true,
-  });
+  const queue = new SendQueue({
+    writeSome: () => new Promise<number>(() => {}),
+    queueOverflowed: () => overflowed = true,
+  }, { maxBytes: 20, highWaterBytes: 5, pressure });
   queue.push(new Uint8Array(10));
   assert.equal(pressure.active, true);
   assert.equal(queue.push(new Uint8Array(20)), false);
@@ -61,7 +61,7 @@ Deno.test("SendQueue lowers pressure when it overflows (the peer is dropped)", (
 
 Deno.test("SendQueue stops holding pressure once its writes stall (a peer that never reads)", async () => {
   const pressure = new Pressure();
-  const queue = new SendQueue(() => new Promise<number>(() => {}), {
+  const queue = new SendQueue({ writeSome: () => new Promise<number>(() => {}) }, {
     maxBytes: 1000,
     highWaterBytes: 10,
     pressure,

@@ -7,8 +7,19 @@
 
 import type { Pressure } from "./pressure.ts";
 
-/** Writes some bytes; resolves with how many were written (may be fewer). */
-export type Writer = (bytes: Uint8Array) => Promise<number>;
+/**
+ * Where a {@linkcode SendQueue} writes, and whom it tells when it gives up.
+ * An object rather than three callbacks: a server holds thousands of queues,
+ * and one reference per queue costs less than three closures.
+ */
+export interface SendQueueSink {
+  /** Writes some bytes; resolves with how many were written (may be fewer). */
+  writeSome(bytes: Uint8Array): Promise<number>;
+  /** Called once when a push would pass `maxBytes`; the push is refused. */
+  queueOverflowed?(): void;
+  /** Called once when a write fails; the queue then refuses every push. */
+  writeFailed?(error: unknown): void;
+}
 
 /** Options for {@linkcode SendQueue}. */
 export interface SendQueueOptions {
@@ -17,10 +28,6 @@ export interface SendQueueOptions {
    * @default {1048576}
    */
   maxBytes?: number;
-  /** Called once when a push would pass `maxBytes`; the push is refused. */
-  onOverflow?: () => void;
-  /** Called once when a write fails; the queue then refuses every push. */
-  onError?: (error: unknown) => void;
   /**
    * Flow control shared by a server's queues: this queue raises it while more
    * than `highWaterBytes` are queued, and lowers it once at most half are.
@@ -43,7 +50,7 @@ const UNLIMITED_HIGH_WATER = 256 * 1024;
  * the event loop are joined and written with one call; while a write is in
  * flight, new pushes collect for the next one. A peer that does not read
  * makes the queue grow until `maxBytes`, when the push is refused and
- * `onOverflow` runs: the caller drops that peer (slow consumer), nobody else
+ * the sink's `queueOverflowed` runs: the caller drops that peer (slow consumer), nobody else
  * waits for it. Between the high-water mark and the limit the queue raises the
  * shared {@linkcode Pressure}, so readers slow down before anyone is dropped.
  *
@@ -51,17 +58,15 @@ const UNLIMITED_HIGH_WATER = 256 * 1024;
  * ```ts
  * import { SendQueue } from "./send_queue.ts";
  * const written: Uint8Array[] = [];
- * const queue = new SendQueue(async (b) => (written.push(b.slice()), b.length));
+ * const queue = new SendQueue({ writeSome: async (b) => (written.push(b.slice()), b.length) });
  * queue.push(new Uint8Array([1]));
  * queue.push(new Uint8Array([2]));
  * await queue.drained(); // written: one write of [1, 2]
  * ```
  */
 export class SendQueue {
-  readonly #write: Writer;
+  readonly #sink: SendQueueSink;
   readonly #max: number;
-  readonly #onOverflow: (() => void) | undefined;
-  readonly #onError: ((error: unknown) => void) | undefined;
   readonly #pressure: Pressure | undefined;
   readonly #highWater: number;
   #raised = false;
@@ -76,14 +81,12 @@ export class SendQueue {
   #waiters: (() => void)[] = [];
 
   /**
-   * @param write the writer, e.g. `(b) => conn.write(b)`
-   * @param options limits and callbacks
+   * @param sink the writer, e.g. `{ writeSome: (b) => conn.write(b) }`
+   * @param options limits and flow control
    */
-  constructor(write: Writer, options: SendQueueOptions = {}) {
-    this.#write = write;
+  constructor(sink: SendQueueSink, options: SendQueueOptions = {}) {
+    this.#sink = sink;
     this.#max = options.maxBytes ?? DEFAULT_SEND_QUEUE_BYTES;
-    this.#onOverflow = options.onOverflow;
-    this.#onError = options.onError;
     this.#pressure = options.pressure;
     this.#highWater = options.highWaterBytes ??
       (this.#max === 0 ? UNLIMITED_HIGH_WATER : Math.floor(this.#max / 4));
@@ -105,7 +108,7 @@ export class SendQueue {
     if (this.#max !== 0 && this.#bytes + bytes.length > this.#max) {
       this.#failed = true;
       this.#relieve();
-      this.#onOverflow?.();
+      this.#sink.queueOverflowed?.();
       this.#wake();
       return false;
     }
@@ -133,7 +136,7 @@ export class SendQueue {
         let buf = join(this.#chunks);
         this.#chunks = [];
         while (buf.length > 0) {
-          const n = await this.#write(buf);
+          const n = await this.#sink.writeSome(buf);
           this.#bytes -= n;
           buf = buf.subarray(n);
           this.#progress++;
@@ -144,7 +147,7 @@ export class SendQueue {
     } catch (error) {
       if (!this.#failed) {
         this.#failed = true;
-        this.#onError?.(error);
+        this.#sink.writeFailed?.(error);
       }
     } finally {
       this.#flushing = false;

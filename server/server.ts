@@ -121,7 +121,9 @@ export class ChatServer {
   readonly #listener: Deno.TcpListener;
   readonly #connections = new Set<TcpConnection>();
   readonly #perAddress = new Map<string, number>();
-  readonly #handlers = new Set<Promise<void>>();
+  /** Resolved when the last connection has finished, once shutting down. */
+  #allFinished: PromiseWithResolvers<void> | undefined;
+  readonly #finished = (connection: TcpConnection) => this.#release(connection);
   /** Flow control: readers pause while a receiver is behind (see `Pressure`). */
   readonly #pressure = new Pressure();
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
@@ -215,8 +217,10 @@ export class ChatServer {
       connection.end("server shutting down", "server is shutting down");
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
+    this.#allFinished = Promise.withResolvers();
+    if (this.#connections.size === 0) this.#allFinished.resolve();
     await Promise.race([
-      Promise.allSettled(this.#handlers),
+      this.#allFinished.promise,
       new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
     ]);
     clearTimeout(timer);
@@ -272,21 +276,30 @@ export class ChatServer {
       });
       return;
     }
-    const connection = new TcpConnection(conn, this.hub, this.#options, this.#pressure);
+    const connection = new TcpConnection(
+      conn,
+      this.hub,
+      this.#options,
+      this.#pressure,
+      this.#finished,
+    );
     this.#connections.add(connection);
     this.#perAddress.set(key, count + 1);
     // The open count on connect and close lines lets an operator (and the
     // churn test) see that every connection is released.
     this.hub.log(`connect ${connection.remote} (${this.#connections.size} open)`);
-    const handler = connection.serve().finally(() => {
-      this.#connections.delete(connection);
-      const left = (this.#perAddress.get(key) ?? 1) - 1;
-      if (left === 0) this.#perAddress.delete(key);
-      else this.#perAddress.set(key, left);
-      this.#handlers.delete(handler);
-      this.hub.log(`closed ${connection.remote} (${this.#connections.size} open)`);
-    });
-    this.#handlers.add(handler);
+    // serve() never throws; it calls #release when done.
+    connection.serve();
+  }
+
+  #release(connection: TcpConnection): void {
+    if (!this.#connections.delete(connection)) return;
+    const key = addressKey(connection.hostname);
+    const left = (this.#perAddress.get(key) ?? 1) - 1;
+    if (left === 0) this.#perAddress.delete(key);
+    else this.#perAddress.set(key, left);
+    this.hub.log(`closed ${connection.remote} (${this.#connections.size} open)`);
+    if (this.#connections.size === 0) this.#allFinished?.resolve();
   }
 
   /** Deletes one chunk of expired messages; continues soon if there are more. */

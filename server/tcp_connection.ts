@@ -11,7 +11,7 @@ import { LineReader } from "../protocol/mod.ts";
 import { TokenBucket } from "./flood.ts";
 import type { Hub } from "./hub.ts";
 import type { Pressure } from "./pressure.ts";
-import { SendQueue } from "./send_queue.ts";
+import { SendQueue, type SendQueueSink } from "./send_queue.ts";
 import { Session, type Transport } from "./session.ts";
 
 /** Limits a connection enforces; see `ServerOptions` for their meaning. */
@@ -51,8 +51,11 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** One accepted TCP connection. */
-export class TcpConnection implements Transport {
+/**
+ * One accepted TCP connection. It is its own send queue's sink: thousands of
+ * idle connections each save the closures that callbacks would cost.
+ */
+export class TcpConnection implements Transport, SendQueueSink {
   /** Peer address, `host:port`. */
   readonly remote: string;
   /** Peer host, for per-address limits. */
@@ -68,6 +71,7 @@ export class TcpConnection implements Transport {
   readonly #limits: ConnectionLimits;
   readonly #queue: SendQueue;
   readonly #pressure: Pressure | undefined;
+  readonly #onFinished: ((connection: TcpConnection) => void) | undefined;
   #session: Session | undefined;
   #closing = false;
   #closed = false;
@@ -77,12 +81,21 @@ export class TcpConnection implements Transport {
    * @param hub the shared chat state
    * @param limits what this connection enforces
    * @param pressure flow control shared by the server's connections, if any
+   * @param onFinished called once when {@linkcode serve} has finished (one
+   * function shared by the server, rather than a promise chain per connection)
    */
-  constructor(conn: Deno.TcpConn, hub: Hub, limits: ConnectionLimits, pressure?: Pressure) {
+  constructor(
+    conn: Deno.TcpConn,
+    hub: Hub,
+    limits: ConnectionLimits,
+    pressure?: Pressure,
+    onFinished?: (connection: TcpConnection) => void,
+  ) {
     this.#conn = conn;
     this.#hub = hub;
     this.#limits = limits;
     this.#pressure = pressure;
+    this.#onFinished = onFinished;
     const addr = conn.remoteAddr;
     this.hostname = addr.hostname;
     this.remote = addr.hostname.includes(":")
@@ -92,14 +105,27 @@ export class TcpConnection implements Transport {
       conn.setNoDelay(true);
       conn.setKeepAlive(true);
     } catch { /* already closed */ }
-    this.#queue = new SendQueue((bytes) => conn.write(bytes), {
+    this.#queue = new SendQueue(this, {
       maxBytes: limits.sendQueueBytes,
-      // An overflow happens inside someone's broadcast loop: drop this peer
-      // after that loop, so the others get the message before its `left`.
-      onOverflow: () => queueMicrotask(() => this.#abort("send queue exceeded")),
-      onError: () => this.#abort("write failed"),
       ...(pressure ? { pressure } : {}),
     });
+  }
+
+  /** For the send queue: writes to the socket. @inheritdoc */
+  writeSome(bytes: Uint8Array): Promise<number> {
+    return this.#conn.write(bytes);
+  }
+
+  /** For the send queue: the peer is a slow consumer. @inheritdoc */
+  queueOverflowed(): void {
+    // An overflow happens inside someone's broadcast loop: drop this peer
+    // after that loop, so the others get the message before its `left`.
+    queueMicrotask(() => this.#abort("send queue exceeded"));
+  }
+
+  /** For the send queue: the socket is gone. @inheritdoc */
+  writeFailed(): void {
+    this.#abort("write failed");
   }
 
   /** The session, once the first line has chosen a wire format. */
@@ -178,6 +204,7 @@ export class TcpConnection implements Transport {
       this.end(reason);
       await this.#queue.drained();
       this.#closeNow();
+      this.#onFinished?.(this);
     }
   }
 

@@ -33,7 +33,7 @@ function stuckWriter() {
 
 Deno.test("SendQueue.push() batches pushes of one turn into one write", async () => {
   const { calls, write } = recordingWriter();
-  const queue = new SendQueue(write);
+  const queue = new SendQueue({ writeSome: write });
   assert.ok(queue.push(new Uint8Array([1, 2])));
   assert.ok(queue.push(new Uint8Array([3])));
   assert.ok(queue.push(new Uint8Array([4, 5])));
@@ -45,7 +45,7 @@ Deno.test("SendQueue.push() batches pushes of one turn into one write", async ()
 
 Deno.test("SendQueue.push() collects pushes made during a write for the next one", async () => {
   const writer = stuckWriter();
-  const queue = new SendQueue(writer.write);
+  const queue = new SendQueue({ writeSome: writer.write });
   queue.push(new Uint8Array([1]));
   await Promise.resolve(); // the flush starts and its write hangs
   queue.push(new Uint8Array([2]));
@@ -62,7 +62,7 @@ Deno.test("SendQueue.push() collects pushes made during a write for the next one
 
 Deno.test("SendQueue.push() finishes partial writes in order", async () => {
   const { calls, write } = recordingWriter(3);
-  const queue = new SendQueue(write);
+  const queue = new SendQueue({ writeSome: write });
   const data = Array.from({ length: 10 }, (_, i) => i);
   queue.push(new Uint8Array(data.slice(0, 4)));
   queue.push(new Uint8Array(data.slice(4)));
@@ -70,10 +70,13 @@ Deno.test("SendQueue.push() finishes partial writes in order", async () => {
   assert.deepEqual(calls, [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]);
 });
 
-Deno.test("SendQueue.push() refuses past maxBytes and calls onOverflow once", async () => {
+Deno.test("SendQueue.push() refuses past maxBytes and calls queueOverflowed once", async () => {
   const writer = stuckWriter();
   let overflows = 0;
-  const queue = new SendQueue(writer.write, { maxBytes: 10, onOverflow: () => overflows++ });
+  const queue = new SendQueue(
+    { writeSome: writer.write, queueOverflowed: () => overflows++ },
+    { maxBytes: 10 },
+  );
   assert.ok(queue.push(new Uint8Array(6)));
   assert.ok(queue.push(new Uint8Array(4))); // exactly at the bound: accepted
   const drained = queue.drained();
@@ -86,16 +89,20 @@ Deno.test("SendQueue.push() refuses past maxBytes and calls onOverflow once", as
 
 Deno.test("SendQueue with maxBytes 0 is unbounded", async () => {
   const writer = stuckWriter();
-  const queue = new SendQueue(writer.write, { maxBytes: 0, onOverflow: () => assert.fail() });
+  const queue = new SendQueue(
+    { writeSome: writer.write, queueOverflowed: () => assert.fail() },
+    { maxBytes: 0 },
+  );
   for (let i = 0; i < 100; i++) assert.ok(queue.push(new Uint8Array(1024 * 1024)));
   assert.equal(queue.bytes, 100 * 1024 * 1024);
   await Promise.resolve();
 });
 
-Deno.test("SendQueue calls onError once when a write fails, then refuses pushes", async () => {
+Deno.test("SendQueue calls writeFailed once when a write fails, then refuses pushes", async () => {
   const errors: unknown[] = [];
-  const queue = new SendQueue(() => Promise.reject(new Error("broken pipe")), {
-    onError: (e) => errors.push(e),
+  const queue = new SendQueue({
+    writeSome: () => Promise.reject(new Error("broken pipe")),
+    writeFailed: (e) => errors.push(e),
   });
   queue.push(new Uint8Array(1));
   await queue.drained();
@@ -106,7 +113,7 @@ Deno.test("SendQueue calls onError once when a write fails, then refuses pushes"
 
 Deno.test("SendQueue.drained() resolves at once when empty, else after the last byte", async () => {
   const { write } = recordingWriter(1);
-  const queue = new SendQueue(write);
+  const queue = new SendQueue({ writeSome: write });
   await queue.drained();
   queue.push(new Uint8Array(5));
   let done = false;
