@@ -22,7 +22,7 @@ import {
   type ServerFrame,
   type TextLimits,
 } from "../protocol/mod.ts";
-import { Outbound } from "./outbound.ts";
+import { Outbound, OutboundRun } from "./outbound.ts";
 import { Room } from "./room.ts";
 import type { Session } from "./session.ts";
 import {
@@ -88,6 +88,12 @@ interface Pending {
   record: StoredMessage;
   sender: Session;
   ref: string | undefined;
+}
+
+function ackOf(record: StoredMessage, ref: string | undefined): ServerFrame {
+  return ref === undefined
+    ? { type: "ack", id: record.id, ts: record.ts }
+    : { type: "ack", id: record.id, ts: record.ts, ref };
 }
 
 /**
@@ -466,7 +472,38 @@ export class Hub {
       }
       return;
     }
-    for (const p of pending) this.#deliver(p);
+    // Consecutive messages to one room go out as one run: each receiver's
+    // queue gets one shared chunk rather than one per message.
+    for (let i = 0; i < pending.length;) {
+      const room = pending[i]!.record.room;
+      let end = i + 1;
+      if (room !== null) {
+        while (end < pending.length && pending[end]!.record.room === room) end++;
+      }
+      if (end - i === 1) this.#deliver(pending[i]!);
+      else this.#deliverRun(room!, pending.slice(i, end));
+      i = end;
+    }
+  }
+
+  /**
+   * Delivers consecutive messages to one room. Members who sent none of them
+   * get the whole run as one chunk; each sender gets the others' messages and
+   * acks for its own, in id order, as with single messages.
+   */
+  #deliverRun(key: string, run: Pending[]): void {
+    const room = this.#rooms.get(key);
+    const outs = run.map((p) => new Outbound(this.frameOf(p.record), key));
+    const senders = new Set(run.map((p) => p.sender));
+    room?.broadcastExcept(new OutboundRun(key, outs), senders);
+    for (const sender of senders) {
+      const member = room?.has(sender) ?? false;
+      for (let k = 0; k < run.length; k++) {
+        const { record, sender: from, ref } = run[k]!;
+        if (from === sender) sender.send(ackOf(record, ref));
+        else if (member) sender.deliver(outs[k]!);
+      }
+    }
   }
 
   #deliver({ record, sender, ref }: Pending): void {
@@ -479,11 +516,7 @@ export class Hub {
       target?.send(frame);
       if (target !== sender) sender.send(frame);
     }
-    sender.send(
-      ref === undefined
-        ? { type: "ack", id: record.id, ts: record.ts }
-        : { type: "ack", id: record.id, ts: record.ts, ref },
-    );
+    sender.send(ackOf(record, ref));
   }
 
   #schedule(): void {

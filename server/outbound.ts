@@ -5,12 +5,30 @@
  * @module
  */
 
-import { encodeFrame, formatPlainText, type ServerFrame } from "../protocol/mod.ts";
+import { encodeFrame, formatPlainText, roomKey, type ServerFrame } from "../protocol/mod.ts";
 
 const encoder = new TextEncoder();
 
 /** The wire formats a session can speak. */
 export type WireFormat = "json" | "text";
+
+/** Something a session can be sent: one frame, or a run of room messages. */
+export interface Deliverable {
+  /**
+   * The key of the room a room message (`message`, `action`) belongs to;
+   * `undefined` for every other frame. Plain-text readers whose current room
+   * differs see such lines with a `[#room] ` prefix.
+   */
+  readonly roomKey: string | undefined;
+  /**
+   * The bytes in a wire format (see {@linkcode Outbound.bytes}).
+   *
+   * @param format `json` or `text`
+   * @param elsewhere plain text only: the reader's current room is another
+   * @returns `\n`-terminated bytes, or `null` when there is nothing to send
+   */
+  bytes(format: WireFormat, elsewhere?: boolean): Uint8Array | null;
+}
 
 /**
  * Holds a frame and its lazily encoded bytes. A broadcast to N receivers
@@ -21,19 +39,27 @@ export type WireFormat = "json" | "text";
  * ```ts
  * import { Outbound } from "./outbound.ts";
  * const out = new Outbound({ type: "joined", nick: "alice", ts: 0 });
- * new TextDecoder().decode(out.bytes("text")); // "* alice joined the chat\n"
+ * new TextDecoder().decode(out.bytes("text")!); // "* alice joined the chat\n"
  * ```
  */
-export class Outbound {
+export class Outbound implements Deliverable {
   /** The frame being sent. */
   readonly frame: ServerFrame;
+  /** @inheritdoc */
+  readonly roomKey: string | undefined;
   #json: Uint8Array | undefined;
   #text: Uint8Array | null | undefined;
   #elsewhere: Uint8Array | null | undefined;
 
-  /** @param frame the frame to send */
-  constructor(frame: ServerFrame) {
+  /**
+   * @param frame the frame to send
+   * @param key the room key of a room message, when the caller has it
+   */
+  constructor(frame: ServerFrame, key?: string) {
     this.frame = frame;
+    this.roomKey = (frame.type === "message" || frame.type === "action") && frame.room
+      ? key ?? roomKey(frame.room)
+      : undefined;
   }
 
   /**
@@ -59,5 +85,67 @@ export class Outbound {
       this.#text = text === undefined ? null : encoder.encode(text + "\n");
     }
     return this.#text;
+  }
+}
+
+/**
+ * Consecutive messages of one room, committed together, delivered to each
+ * receiver as one chunk. The chunk is built once per wire format (and
+ * plain-text prefix) and shared: a receiver's send queue then holds one
+ * reference per run instead of one per message, and writes it without
+ * copying. Fan-out of 100 JSON receivers spent 30 % of its CPU joining
+ * per-message chunks before this (docs/performance.md).
+ *
+ * @example
+ * ```ts
+ * import { Outbound, OutboundRun } from "./outbound.ts";
+ * const say = (id: number) =>
+ *   new Outbound({ type: "message", id, room: "#lobby", from: "ann", text: `hi ${id}`, ts: 0 });
+ * const run = new OutboundRun("#lobby", [say(1), say(2)]);
+ * new TextDecoder().decode(run.bytes("text")!); // "ann: hi 1\nann: hi 2\n"
+ * ```
+ */
+export class OutboundRun implements Deliverable {
+  /** @inheritdoc */
+  readonly roomKey: string;
+  readonly #outs: readonly Outbound[];
+  #json: Uint8Array | null | undefined;
+  #text: Uint8Array | null | undefined;
+  #elsewhere: Uint8Array | null | undefined;
+
+  /**
+   * @param roomKey the room every message belongs to
+   * @param outs the messages, in delivery order
+   */
+  constructor(roomKey: string, outs: readonly Outbound[]) {
+    this.roomKey = roomKey;
+    this.#outs = outs;
+  }
+
+  /** @inheritdoc */
+  bytes(format: WireFormat, elsewhere = false): Uint8Array | null {
+    if (format === "json") return this.#json ??= this.#join(format, false);
+    if (elsewhere) return this.#elsewhere ??= this.#join(format, true);
+    return this.#text ??= this.#join(format, false);
+  }
+
+  #join(format: WireFormat, elsewhere: boolean): Uint8Array | null {
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for (const out of this.#outs) {
+      const bytes = out.bytes(format, elsewhere);
+      if (bytes) {
+        parts.push(bytes);
+        size += bytes.length;
+      }
+    }
+    if (parts.length === 0) return null;
+    const joined = new Uint8Array(size);
+    let offset = 0;
+    for (const part of parts) {
+      joined.set(part, offset);
+      offset += part.length;
+    }
+    return joined;
   }
 }

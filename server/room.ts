@@ -6,7 +6,7 @@
  */
 
 import { roomKey, type ServerFrame } from "../protocol/mod.ts";
-import { Outbound } from "./outbound.ts";
+import { type Deliverable, Outbound } from "./outbound.ts";
 import type { Session } from "./session.ts";
 
 /**
@@ -90,6 +90,18 @@ export class Room {
     const out = frame instanceof Outbound ? frame : new Outbound(frame);
     for (const session of this.#members) {
       if (session !== except) session.deliver(out);
+    }
+  }
+
+  /**
+   * Sends prepared frames to every member outside a set.
+   *
+   * @param out the frames, e.g. an {@linkcode OutboundRun}
+   * @param except members who do not get them (the run's senders)
+   */
+  broadcastExcept(out: Deliverable, except: ReadonlySet<Session>): void {
+    for (const session of this.#members) {
+      if (!except.has(session)) session.deliver(out);
     }
   }
 

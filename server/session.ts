@@ -23,7 +23,7 @@ import {
 } from "../protocol/mod.ts";
 import { handleFrame } from "./commands.ts";
 import { hashToken, type Hub } from "./hub.ts";
-import { Outbound, type WireFormat } from "./outbound.ts";
+import { type Deliverable, Outbound, type WireFormat } from "./outbound.ts";
 import type { Room } from "./room.ts";
 
 /** What a session needs from its connection. */
@@ -61,7 +61,8 @@ export class Session {
   #current: Room | undefined;
   #lastPrivateFrom: string | undefined;
   /** Per room key: the lowest id shown, where `/history` continues. */
-  readonly #cursors = new Map<string, number>();
+  #cursors: Map<string, number> | undefined; // created on first use
+
   #token: string | undefined;
   #tokenHash: string | undefined;
 
@@ -191,16 +192,14 @@ export class Session {
   }
 
   /**
-   * Queues a frame prepared for many receivers.
+   * Queues a frame (or a run of room messages) prepared for many receivers.
    *
-   * @param out the frame and its cached encodings
+   * @param out the frames and their cached encodings
    */
-  deliver(out: Outbound): void {
+  deliver(out: Deliverable): void {
     if (this.#state === "closed") return;
-    const frame = out.frame;
-    const elsewhere = this.format === "text" &&
-      (frame.type === "message" || frame.type === "action") &&
-      frame.room !== undefined && this.#current?.key !== frame.room.toLowerCase();
+    const elsewhere = this.format === "text" && out.roomKey !== undefined &&
+      this.#current?.key !== out.roomKey;
     const bytes = out.bytes(this.format, elsewhere);
     if (bytes) this.#transport.send(bytes);
   }
@@ -283,7 +282,7 @@ export class Session {
     const announced = announce && this.hub.announces(room);
     if (!room.remove(this)) return;
     this.rooms.delete(room.key);
-    this.#cursors.delete(room.key);
+    this.#cursors?.delete(room.key);
     if (announced) {
       room.broadcast({ type: "left", nick: this.#nick!, room: room.name, reason, ts: Date.now() });
     }
@@ -315,8 +314,8 @@ export class Session {
     const { messages, more } = this.hub.history(room, before, limit);
     for (const record of messages) this.send(this.hub.frameOf(record, true));
     const lowest = messages[0]?.id;
-    if (lowest !== undefined) this.#cursors.set(room.key, lowest);
-    else if (before !== Infinity) this.#cursors.set(room.key, 0);
+    if (lowest !== undefined) (this.#cursors ??= new Map()).set(room.key, lowest);
+    else if (before !== Infinity) (this.#cursors ??= new Map()).set(room.key, 0);
     if (messages.length > 0 || always) {
       this.send({ type: "history", room: room.name, count: messages.length, more });
     }
@@ -328,7 +327,7 @@ export class Session {
    * @param room the room
    */
   historyCursor(room: Room): number {
-    return this.#cursors.get(room.key) ?? Infinity;
+    return this.#cursors?.get(room.key) ?? Infinity;
   }
 
   /** Queues the resumable state (nick, rooms) for the store. JSON sessions only. */
