@@ -200,7 +200,13 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     room.topicBy = session.nick!;
     room.topicTs = Date.now();
     session.hub.saveRoom(room);
-    room.broadcast({ type: "topic", room: room.name, topic, by: session.nick!, ts: room.topicTs });
+    session.hub.announce(room, {
+      type: "topic",
+      room: room.name,
+      topic,
+      by: session.nick!,
+      ts: room.topicTs,
+    });
   },
   who(session, frame) {
     if (frame.room === undefined && !session.current) {

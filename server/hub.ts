@@ -84,10 +84,28 @@ export interface Draft {
   ref?: string;
 }
 
-interface Pending {
+/** A message waiting to be committed, then delivered and acknowledged. */
+interface PendingMessage {
+  kind: "message";
   record: StoredMessage;
   sender: Session;
   ref: string | undefined;
+}
+
+/** A room notice (join, leave, topic) waiting to be delivered in order. */
+interface PendingNotice {
+  kind: "notice";
+  /** The room's key. */
+  key: string;
+  frame: ServerFrame;
+  /** A member who does not get it (the one who joined). */
+  except: Session | undefined;
+}
+
+type Pending = PendingMessage | PendingNotice;
+
+function roomOf(p: Pending): string | null {
+  return p.kind === "message" ? p.record.room : p.key;
 }
 
 function ackOf(record: StoredMessage, ref: string | undefined): ServerFrame {
@@ -401,7 +419,25 @@ export class Hub {
       to: draft.to ?? null,
       text: draft.text,
     };
-    this.#pending.push({ record, sender, ref: draft.ref });
+    this.#pending.push({ kind: "message", record, sender, ref: draft.ref });
+    this.#schedule();
+  }
+
+  /**
+   * Queues a notice to a room's members (joined, left, topic), delivered
+   * with the messages queued around it and in the same order. Notices of one
+   * turn (a join storm) then reach each member as one shared chunk.
+   *
+   * @param room the room
+   * @param frame the notice
+   * @param except a member who does not get it (e.g. the one who joined)
+   */
+  announce(room: Room, frame: ServerFrame, except?: Session): void {
+    if (this.#closed) {
+      room.broadcast(frame, except);
+      return;
+    }
+    this.#pending.push({ kind: "notice", key: room.key, frame, except });
     this.#schedule();
   }
 
@@ -448,8 +484,9 @@ export class Hub {
       this.#dropSessions.size === 0
     ) return;
     this.#pending = [];
+    const messages = pending.filter((p) => p.kind === "message");
     const batch: Batch = {
-      messages: pending.map((p) => p.record),
+      messages: messages.map((p) => p.record),
       rooms: [...this.#dirtyRooms].map((r) => ({
         name: r.name,
         topic: r.topic,
@@ -462,60 +499,67 @@ export class Hub {
     this.#dirtyRooms.clear();
     this.#dirtySessions.clear();
     this.#dropSessions.clear();
+    let deliver = pending;
     try {
       this.store.commit(batch);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      this.log(`store commit failed (${pending.length} messages lost): ${reason}`);
-      for (const p of pending) {
+      this.log(`store commit failed (${messages.length} messages lost): ${reason}`);
+      for (const p of messages) {
         p.sender.error("storage_failed", "your message could not be saved; please send it again");
       }
-      return;
+      deliver = pending.filter((p) => p.kind === "notice");
     }
-    // Consecutive messages to one room go out as one run: each receiver's
-    // queue gets one shared chunk rather than one per message.
-    for (let i = 0; i < pending.length;) {
-      const room = pending[i]!.record.room;
+    // Consecutive messages and notices to one room go out as one run: each
+    // receiver's queue gets one shared chunk rather than one per frame.
+    for (let i = 0; i < deliver.length;) {
+      const room = roomOf(deliver[i]!);
       let end = i + 1;
       if (room !== null) {
-        while (end < pending.length && pending[end]!.record.room === room) end++;
+        while (end < deliver.length && roomOf(deliver[end]!) === room) end++;
+        this.#deliverRun(room, deliver.slice(i, end));
+      } else {
+        this.#deliverPrivate(deliver[i] as PendingMessage);
       }
-      if (end - i === 1) this.#deliver(pending[i]!);
-      else this.#deliverRun(room!, pending.slice(i, end));
       i = end;
     }
   }
 
   /**
-   * Delivers consecutive messages to one room. Members who sent none of them
-   * get the whole run as one chunk; each sender gets the others' messages and
-   * acks for its own, in id order, as with single messages.
+   * Delivers consecutive frames to one room. Members who sent (or are
+   * excepted from) none of them get the whole run as one chunk; the others
+   * get, frame by frame and in order, what they would have got one at a
+   * time: the others' messages, and acks for their own.
    */
   #deliverRun(key: string, run: Pending[]): void {
     const room = this.#rooms.get(key);
-    const outs = run.map((p) => new Outbound(this.frameOf(p.record), key));
-    const senders = new Set(run.map((p) => p.sender));
-    room?.broadcastExcept(new OutboundRun(key, outs), senders);
-    for (const sender of senders) {
-      const member = room?.has(sender) ?? false;
+    const outs = run.map((p) =>
+      new Outbound(p.kind === "message" ? this.frameOf(p.record) : p.frame, key)
+    );
+    const excepted = new Set<Session>();
+    for (const p of run) {
+      const who = p.kind === "message" ? p.sender : p.except;
+      if (who) excepted.add(who);
+    }
+    room?.broadcastExcept(outs.length === 1 ? outs[0]! : new OutboundRun(key, outs), excepted);
+    for (const session of excepted) {
+      const member = room?.has(session) ?? false;
       for (let k = 0; k < run.length; k++) {
-        const { record, sender: from, ref } = run[k]!;
-        if (from === sender) sender.send(ackOf(record, ref));
-        else if (member) sender.deliver(outs[k]!);
+        const p = run[k]!;
+        if (p.kind === "message" && p.sender === session) session.send(ackOf(p.record, p.ref));
+        else if (member && !(p.kind === "notice" && p.except === session)) {
+          session.deliver(outs[k]!);
+        }
       }
     }
   }
 
-  #deliver({ record, sender, ref }: Pending): void {
+  #deliverPrivate({ record, sender, ref }: PendingMessage): void {
     const frame = this.frameOf(record);
-    if (record.room !== null) {
-      this.#rooms.get(record.room)?.broadcast(frame, sender);
-    } else {
-      const target = this.find(record.to ?? "");
-      target?.notePrivate(record.from);
-      target?.send(frame);
-      if (target !== sender) sender.send(frame);
-    }
+    const target = this.find(record.to ?? "");
+    target?.notePrivate(record.from);
+    target?.send(frame);
+    if (target !== sender) sender.send(frame);
     sender.send(ackOf(record, ref));
   }
 

@@ -259,7 +259,7 @@ export class Session {
         room: room.name,
         ts: Date.now(),
       } as const;
-      if (this.hub.announces(room)) room.broadcast(joined, this);
+      if (this.hub.announces(room)) this.hub.announce(room, joined, this);
       // The lobby join at connect time is implied by `welcome`.
       if (this.#state === "active") this.send(joined);
     }
@@ -284,7 +284,13 @@ export class Session {
     this.rooms.delete(room.key);
     this.#cursors?.delete(room.key);
     if (announced) {
-      room.broadcast({ type: "left", nick: this.#nick!, room: room.name, reason, ts: Date.now() });
+      this.hub.announce(room, {
+        type: "left",
+        nick: this.#nick!,
+        room: room.name,
+        reason,
+        ts: Date.now(),
+      });
     }
     if (this.#state !== "active") return;
     this.send({ type: "left", nick: this.#nick!, room: room.name, reason, ts: Date.now() });
@@ -467,7 +473,8 @@ export class Session {
       const room = this.hub.openRoom(name);
       if (room.ok) this.enterRoom(room.room, { quiet: true });
       if (room.ok && !quiet && this.hub.announces(room.room)) {
-        room.room.broadcast(
+        this.hub.announce(
+          room.room,
           { type: "joined", nick: result.nick, room: room.room.name, ts: Date.now() },
           this,
         );

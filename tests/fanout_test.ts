@@ -112,3 +112,27 @@ Deno.test("OutboundRun joins its messages once per wire format", () => {
   assert.deepEqual(lines.map((l) => JSON.parse(l).id), [1, 2]);
   assert.equal(new OutboundRun("#dev", []).bytes("json"), null);
 });
+
+Deno.test("join notices and messages of one turn reach members in order, as one chunk", async () => {
+  const hub = new Hub();
+  const alice = connect(hub, "alice", "json");
+  const carol = connect(hub, "carol", "text");
+  await turn();
+  alice.transport.take();
+  carol.transport.take();
+  say(alice.session, "before");
+  const bob = connect(hub, "bob", "json");
+  say(bob.session, "hi all");
+  await turn();
+  assert.equal(carol.transport.chunks.length, 1);
+  assert.deepEqual(carol.transport.take(), [
+    "alice: before",
+    "* bob joined the chat",
+    "bob: hi all",
+  ]);
+  // The joiner is not told of its own join twice; its own message is acked.
+  const bobFrames = bob.transport.take().map((l) => JSON.parse(l));
+  assert.deepEqual(bobFrames.filter((f) => f.type === "joined"), []);
+  assert.equal(bobFrames.at(-1).type, "ack");
+  hub.close();
+});
