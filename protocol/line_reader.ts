@@ -50,7 +50,7 @@ export interface LineReaderOptions {
  */
 export class LineReader {
   readonly #max: number;
-  #parts: Uint8Array[] = [];
+  #parts: Uint8Array[] | undefined; // pieces of an unfinished line, if any
   #pending = 0;
   #skipping = false;
 
@@ -92,7 +92,7 @@ export class LineReader {
         continue;
       }
       if (nl === -1) {
-        this.#parts.push(chunk.slice(start));
+        (this.#parts ??= []).push(chunk.slice(start));
         this.#pending = size;
         break;
       }
@@ -116,7 +116,7 @@ export class LineReader {
 
   #finish(tail: Uint8Array): LineResult {
     let bytes = tail;
-    if (this.#parts.length > 0) {
+    if (this.#parts) {
       bytes = new Uint8Array(this.#pending + tail.length);
       let offset = 0;
       for (const part of this.#parts) {
@@ -139,7 +139,7 @@ export class LineReader {
   }
 
   #reset(): void {
-    this.#parts = [];
+    this.#parts = undefined;
     this.#pending = 0;
   }
 }

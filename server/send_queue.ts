@@ -78,7 +78,7 @@ export class SendQueue {
   #scheduled = false;
   #flushing = false;
   #failed = false;
-  #waiters: (() => void)[] = [];
+  #waiters: (() => void)[] | undefined; // created by the first drained()
 
   /**
    * @param sink the writer, e.g. `{ writeSome: (b) => conn.write(b) }`
@@ -125,7 +125,7 @@ export class SendQueue {
   /** Resolves once everything queued so far is written, or the queue failed. */
   drained(): Promise<void> {
     if (this.#bytes === 0 || this.#failed) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve) => (this.#waiters ??= []).push(resolve));
   }
 
   async #flush(): Promise<void> {
@@ -188,8 +188,8 @@ export class SendQueue {
   #wake(): void {
     if (this.#bytes !== 0 && !this.#failed) return;
     const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
+    this.#waiters = undefined;
+    for (const wake of waiters ?? []) wake();
   }
 }
 

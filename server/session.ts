@@ -63,7 +63,6 @@ export class Session {
   /** Per room key: the lowest id shown, where `/history` continues. */
   #cursors: Map<string, number> | undefined; // created on first use
 
-  #token: string | undefined;
   #tokenHash: string | undefined;
 
   /**
@@ -405,19 +404,20 @@ export class Session {
     const lobby = this.hub.lobby;
     this.enterRoom(lobby);
     this.#state = "active";
-    if (this.format === "json") this.#newToken();
-    this.#welcome(false);
+    this.#welcome(false, this.format === "json" ? this.#newToken() : undefined);
     this.replayHistory(lobby, Infinity, JOIN_HISTORY, false);
     this.persist();
   }
 
-  #newToken(): void {
-    this.#token = randomBytes(24).toString("base64url");
-    this.#tokenHash = hashToken(this.#token);
+  /** Makes and binds a resume token; only its hash is kept. */
+  #newToken(): string {
+    const token = randomBytes(24).toString("base64url");
+    this.#tokenHash = hashToken(token);
     this.hub.bindToken(this);
+    return token;
   }
 
-  #welcome(resumed: boolean): void {
+  #welcome(resumed: boolean, token: string | undefined): void {
     this.send({
       type: "welcome",
       version: PROTOCOL_VERSION,
@@ -425,7 +425,7 @@ export class Session {
       server: this.hub.name,
       online: this.hub.size,
       room: this.#current?.name ?? null,
-      ...(this.#token !== undefined ? { resume: this.#token } : {}),
+      ...(token !== undefined ? { resume: token } : {}),
       ...(resumed ? { resumed: true } : {}),
     });
   }
@@ -462,7 +462,6 @@ export class Session {
       return false;
     }
     this.#nick = result.nick;
-    this.#token = token;
     this.#tokenHash = tokenHash;
     this.hub.bindToken(this);
     this.hub.log(`resume ${result.nick} (${this.remote})${ghost ? ", ghost replaced" : ""}`);
@@ -483,7 +482,7 @@ export class Session {
     const current = record.current === null ? undefined : this.hub.room(record.current);
     if (current && this.rooms.has(current.key)) this.#current = current;
     this.#state = "active";
-    this.#welcome(true);
+    this.#welcome(true, token);
     if (lastId === undefined) {
       if (this.#current) this.replayHistory(this.#current, Infinity, JOIN_HISTORY, false);
     } else {

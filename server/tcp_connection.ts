@@ -56,10 +56,6 @@ function delay(ms: number): Promise<void> {
  * idle connections each save the closures that callbacks would cost.
  */
 export class TcpConnection implements Transport, SendQueueSink {
-  /** Peer address, `host:port`. */
-  readonly remote: string;
-  /** Peer host, for per-address limits. */
-  readonly hostname: string;
   /** When the connection was accepted (ms since epoch). */
   readonly openedAt: number = Date.now();
   /** When any byte last arrived (ms since epoch). */
@@ -96,11 +92,6 @@ export class TcpConnection implements Transport, SendQueueSink {
     this.#limits = limits;
     this.#pressure = pressure;
     this.#onFinished = onFinished;
-    const addr = conn.remoteAddr;
-    this.hostname = addr.hostname;
-    this.remote = addr.hostname.includes(":")
-      ? `[${addr.hostname}]:${addr.port}`
-      : `${addr.hostname}:${addr.port}`;
     try {
       conn.setNoDelay(true);
       conn.setKeepAlive(true);
@@ -126,6 +117,17 @@ export class TcpConnection implements Transport, SendQueueSink {
   /** For the send queue: the socket is gone. @inheritdoc */
   writeFailed(): void {
     this.#abort("write failed");
+  }
+
+  /** Peer address, `host:port` (`[v6]:port`); built on demand, for logs. */
+  get remote(): string {
+    const { hostname, port } = this.#conn.remoteAddr;
+    return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+  }
+
+  /** Peer host, for per-address limits. */
+  get hostname(): string {
+    return this.#conn.remoteAddr.hostname;
   }
 
   /** The session, once the first line has chosen a wire format. */
