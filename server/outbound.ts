@@ -6,6 +6,7 @@
  */
 
 import { encodeFrame, formatPlainText, roomKey, type ServerFrame } from "../protocol/mod.ts";
+import { concat } from "./send_queue.ts";
 
 const encoder = new TextEncoder();
 
@@ -131,21 +132,10 @@ export class OutboundRun implements Deliverable {
 
   #join(format: WireFormat, elsewhere: boolean): Uint8Array | null {
     const parts: Uint8Array[] = [];
-    let size = 0;
     for (const out of this.#outs) {
       const bytes = out.bytes(format, elsewhere);
-      if (bytes) {
-        parts.push(bytes);
-        size += bytes.length;
-      }
+      if (bytes) parts.push(bytes);
     }
-    if (parts.length === 0) return null;
-    const joined = new Uint8Array(size);
-    let offset = 0;
-    for (const part of parts) {
-      joined.set(part, offset);
-      offset += part.length;
-    }
-    return joined;
+    return parts.length === 0 ? null : concat(parts);
   }
 }

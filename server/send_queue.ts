@@ -133,7 +133,7 @@ export class SendQueue {
     this.#flushing = true;
     try {
       while (this.#chunks.length > 0 && !this.#failed) {
-        let buf = join(this.#chunks);
+        let buf = concat(this.#chunks);
         this.#chunks = [];
         while (buf.length > 0) {
           const n = await this.#sink.writeSome(buf);
@@ -196,7 +196,13 @@ export class SendQueue {
 /** Milliseconds without a completed write after which a queue counts as stalled. */
 const STALL_MS = 100;
 
-function join(chunks: Uint8Array[]): Uint8Array {
+/**
+ * Concatenates byte chunks; a single chunk is returned as is (not copied).
+ *
+ * @param chunks the chunks, in order
+ * @returns one array holding all their bytes
+ */
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   let size = 0;
   for (const c of chunks) size += c.length;
