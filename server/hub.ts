@@ -433,11 +433,12 @@ export class Hub {
    * @param except a member who does not get it (e.g. the one who joined)
    */
   announce(room: Room, frame: ServerFrame, except?: Session): void {
+    const notice: PendingNotice = { kind: "notice", key: room.key, frame, except };
     if (this.#closed) {
-      room.broadcast(frame, except);
+      this.#deliverRun(room.key, [notice]); // no flush is coming: deliver now
       return;
     }
-    this.#pending.push({ kind: "notice", key: room.key, frame, except });
+    this.#pending.push(notice);
     this.#schedule();
   }
 
@@ -541,7 +542,7 @@ export class Hub {
       const who = p.kind === "message" ? p.sender : p.except;
       if (who) excepted.add(who);
     }
-    room?.broadcastExcept(outs.length === 1 ? outs[0]! : new OutboundRun(key, outs), excepted);
+    room?.broadcast(outs.length === 1 ? outs[0]! : new OutboundRun(key, outs), excepted);
     for (const session of excepted) {
       const member = room?.has(session) ?? false;
       for (let k = 0; k < run.length; k++) {

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { roomKey, type ServerFrame } from "../protocol/mod.ts";
-import { type Deliverable, Outbound } from "./outbound.ts";
+import { roomKey } from "../protocol/mod.ts";
+import type { Deliverable } from "./outbound.ts";
 import type { Session } from "./session.ts";
 
 /**
@@ -81,25 +81,13 @@ export class Room {
   }
 
   /**
-   * Sends a frame to every member but one, encoded once per wire format.
+   * Sends prepared frames, encoded once per wire format, to every member
+   * outside a set.
    *
-   * @param frame the frame
-   * @param except a member who does not get it (the sender)
+   * @param out the frames, e.g. an `Outbound` or `OutboundRun`
+   * @param except members who do not get them (the senders)
    */
-  broadcast(frame: ServerFrame | Outbound, except?: Session): void {
-    const out = frame instanceof Outbound ? frame : new Outbound(frame);
-    for (const session of this.#members) {
-      if (session !== except) session.deliver(out);
-    }
-  }
-
-  /**
-   * Sends prepared frames to every member outside a set.
-   *
-   * @param out the frames, e.g. an {@linkcode OutboundRun}
-   * @param except members who do not get them (the run's senders)
-   */
-  broadcastExcept(out: Deliverable, except: ReadonlySet<Session>): void {
+  broadcast(out: Deliverable, except: ReadonlySet<Session>): void {
     for (const session of this.#members) {
       if (!except.has(session)) session.deliver(out);
     }
