@@ -47,8 +47,9 @@ const UNLIMITED_HIGH_WATER = 256 * 1024;
 
 /**
  * Bytes waiting to be written to one peer. Pushes made in the same turn of
- * the event loop are joined and written with one call; while a write is in
- * flight, new pushes collect for the next one. A peer that does not read
+ * the event loop are joined and written with one call, at the end of the
+ * turn (one microtask starts the writes of every queue pushed to in that
+ * turn); while a write is in flight, new pushes collect for the next one. A peer that does not read
  * makes the queue grow until `maxBytes`, when the push is refused and
  * the sink's `queueOverflowed` runs: the caller drops that peer (slow consumer), nobody else
  * waits for it. Between the high-water mark and the limit the queue raises the
@@ -73,12 +74,18 @@ export class SendQueue {
   #stalled = false;
   #progress = 0;
   #stallTimer: ReturnType<typeof setInterval> | undefined;
-  #chunks: Uint8Array[] = [];
+  // What waits for the next write: nothing, one chunk (the usual case, no
+  // array), or several. Kept this way because a broadcast pushes once per
+  // receiver, and an array per push was most of the server's young garbage.
+  #pending: Uint8Array | Uint8Array[] | undefined;
+  #writing: Uint8Array | undefined; // the write in flight
   #bytes = 0;
   #scheduled = false;
-  #flushing = false;
   #failed = false;
   #waiters: (() => void)[] | undefined; // created by the first drained()
+  // Bound once per queue, not once per write.
+  readonly #onWritten = (n: number) => this.#written(n);
+  readonly #onWriteFailed = (error: unknown) => this.#fail(error);
 
   /**
    * @param sink the writer, e.g. `{ writeSome: (b) => conn.write(b) }`
@@ -107,17 +114,21 @@ export class SendQueue {
     if (this.#failed) return false;
     if (this.#max !== 0 && this.#bytes + bytes.length > this.#max) {
       this.#failed = true;
+      this.#pending = undefined;
       this.#relieve();
       this.#sink.queueOverflowed?.();
       this.#wake();
       return false;
     }
-    this.#chunks.push(bytes);
+    const pending = this.#pending;
+    if (pending === undefined) this.#pending = bytes;
+    else if (pending instanceof Uint8Array) this.#pending = [pending, bytes];
+    else pending.push(bytes);
     this.#bytes += bytes.length;
     if (this.#bytes > this.#highWater && !this.#raised && !this.#stalled) this.#raise();
-    if (!this.#scheduled && !this.#flushing) {
+    if (!this.#scheduled && this.#writing === undefined) {
       this.#scheduled = true;
-      queueMicrotask(() => this.#flush());
+      SendQueue.#schedule(this);
     }
     return true;
   }
@@ -128,35 +139,67 @@ export class SendQueue {
     return new Promise((resolve) => (this.#waiters ??= []).push(resolve));
   }
 
-  async #flush(): Promise<void> {
-    this.#scheduled = false;
-    this.#flushing = true;
-    try {
-      while (this.#chunks.length > 0 && !this.#failed) {
-        let buf = concat(this.#chunks);
-        this.#chunks = [];
-        while (buf.length > 0) {
-          const n = await this.#sink.writeSome(buf);
-          this.#bytes -= n;
-          buf = buf.subarray(n);
-          this.#progress++;
-          this.#stalled = false;
-          if (this.#bytes <= this.#highWater / 2) this.#relieve();
-        }
-      }
-    } catch (error) {
-      if (!this.#failed) {
-        this.#failed = true;
-        this.#sink.writeFailed?.(error);
-      }
-    } finally {
-      this.#flushing = false;
-      if (this.#failed) {
-        this.#chunks = [];
-        this.#relieve();
-      }
-      this.#wake();
+  // Queues that have pushes to write, flushed together by ONE microtask at
+  // the end of the turn: a broadcast to N receivers schedules one task, not N.
+  static #dirty: SendQueue[] = [];
+  static #spare: SendQueue[] = [];
+
+  static #schedule(queue: SendQueue): void {
+    if (SendQueue.#dirty.push(queue) === 1) queueMicrotask(SendQueue.#flushDirty);
+  }
+
+  static #flushDirty(this: void): void {
+    const queues = SendQueue.#dirty;
+    SendQueue.#dirty = SendQueue.#spare;
+    for (const queue of queues) {
+      queue.#scheduled = false;
+      if (queue.#writing === undefined) queue.#writeNext();
     }
+    queues.length = 0;
+    SendQueue.#spare = queues;
+  }
+
+  /** Starts writing what is pending, if anything; else wakes drained() waiters. */
+  #writeNext(): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending === undefined || this.#failed) {
+      this.#wake();
+      return;
+    }
+    this.#write(pending instanceof Uint8Array ? pending : concat(pending));
+  }
+
+  #write(buf: Uint8Array): void {
+    this.#writing = buf;
+    try {
+      this.#sink.writeSome(buf).then(this.#onWritten, this.#onWriteFailed);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #written(n: number): void {
+    const buf = this.#writing!;
+    this.#writing = undefined;
+    this.#bytes -= n;
+    this.#progress++;
+    this.#stalled = false;
+    if (this.#bytes <= this.#highWater / 2) this.#relieve();
+    if (this.#failed) return this.#wake();
+    if (n < buf.length) this.#write(buf.subarray(n));
+    else this.#writeNext();
+  }
+
+  #fail(error: unknown): void {
+    this.#writing = undefined;
+    this.#pending = undefined;
+    if (!this.#failed) {
+      this.#failed = true;
+      this.#sink.writeFailed?.(error);
+    }
+    this.#relieve();
+    this.#wake();
   }
 
   #raise(): void {

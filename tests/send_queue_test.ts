@@ -122,3 +122,47 @@ Deno.test("SendQueue.drained() resolves at once when empty, else after the last 
   await drained;
   assert.equal(queue.bytes, 0);
 });
+
+Deno.test("SendQueue treats a writer that throws like a failed write", async () => {
+  const errors: unknown[] = [];
+  const queue = new SendQueue({
+    writeSome: () => {
+      throw new Error("bad resource");
+    },
+    writeFailed: (e) => errors.push(e),
+  });
+  queue.push(new Uint8Array(1));
+  await queue.drained();
+  assert.equal(errors.length, 1);
+  assert.equal(queue.push(new Uint8Array(1)), false);
+});
+
+Deno.test("SendQueue keeps order when pushes arrive during a partial write", async () => {
+  const { calls, write } = recordingWriter(2);
+  const queue = new SendQueue({ writeSome: write });
+  queue.push(new Uint8Array([1, 2, 3]));
+  await Promise.resolve(); // the first write (of 2 bytes) is in flight
+  queue.push(new Uint8Array([4]));
+  queue.push(new Uint8Array([5, 6]));
+  await queue.drained();
+  assert.deepEqual(calls.flat(), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(calls[0], [1, 2]);
+  assert.equal(queue.bytes, 0);
+});
+
+Deno.test("SendQueue: a broadcast's queues each write once, in push order", async () => {
+  const order: number[] = [];
+  const queues = Array.from({ length: 50 }, (_, i) =>
+    new SendQueue({
+      writeSome: (bytes) => {
+        order.push(i);
+        return Promise.resolve(bytes.length);
+      },
+    }));
+  for (let i = queues.length - 1; i >= 0; i--) {
+    queues[i]!.push(new Uint8Array([1]));
+    queues[i]!.push(new Uint8Array([2]));
+  }
+  await Promise.all(queues.map((q) => q.drained()));
+  assert.deepEqual(order, queues.map((_, i) => queues.length - 1 - i));
+});
