@@ -49,11 +49,12 @@ const UNLIMITED_HIGH_WATER = 256 * 1024;
  * Bytes waiting to be written to one peer. Pushes made in the same turn of
  * the event loop are joined and written with one call, at the end of the
  * turn (one microtask starts the writes of every queue pushed to in that
- * turn); while a write is in flight, new pushes collect for the next one. A peer that does not read
- * makes the queue grow until `maxBytes`, when the push is refused and
- * the sink's `queueOverflowed` runs: the caller drops that peer (slow consumer), nobody else
- * waits for it. Between the high-water mark and the limit the queue raises the
- * shared {@linkcode Pressure}, so readers slow down before anyone is dropped.
+ * turn); while a write is in flight, new pushes collect for the next one.
+ * A peer that does not read makes the queue grow until `maxBytes`, when the
+ * push is refused and the sink's `queueOverflowed` runs: the caller drops
+ * that peer (slow consumer), nobody else waits for it. Between the
+ * high-water mark and the limit the queue raises the shared
+ * {@linkcode Pressure}, so readers slow down before anyone is dropped.
  *
  * @example
  * ```ts
