@@ -94,7 +94,10 @@ Deno.test("client: a server restarted on the same port and --db is resumed", asy
     const db = `${dir}/chat.db`;
     const first = await startTestServer(["--db", db]);
     const port = first.port;
-    await using alice = startClient(port, ["--nick", "alice", ...FAST]);
+    // alice goes through a proxy so that her reconnection can be held back
+    // until bob has talked: otherwise which of them is back first is a race.
+    await using proxy = startTcpProxy(port);
+    await using alice = startClient(proxy.port, ["--nick", "alice", ...FAST]);
     await using _first = first;
     await alice.stdout.expect(/^\* welcome, alice!/);
     await alice.send("/join #dev");
@@ -105,6 +108,7 @@ Deno.test("client: a server restarted on the same port and --db is resumed", asy
       await sayAcked(bob, "before the crash", "#dev");
       await alice.stdout.expect("bob: before the crash");
       await first.stop("SIGKILL");
+      proxy.cut({ hold: true });
     }
     await alice.stdout.expect(/^\* connection lost; reconnecting in \d+\.\d s…$/);
 
@@ -114,6 +118,7 @@ Deno.test("client: a server restarted on the same port and --db is resumed", asy
     await bob.sendFrame({ type: "join", room: "#dev" });
     await sayAcked(bob, "after the restart", "#dev");
     await sayAcked(bob, "in the lobby", "#lobby");
+    proxy.restore();
     await alice.stdout.expect("* reconnected as alice; 2 online");
     await sayAcked(bob, "live", "#dev");
     await alice.stdout.expect("bob: live");
