@@ -3,7 +3,7 @@
 const [port, size, mode] = [Number(Deno.args[0]), Number(Deno.args[1]), Deno.args[2]];
 const listener = Deno.listen({ hostname: "127.0.0.1", port });
 const conns: Deno.TcpConn[] = [];
-globalThis.gc?.();
+(globalThis as { gc?: () => void }).gc?.();
 console.log("base", Deno.memoryUsage().rss);
 for await (const conn of listener) {
   conns.push(conn);
