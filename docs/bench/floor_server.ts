@@ -1,0 +1,101 @@
+// The floor for the latency scenario: the least a Deno line broadcaster can do. The first line of a
+// connection is its nickname; every later line goes to every other connection as `nick: line`,
+// joined per receiver and written once per turn (as `chat server` does). No rooms, no limits, no
+// history, no JSON. It measures what the runtime's writes cost, not a design.
+// usage: deno run -A floor_server.ts PORT [deno|node]
+//   deno: Deno.listen and conn.write (what chat uses); node: node:net and socket.write
+import net from "node:net";
+
+const port = Number(Deno.args[0]);
+const api = Deno.args[1] ?? "deno";
+const encoder = new TextEncoder();
+
+interface Peer {
+  write(bytes: Uint8Array): void;
+  pending: Uint8Array[];
+}
+
+const peers = new Set<Peer>();
+let dirty: Peer[] = [];
+
+function flush(): void {
+  const batch = dirty;
+  dirty = [];
+  for (const peer of batch) {
+    const parts = peer.pending;
+    peer.pending = [];
+    let bytes = parts[0]!;
+    if (parts.length > 1) {
+      bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let offset = 0;
+      for (const p of parts) {
+        bytes.set(p, offset);
+        offset += p.length;
+      }
+    }
+    peer.write(bytes);
+  }
+}
+
+function push(peer: Peer, bytes: Uint8Array): void {
+  if (peer.pending.push(bytes) === 1 && dirty.push(peer) === 1) queueMicrotask(flush);
+}
+
+/** Returns a function taking each chunk read; it splits lines and broadcasts them. */
+function lines(peer: Peer): (chunk: Uint8Array) => void {
+  const decoder = new TextDecoder();
+  let carry = "";
+  let nick: string | undefined;
+  return (chunk) => {
+    const parts = (carry + decoder.decode(chunk, { stream: true })).split("\n");
+    carry = parts.pop()!;
+    for (const line of parts) {
+      if (nick === undefined) {
+        nick = line.trim();
+        peers.add(peer);
+        continue;
+      }
+      const out = encoder.encode(`${nick}: ${line}\n`);
+      for (const other of peers) if (other !== peer) push(other, out);
+    }
+  };
+}
+
+async function serveDeno(conn: Deno.TcpConn): Promise<void> {
+  conn.setNoDelay(true);
+  // One write in flight per connection; what arrives meanwhile waits in `later`.
+  let writing = false;
+  let later: Uint8Array[] = [];
+  const peer: Peer = {
+    pending: [],
+    write(bytes) {
+      if (writing) return void later.push(bytes);
+      writing = true;
+      conn.write(bytes).then((n) => {
+        writing = false;
+        const rest = n < bytes.length ? [bytes.subarray(n), ...later] : later;
+        later = [];
+        for (const b of rest) peer.write(b);
+      }, () => peers.delete(peer));
+    },
+  };
+  const take = lines(peer);
+  const buf = new Uint8Array(16 * 1024);
+  try {
+    for (let n; (n = await conn.read(buf)) !== null;) take(buf.subarray(0, n));
+  } catch { /* reset */ }
+  peers.delete(peer);
+  conn.close();
+}
+
+if (api === "node") {
+  net.createServer((socket) => {
+    socket.setNoDelay(true);
+    const peer: Peer = { pending: [], write: (bytes) => socket.write(bytes) };
+    socket.on("data", lines(peer));
+    socket.on("error", () => {});
+    socket.on("close", () => peers.delete(peer));
+  }).listen(port, "127.0.0.1");
+} else {
+  for await (const conn of Deno.listen({ hostname: "127.0.0.1", port })) serveDeno(conn);
+}
