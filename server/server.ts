@@ -10,11 +10,11 @@ import {
   DEFAULT_MAX_TEXT_LINES,
   encodeFrame,
 } from "../protocol/mod.ts";
-import { DEFAULT_ANNOUNCE_LIMIT, Hub, type Logger } from "./hub.ts";
-import { Pressure } from "./pressure.ts";
-import { DEFAULT_SEND_QUEUE_BYTES } from "./send_queue.ts";
-import { MemoryStore, type Store } from "./store.ts";
-import { TcpConnection } from "./tcp_connection.ts";
+import { DEFAULT_ANNOUNCE_LIMIT, Hub, type Logger } from "./core/hub.ts";
+import { Pressure } from "./transports/pressure.ts";
+import { DEFAULT_SEND_QUEUE_BYTES } from "./transports/send_queue.ts";
+import { MemoryStore, type Store } from "./store/store.ts";
+import { TcpConnection } from "./transports/tcp.ts";
 
 /** Options for {@linkcode ChatServer}. Every limit is documented in docs/operations.md. */
 export interface ServerOptions {

@@ -60,7 +60,7 @@ function toMessage(row: Row): StoredMessage {
  *
  * @example
  * ```ts ignore
- * import { SqliteStore } from "./sqlite_store.ts";
+ * import { SqliteStore } from "./sqlite.ts";
  * const store = new SqliteStore("chat.db");
  * store.lastId();
  * store.close();

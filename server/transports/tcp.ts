@@ -7,12 +7,12 @@
  * @module
  */
 
-import { LineReader } from "../protocol/mod.ts";
-import { TokenBucket } from "./flood.ts";
-import type { Hub } from "./hub.ts";
+import { LineReader } from "../../protocol/mod.ts";
+import { TokenBucket } from "../core/flood.ts";
+import type { Hub } from "../core/hub.ts";
 import type { Pressure } from "./pressure.ts";
 import { SendQueue, type SendQueueSink } from "./send_queue.ts";
-import { Session, type Transport } from "./session.ts";
+import { Session, type Transport } from "../core/session.ts";
 
 /** Limits a connection enforces; see `ServerOptions` for their meaning. */
 export interface ConnectionLimits {

@@ -20,7 +20,7 @@ import {
   parseInput,
   PROTOCOL_VERSION,
   type ServerFrame,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 import { handleFrame } from "./commands.ts";
 import { hashToken, type Hub } from "./hub.ts";
 import { type Deliverable, Outbound, type WireFormat } from "./outbound.ts";

@@ -15,7 +15,7 @@ import {
   MAX_TOPIC_LENGTH,
   normalizeRoom,
   sanitizeText,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 import type { Session } from "./session.ts";
 
 type Handler<T extends ClientFrame["type"]> = (

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { roomKey } from "../protocol/mod.ts";
+import { roomKey } from "../../protocol/mod.ts";
 import type { Deliverable } from "./outbound.ts";
 import type { Session } from "./session.ts";
 

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { encodeFrame, formatPlainText, roomKey, type ServerFrame } from "../protocol/mod.ts";
-import { concat } from "./send_queue.ts";
+import { encodeFrame, formatPlainText, roomKey, type ServerFrame } from "../../protocol/mod.ts";
+import { concat } from "../transports/send_queue.ts";
 
 const encoder = new TextEncoder();
 

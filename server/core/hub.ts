@@ -21,7 +21,7 @@ import {
   roomKey,
   type ServerFrame,
   type TextLimits,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 import { Outbound, OutboundRun } from "./outbound.ts";
 import { Room } from "./room.ts";
 import type { Session } from "./session.ts";
@@ -31,7 +31,7 @@ import {
   type SessionRecord,
   type Store,
   type StoredMessage,
-} from "./store.ts";
+} from "../store/store.ts";
 
 /** A log line sink (the server writes these to stderr). */
 export type Logger = (line: string) => void;

@@ -1,7 +1,7 @@
 /**
  * Durable state behind one interface: messages (room and private) with their
  * ids, rooms with their topics, and resumable sessions. {@linkcode MemoryStore}
- * keeps them in memory (`--db :memory:`); `SqliteStore` (sqlite_store.ts)
+ * keeps them in memory (`--db :memory:`); `SqliteStore` (sqlite.ts)
  * keeps them in an SQLite file.
  *
  * Every method is synchronous: the hub batches writes into one
@@ -203,6 +203,6 @@ export class MemoryStore implements Store {
  */
 export async function openStore(path: string): Promise<Store> {
   if (path === ":memory:") return new MemoryStore();
-  const { SqliteStore } = await import("./sqlite_store.ts");
+  const { SqliteStore } = await import("./sqlite.ts");
   return new SqliteStore(path);
 }
