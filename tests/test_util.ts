@@ -233,6 +233,28 @@ export interface TestServer extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
+/**
+ * Listeners that `chat server` opens by default besides the plain TCP port
+ * (TLS, IRC, …), as `[flag, off value]`. {@linkcode startTestServer} turns
+ * each one off unless the test passes that flag itself, so parallel tests
+ * never fight over a fixed default port. Add a listener's flag here when the
+ * server gains it.
+ */
+export const EXTRA_LISTENERS_OFF: [flag: string, off: string][] = [];
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then
+ * released), for flags where `0` means "off" rather than "pick one".
+ *
+ * @returns the port number
+ */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
 /** Options for {@linkcode startTestServer}. */
 export interface StartOptions {
   /**
@@ -265,6 +287,9 @@ export async function startTestServer(
     : ["--flood-rate", "0", ...args];
   // Never leave a chat.db behind: tests that want durability pass --db PATH,
   // and the task's read/write permission (the cwd) is widened to its folder.
+  for (const [flag, off] of EXTRA_LISTENERS_OFF) {
+    if (!flags.includes(flag)) flags = [...flags, flag, off];
+  }
   const dbAt = flags.indexOf("--db");
   if (dbAt === -1) flags = ["--db", ":memory:", ...flags];
   const db = dbAt === -1 ? ":memory:" : flags[dbAt + 1] ?? ":memory:";
