@@ -7,7 +7,22 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Batch, RoomRecord, SessionRecord, Store, StoredMessage } from "./store.ts";
 
-const SCHEMA = `
+/**
+ * `PRAGMA application_id` of a chat database: "chat" in ASCII. A file with
+ * another non-zero id belongs to another program and is refused untouched.
+ * (SQLite's own file format documentation describes the field.)
+ */
+export const APPLICATION_ID = 0x63686174;
+
+/**
+ * The schema, as forward migrations: step `i` takes a database from
+ * `PRAGMA user_version` `i` to `i + 1`. A new table or column is a new step
+ * appended here, never an edit of an old one. A file whose version is higher
+ * than this list is long was written by a newer chat and is refused.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: messages, rooms, sessions (the schema before versioning).
+  `
 CREATE TABLE IF NOT EXISTS messages (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   ts INTEGER NOT NULL,
@@ -36,7 +51,77 @@ CREATE TABLE IF NOT EXISTS sessions (
   current TEXT,
   seen INTEGER NOT NULL
 );
-`;
+`,
+];
+
+/** Tables of schema version 1: an unmarked file holding exactly these is a chat database from before versioning. */
+const LEGACY_TABLES = new Set(["messages", "rooms", "sessions", "sqlite_sequence"]);
+
+/** Why {@linkcode SqliteStore} refused a file; the message is one line for the command line. */
+export class ForeignDatabaseError extends Error {
+  /** @param message what is wrong with the file */
+  constructor(message: string) {
+    super(message);
+    this.name = "ForeignDatabaseError";
+  }
+}
+
+/**
+ * Checks that `db` is a chat database (or a new, empty file) and brings its
+ * schema up to date, in one transaction per step. Writes nothing to a file
+ * it refuses.
+ *
+ * @throws {ForeignDatabaseError} for another program's file, or one of a
+ * newer chat
+ */
+function migrate(db: DatabaseSync): void {
+  const appId = Number(db.prepare("PRAGMA application_id").get()?.application_id ?? 0);
+  let version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
+  if (appId !== 0 && appId !== APPLICATION_ID) {
+    throw new ForeignDatabaseError(
+      `it belongs to another program (application_id 0x${appId.toString(16)}); left untouched`,
+    );
+  }
+  if (appId === 0) {
+    const tables = db.prepare(
+      "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'",
+    ).all().map((row) => String(row.name));
+    const ours = tables.length > 0 && tables.every((t) => LEGACY_TABLES.has(t)) &&
+      tables.includes("messages");
+    if (tables.length > 0 && !ours) {
+      throw new ForeignDatabaseError(
+        `it is not a chat database (it has tables ${tables.slice(0, 5).join(", ")}${
+          tables.length > 5 ? ", …" : ""
+        }); left untouched`,
+      );
+    }
+    // An unmarked chat file from before versioning holds schema 1.
+    if (ours && version === 0) version = 1;
+  }
+  if (version > MIGRATIONS.length) {
+    throw new ForeignDatabaseError(
+      `it was written by a newer chat (schema ${version}, this one knows ${MIGRATIONS.length}); left untouched`,
+    );
+  }
+  db.exec("PRAGMA journal_mode = WAL");
+  for (; version < MIGRATIONS.length; version++) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(MIGRATIONS[version]!);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+      db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+  if (appId === 0) {
+    // A chat file from before versioning, already at the newest schema.
+    db.exec(`PRAGMA user_version = ${version}`);
+    db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+  }
+}
 
 const COLUMNS = "id, ts, kind, room, from_nick, to_nick, text";
 
@@ -82,21 +167,22 @@ export class SqliteStore implements Store {
    * Opens (creating if needed) the database.
    *
    * @param path file path
+   * @throws {ForeignDatabaseError} when the file is another program's or a
+   * newer chat's (see {@linkcode MIGRATIONS})
    * @throws {Error} when the file cannot be opened or is not a database
    */
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
     try {
-      // WAL: readers never block the writer, and a commit is one append to
-      // the log. synchronous=FULL: every commit is fsynced before it returns,
+      // migrate() turns on WAL: readers never block the writer, and a commit
+      // is one append to the log. synchronous=FULL: every commit is fsynced before it returns,
       // so an acknowledged message survives a power cut as well as SIGKILL
       // (NORMAL would survive SIGKILL only: in WAL mode it defers fsync to
       // checkpoints). The cost is one fsync per batch, not per message,
       // because the hub commits once for all the lines of the reads in hand.
-      this.#db.exec("PRAGMA journal_mode = WAL");
-      this.#db.exec("PRAGMA synchronous = FULL");
       this.#db.exec("PRAGMA busy_timeout = 5000");
-      this.#db.exec(SCHEMA);
+      migrate(this.#db);
+      this.#db.exec("PRAGMA synchronous = FULL");
     } catch (error) {
       this.#db.close();
       throw error;
