@@ -54,6 +54,7 @@ Server options (0 means unlimited / off where it makes sense):
   --history-max-rows N     keep at most the newest N messages (0: all)   [1000000]
   --announce-limit N       rooms over N members do not announce joins
                            and leaves (0: always announce)               [500]
+  --resume-expiry SEC      resume tokens expire after SEC idle (0: never) [604800]
   --quiet                  no per-connection log lines on stderr
 
 Client:
@@ -125,6 +126,7 @@ const SERVER_FLAGS = {
   "history-days": { type: "string" },
   "history-max-rows": { type: "string" },
   "announce-limit": { type: "string" },
+  "resume-expiry": { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -166,6 +168,7 @@ export function parseServerArgs(
     ["historyDays", integer(flags, "history-days")],
     ["historyMaxRows", integer(flags, "history-max-rows")],
     ["announceLimit", integer(flags, "announce-limit")],
+    ["resumeExpiryMs", seconds(flags, "resume-expiry")],
   ];
   for (const [key, value] of numeric) {
     if (value !== undefined) options[key] = value;

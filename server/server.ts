@@ -10,7 +10,7 @@ import {
   DEFAULT_MAX_TEXT_LINES,
   encodeFrame,
 } from "../protocol/mod.ts";
-import { DEFAULT_ANNOUNCE_LIMIT, Hub, type Logger } from "./core/hub.ts";
+import { DEFAULT_ANNOUNCE_LIMIT, DEFAULT_RESUME_EXPIRY_MS, Hub, type Logger } from "./core/hub.ts";
 import { Pressure } from "./transports/pressure.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./transports/send_queue.ts";
 import { MemoryStore, type Store } from "./store/store.ts";
@@ -54,6 +54,8 @@ export interface ServerOptions {
   announceLimit?: number;
   /** How often pruning runs, in ms. @default {60000} */
   pruneIntervalMs?: number;
+  /** Milliseconds a resume token lives after its session was last seen; 0: forever. @default {604800000} */
+  resumeExpiryMs?: number;
 }
 
 /** The defaults of every {@linkcode ServerOptions} limit. */
@@ -74,6 +76,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   historyDays: 30,
   historyMaxRows: 1_000_000,
   pruneIntervalMs: 60_000,
+  resumeExpiryMs: DEFAULT_RESUME_EXPIRY_MS,
 });
 
 /** Messages deleted per pruning step (one short transaction each). */
@@ -148,8 +151,12 @@ export class ChatServer {
       ...(options.log ? { log: options.log } : {}),
       store: options.store ?? new MemoryStore(),
       announceLimit: this.#options.announceLimit,
+      resumeExpiryMs: this.#options.resumeExpiryMs,
     });
-    if (this.#options.historyDays > 0 || this.#options.historyMaxRows > 0) {
+    if (
+      this.#options.historyDays > 0 || this.#options.historyMaxRows > 0 ||
+      this.#options.resumeExpiryMs > 0
+    ) {
       this.#pruneStep = setTimeout(() => this.#prune(), 0);
       this.#pruneTimer = setInterval(() => this.#prune(), this.#options.pruneIntervalMs);
     }
@@ -306,7 +313,7 @@ export class ChatServer {
   #prune(): void {
     this.#pruneStep = undefined;
     if (this.#stopping) return;
-    const { historyDays, historyMaxRows } = this.#options;
+    const { historyDays, historyMaxRows, resumeExpiryMs } = this.#options;
     const before = historyDays > 0 ? Date.now() - historyDays * 86_400_000 : 0;
     let deleted: number;
     try {
@@ -314,6 +321,7 @@ export class ChatServer {
         before,
         historyMaxRows > 0 ? historyMaxRows : Number.MAX_SAFE_INTEGER,
         PRUNE_CHUNK,
+        resumeExpiryMs > 0 ? Date.now() - resumeExpiryMs : 0,
       );
     } catch (error) {
       this.hub.log(`pruning failed: ${error instanceof Error ? error.message : error}`);

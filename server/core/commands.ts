@@ -124,6 +124,7 @@ function privateMessage(session: Session, to: string, raw: string, ref: string |
   session.hub.post(session, {
     kind: "private",
     to: target.nick!,
+    toId: target.identity,
     text,
     ...(ref !== undefined ? { ref } : {}),
   });

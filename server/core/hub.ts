@@ -55,7 +55,16 @@ export interface HubOptions {
    * @default {DEFAULT_ANNOUNCE_LIMIT}
    */
   announceLimit?: number;
+  /**
+   * Milliseconds a resume token stays valid after its session was last seen
+   * (connected, or saved); older tokens are refused and pruned. 0: never.
+   * @default {DEFAULT_RESUME_EXPIRY_MS}
+   */
+  resumeExpiryMs?: number;
 }
+
+/** Default for {@linkcode HubOptions.resumeExpiryMs}: 7 days. */
+export const DEFAULT_RESUME_EXPIRY_MS = 7 * 86_400_000;
 
 /** Default for {@linkcode HubOptions.announceLimit}. */
 export const DEFAULT_ANNOUNCE_LIMIT = 500;
@@ -78,6 +87,8 @@ export interface Draft {
   room?: Room;
   /** For private messages: the recipient's nickname. */
   to?: string;
+  /** For private messages: the recipient's identity (see `Session.identity`). */
+  toId?: string;
   /** Sanitised text. */
   text: string;
   /** Client reference echoed in the `ack`. */
@@ -139,6 +150,8 @@ export class Hub {
   readonly store: Store;
   readonly #maxRooms: number;
   readonly #announceLimit: number;
+  /** See {@linkcode HubOptions.resumeExpiryMs}. */
+  readonly resumeExpiryMs: number;
   readonly #byKey = new Map<string, Session>();
   readonly #byToken = new Map<string, Session>();
   readonly #rooms = new Map<string, Room>();
@@ -168,6 +181,7 @@ export class Hub {
     this.store = options.store ?? new MemoryStore();
     this.#maxRooms = options.maxRooms ?? MAX_ROOMS;
     this.#announceLimit = options.announceLimit ?? DEFAULT_ANNOUNCE_LIMIT;
+    this.resumeExpiryMs = options.resumeExpiryMs ?? DEFAULT_RESUME_EXPIRY_MS;
     for (const record of this.store.rooms()) {
       const room = new Room(record.name);
       room.topic = record.topic;
@@ -397,7 +411,18 @@ export class Hub {
    */
   sessionRecord(tokenHash: string): SessionRecord | undefined {
     if (this.#dropSessions.has(tokenHash)) return undefined;
-    return this.#dirtySessions.get(tokenHash) ?? this.store.session(tokenHash);
+    const record = this.#dirtySessions.get(tokenHash) ?? this.store.session(tokenHash);
+    // A token whose session is still connected is not idle, however old its record.
+    if (
+      record && this.resumeExpiryMs > 0 && !this.#byToken.has(tokenHash) &&
+      record.seen < Date.now() - this.resumeExpiryMs
+    ) return undefined;
+    return record;
+  }
+
+  /** The highest message id assigned so far (0 when none). */
+  get lastId(): number {
+    return this.#nextId - 1;
   }
 
   /**
@@ -417,6 +442,8 @@ export class Hub {
       room: draft.room?.key ?? null,
       from: sender.nick!,
       to: draft.to ?? null,
+      fromId: sender.identity,
+      toId: draft.toId ?? null,
       text: draft.text,
     };
     this.#pending.push({ kind: "message", record, sender, ref: draft.ref });

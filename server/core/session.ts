@@ -64,6 +64,9 @@ export class Session {
   #cursors: Map<string, number> | undefined; // created on first use
 
   #tokenHash: string | undefined;
+  #identity: string | undefined; // made on first use
+  /** The highest message id when the session began; resumes replay only above it. */
+  #floor = 0;
 
   /**
    * @param hub the shared chat state
@@ -90,6 +93,27 @@ export class Session {
   /** Who last sent this session a private message (for `/reply`). */
   get lastPrivateFrom(): string | undefined {
     return this.#lastPrivateFrom;
+  }
+
+  /**
+   * Who this session is, for private history: `s:` and a random id made with
+   * the session (kept across resumes). An account, once logged in, can make
+   * it `a:ACCOUNTID` with {@linkcode adoptIdentity}.
+   */
+  get identity(): string {
+    return this.#identity ??= "s:" + randomBytes(12).toString("base64url");
+  }
+
+  /**
+   * Makes the session act as another identity from now on (e.g. `a:42`
+   * after a login): private messages sent and received from then on belong
+   * to it, and a resume replays that identity's private history.
+   *
+   * @param identity `a:ACCOUNTID` or `s:SESSIONID`
+   */
+  adoptIdentity(identity: string): void {
+    this.#identity = identity;
+    this.persist();
   }
 
   /** SHA-256 of the resume token (JSON sessions, once registered). */
@@ -340,6 +364,8 @@ export class Session {
     if (this.#tokenHash === undefined || this.#state !== "active") return;
     this.hub.saveSession({
       tokenHash: this.#tokenHash,
+      identity: this.identity,
+      floor: this.#floor,
       nick: this.#nick!,
       rooms: [...this.rooms.values()].map((r) => r.name),
       current: this.#current?.name ?? null,
@@ -400,6 +426,7 @@ export class Session {
       return;
     }
     this.#nick = result.nick;
+    this.#floor = this.hub.lastId;
     this.hub.log(`nick ${result.nick} (${this.remote})`);
     const lobby = this.hub.lobby;
     this.enterRoom(lobby);
@@ -462,8 +489,11 @@ export class Session {
       return false;
     }
     this.#nick = result.nick;
-    this.#tokenHash = tokenHash;
-    this.hub.bindToken(this);
+    this.#identity = record.identity;
+    this.#floor = record.floor;
+    // Rotate: the token just used stops working; the welcome carries the next.
+    this.hub.dropSession(tokenHash);
+    const next = this.#newToken();
     this.hub.log(`resume ${result.nick} (${this.remote})${ghost ? ", ghost replaced" : ""}`);
     // A replaced ghost was in the rooms a moment ago: no notices. Otherwise
     // the session had left them when its connection dropped.
@@ -482,14 +512,16 @@ export class Session {
     const current = record.current === null ? undefined : this.hub.room(record.current);
     if (current && this.rooms.has(current.key)) this.#current = current;
     this.#state = "active";
-    this.#welcome(true, token);
+    this.#welcome(true, next);
     if (lastId === undefined) {
       if (this.#current) this.replayHistory(this.#current, Infinity, JOIN_HISTORY, false);
     } else {
+      // Never below what the session could have seen, never past what exists.
+      const after = Math.min(Math.max(lastId, this.#floor), this.hub.lastId);
       const missed = this.hub.store.since(
-        lastId,
+        after,
         [...this.rooms.keys()],
-        result.nick.toLowerCase(),
+        this.identity,
         MAX_RESUME_REPLAY,
       );
       for (const m of missed) this.send(this.hub.frameOf(m));

@@ -52,6 +52,16 @@ CREATE TABLE IF NOT EXISTS sessions (
   seen INTEGER NOT NULL
 );
 `,
+  // 2: private history belongs to identities, not nicknames (issue 11). Rows
+  // from before have no identity and are never replayed privately.
+  `
+ALTER TABLE messages ADD COLUMN from_id TEXT;
+ALTER TABLE messages ADD COLUMN to_id TEXT;
+CREATE INDEX messages_to_id ON messages (to_id, id) WHERE room IS NULL;
+CREATE INDEX messages_from_id ON messages (from_id, id) WHERE room IS NULL;
+ALTER TABLE sessions ADD COLUMN identity TEXT;
+ALTER TABLE sessions ADD COLUMN floor INTEGER NOT NULL DEFAULT 0;
+`,
 ];
 
 /** Tables of schema version 1: an unmarked file holding exactly these is a chat database from before versioning. */
@@ -123,7 +133,7 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
-const COLUMNS = "id, ts, kind, room, from_nick, to_nick, text";
+const COLUMNS = "id, ts, kind, room, from_nick, to_nick, from_id, to_id, text";
 
 type Row = Record<string, unknown>;
 
@@ -135,6 +145,8 @@ function toMessage(row: Row): StoredMessage {
     room: (row.room as string | null) ?? null,
     from: String(row.from_nick),
     to: (row.to_nick as string | null) ?? null,
+    fromId: (row.from_id as string | null) ?? null,
+    toId: (row.to_id as string | null) ?? null,
     text: String(row.text),
   };
 }
@@ -188,8 +200,8 @@ export class SqliteStore implements Store {
       throw error;
     }
     this.#insert = this.#db.prepare(
-      "INSERT INTO messages (id, ts, kind, room, from_nick, to_nick, from_key, to_key, text) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO messages (id, ts, kind, room, from_nick, to_nick, from_key, to_key, " +
+        "from_id, to_id, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.#upsertRoom = this.#db.prepare(
       "INSERT INTO rooms (key, name, topic, topic_by, topic_ts) VALUES (?, ?, ?, ?, ?) " +
@@ -197,7 +209,8 @@ export class SqliteStore implements Store {
         "topic_ts = excluded.topic_ts",
     );
     this.#upsertSession = this.#db.prepare(
-      "INSERT OR REPLACE INTO sessions (token_hash, nick, rooms, current, seen) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO sessions (token_hash, identity, floor, nick, rooms, current, seen) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
     this.#deleteSession = this.#db.prepare("DELETE FROM sessions WHERE token_hash = ?");
     this.#page = this.#db.prepare(
@@ -206,7 +219,7 @@ export class SqliteStore implements Store {
     this.#since = this.#db.prepare(
       `SELECT ${COLUMNS} FROM messages WHERE id > ? AND (` +
         "room IN (SELECT value FROM json_each(?)) OR " +
-        "(room IS NULL AND (to_key = ? OR from_key = ?))) ORDER BY id LIMIT ?",
+        "(room IS NULL AND (to_id = ? OR from_id = ?))) ORDER BY id LIMIT ?",
     );
     // AUTOINCREMENT keeps the highest id ever used in sqlite_sequence, so ids
     // are never reused even after pruning deletes every message.
@@ -233,6 +246,8 @@ export class SqliteStore implements Store {
           m.to,
           m.from.toLowerCase(),
           m.to?.toLowerCase() ?? null,
+          m.fromId,
+          m.toId,
           m.text,
         );
       }
@@ -240,7 +255,15 @@ export class SqliteStore implements Store {
         this.#upsertRoom.run(r.name.toLowerCase(), r.name, r.topic, r.topicBy, r.topicTs);
       }
       for (const s of batch.sessions) {
-        this.#upsertSession.run(s.tokenHash, s.nick, JSON.stringify(s.rooms), s.current, s.seen);
+        this.#upsertSession.run(
+          s.tokenHash,
+          s.identity,
+          s.floor,
+          s.nick,
+          JSON.stringify(s.rooms),
+          s.current,
+          s.seen,
+        );
       }
       for (const t of batch.dropSessions) this.#deleteSession.run(t);
     });
@@ -255,8 +278,8 @@ export class SqliteStore implements Store {
   }
 
   /** @inheritdoc */
-  since(after: number, rooms: readonly string[], nick: string, limit: number): StoredMessage[] {
-    return this.#since.all(after, JSON.stringify(rooms), nick, nick, limit).map(toMessage);
+  since(after: number, rooms: readonly string[], identity: string, limit: number): StoredMessage[] {
+    return this.#since.all(after, JSON.stringify(rooms), identity, identity, limit).map(toMessage);
   }
 
   /** @inheritdoc */
@@ -274,7 +297,8 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   session(tokenHash: string): SessionRecord | undefined {
     const row = this.#db.prepare(
-      "SELECT token_hash, nick, rooms, current, seen FROM sessions WHERE token_hash = ?",
+      "SELECT token_hash, identity, floor, nick, rooms, current, seen FROM sessions " +
+        "WHERE token_hash = ?",
     ).get(tokenHash);
     if (!row) return undefined;
     let rooms: string[] = [];
@@ -284,6 +308,12 @@ export class SqliteStore implements Store {
     } catch { /* a damaged row resumes with no rooms */ }
     return {
       tokenHash: String(row.token_hash),
+      // A session saved before identities gets one of its own: it can never
+      // match the identity-less private rows of that time.
+      identity: row.identity === null
+        ? `s:legacy-${String(row.token_hash).slice(0, 16)}`
+        : String(row.identity),
+      floor: Number(row.floor ?? 0),
       nick: String(row.nick),
       rooms,
       current: (row.current as string | null) ?? null,
@@ -292,7 +322,7 @@ export class SqliteStore implements Store {
   }
 
   /** @inheritdoc */
-  prune(before: number, maxRows: number, chunk: number): number {
+  prune(before: number, maxRows: number, chunk: number, sessionsBefore: number): number {
     let deleted = 0;
     this.#transaction(() => {
       // Ids grow with time, so the oldest rows are the lowest ids.
@@ -311,7 +341,7 @@ export class SqliteStore implements Store {
           ).run(Number(cut.id), chunk - deleted).changes,
         );
       }
-      this.#db.prepare("DELETE FROM sessions WHERE seen < ?").run(before);
+      this.#db.prepare("DELETE FROM sessions WHERE seen < ?").run(sessionsBefore);
     });
     return deleted;
   }

@@ -25,6 +25,13 @@ export interface StoredMessage {
   from: string;
   /** Recipient's nickname, for private messages; otherwise `null`. */
   to: string | null;
+  /**
+   * Sender's identity (`s:SESSION` today, `a:ACCOUNT` once accounts exist);
+   * `null` for messages stored before identities (never replayed privately).
+   */
+  fromId: string | null;
+  /** Recipient's identity, for private messages; otherwise `null`. */
+  toId: string | null;
   /** The text, already sanitised. */
   text: string;
 }
@@ -45,6 +52,16 @@ export interface RoomRecord {
 export interface SessionRecord {
   /** SHA-256 (hex) of the resume token; the token itself is never stored. */
   tokenHash: string;
+  /**
+   * Who the session is: `s:SESSIONID` (a random id made with the session) or,
+   * once accounts exist, `a:ACCOUNTID`. Private history belongs to it.
+   */
+  identity: string;
+  /**
+   * The highest message id committed when the session began: a resume never
+   * replays anything at or below it, whatever `last_id` it claims.
+   */
+  floor: number;
   /** Nickname to reclaim. */
   nick: string;
   /** Rooms to rejoin (display names), in join order. */
@@ -82,27 +99,24 @@ export interface Store {
   page(room: string, before: number, limit: number): StoredMessage[];
   /**
    * Messages with ids above `after` in any of `rooms` (keys) or private to or
-   * from `nick`, oldest first, at most `limit`.
+   * from `identity` (see {@linkcode SessionRecord.identity}), oldest first,
+   * at most `limit`.
    */
-  since(after: number, rooms: readonly string[], nick: string, limit: number): StoredMessage[];
+  since(after: number, rooms: readonly string[], identity: string, limit: number): StoredMessage[];
   /** Every stored room. */
   rooms(): RoomRecord[];
   /** A stored session by token hash. */
   session(tokenHash: string): SessionRecord | undefined;
   /**
    * Deletes messages older than `before` (ms since epoch) and beyond the
-   * newest `maxRows`, and sessions not seen since `before`, at most
-   * `chunk` messages per call.
+   * newest `maxRows`, at most `chunk` messages per call, and sessions not
+   * seen since `sessionsBefore` (ms since epoch; their tokens expire).
    *
    * @returns how many messages were deleted
    */
-  prune(before: number, maxRows: number, chunk: number): number;
+  prune(before: number, maxRows: number, chunk: number, sessionsBefore: number): number;
   /** Releases the store. */
   close(): void;
-}
-
-function sameNick(a: string | null, nick: string): boolean {
-  return a !== null && a.toLowerCase() === nick;
 }
 
 /**
@@ -151,14 +165,13 @@ export class MemoryStore implements Store {
   }
 
   /** @inheritdoc */
-  since(after: number, rooms: readonly string[], nick: string, limit: number): StoredMessage[] {
+  since(after: number, rooms: readonly string[], identity: string, limit: number): StoredMessage[] {
     const wanted = new Set(rooms);
-    const key = nick.toLowerCase();
     const out: StoredMessage[] = [];
     for (const m of this.#messages) {
       if (out.length >= limit) break;
       if (m.id <= after) continue;
-      if (m.room !== null ? wanted.has(m.room) : sameNick(m.to, key) || sameNick(m.from, key)) {
+      if (m.room !== null ? wanted.has(m.room) : m.toId === identity || m.fromId === identity) {
         out.push(m);
       }
     }
@@ -177,7 +190,7 @@ export class MemoryStore implements Store {
   }
 
   /** @inheritdoc */
-  prune(before: number, maxRows: number, chunk: number): number {
+  prune(before: number, maxRows: number, chunk: number, sessionsBefore: number): number {
     let drop = 0;
     const excess = this.#messages.length - maxRows;
     while (
@@ -185,7 +198,9 @@ export class MemoryStore implements Store {
       (drop < excess || this.#messages[drop]!.ts < before)
     ) drop++;
     this.#messages = this.#messages.slice(drop);
-    for (const [token, s] of this.#sessions) if (s.seen < before) this.#sessions.delete(token);
+    for (const [token, s] of this.#sessions) {
+      if (s.seen < sessionsBefore) this.#sessions.delete(token);
+    }
     return drop;
   }
 
