@@ -8,6 +8,7 @@
 
 import type { ClientFrame, CommandHelp } from "./frames.ts";
 import { MAX_HISTORY_PAGE } from "./limits.ts";
+import { isRoomName, normalizeRoom } from "./text.ts";
 
 /** One slash command. */
 export interface Command {
@@ -19,6 +20,8 @@ export interface Command {
   args: string;
   /** One line of what it does. */
   summary: string;
+  /** Said after the usage line of a usage error, e.g. the range of a number. */
+  usageDetail?: string;
   /**
    * Builds the frame from the text after the command name (trimmed).
    * Returns `undefined` when the arguments do not fit (a usage error).
@@ -111,10 +114,36 @@ export const COMMANDS: readonly Command[] = [
     name: "history",
     args: "[N]",
     summary: "show up to N (default 50, at most 1000) older messages of the current room",
+    usageDetail: `N is a whole number from 1 to ${MAX_HISTORY_PAGE}`,
     parse(args) {
       if (args === "") return { type: "history" };
       const n = /^\d{1,4}$/.test(args) ? Number(args) : 0;
       return n >= 1 && n <= MAX_HISTORY_PAGE ? { type: "history", limit: n } : undefined;
+    },
+  },
+  {
+    name: "away",
+    args: "[MESSAGE]",
+    summary: "mark yourself away (shown in /who, told once to who messages you); alone: back",
+    parse: (args) => args === "" ? { type: "away" } : { type: "away", text: args },
+  },
+  {
+    name: "whois",
+    args: "NICK",
+    summary: "show a user's rooms, idle time and away message",
+    parse: (args) => /^\S+$/.test(args) ? { type: "whois", nick: args } : undefined,
+  },
+  {
+    name: "search",
+    args: "TEXT [#ROOM]",
+    summary: "find messages you could see (your rooms, your private messages), newest first",
+    parse(args) {
+      if (args === "") return undefined;
+      const m = /^([\s\S]*?)\s+(#\S+)$/.exec(args);
+      if (m && isRoomName(normalizeRoom(m[2]!))) {
+        return { type: "search", text: m[1]!, room: m[2]! };
+      }
+      return { type: "search", text: args };
     },
   },
   {
@@ -189,6 +218,9 @@ export function parseInput(line: string): ParsedInput {
     };
   }
   const frame = command.parse(m[2]!.trim());
-  if (!frame) return { ok: false, code: "usage", message: `usage: ${usageOf(command)}` };
+  if (!frame) {
+    const detail = command.usageDetail === undefined ? "" : ` (${command.usageDetail})`;
+    return { ok: false, code: "usage", message: `usage: ${usageOf(command)}${detail}` };
+  }
   return { ok: true, frame };
 }

@@ -34,6 +34,16 @@ export type ClientFrame =
   /** Older messages of a room: ids below `before` (default: below what was shown). */
   | { type: "history"; room?: string; before?: number; limit?: number }
   | { type: "help" }
+  /** Marks you away with `text` (shown in `who`, told once to whoever messages you); without: back. */
+  | { type: "away"; text?: string }
+  /** What the server knows about an online user. */
+  | { type: "whois"; nick: string }
+  /**
+   * Full-text search of the messages you may see (your rooms, your private
+   * conversations), newest first: ids below `before`, at most `limit`
+   * (default 20, at most 100).
+   */
+  | { type: "search"; text: string; room?: string; before?: number; limit?: number }
   | { type: "quit"; reason?: string }
   | { type: "ping"; token?: string }
   | { type: "pong"; token?: string };
@@ -82,9 +92,11 @@ export type ServerFrame =
   | ({ type: "action"; room?: string } & ChatLine)
   | ({ type: "private"; to: string } & ChatLine)
   | { type: "joined"; nick: string; room?: string; ts: number }
-  | { type: "left"; nick: string; room?: string; reason: string; ts: number }
+  /** `message`: the text of a `/quit REASON`. */
+  | { type: "left"; nick: string; room?: string; reason: string; message?: string; ts: number }
   | { type: "renamed"; from: string; to: string; ts: number }
-  | { type: "who"; room?: string; nicks: string[] }
+  /** `away`: the away message of each listed nickname that is away (absent when none is). */
+  | { type: "who"; room?: string; nicks: string[]; away?: Record<string, string> }
   /** Your current room changed (after a join, a switch or a part); `null`: none. */
   | { type: "room"; room: string | null; topic: string; members: number }
   | { type: "rooms"; rooms: RoomInfo[] }
@@ -94,10 +106,40 @@ export type ServerFrame =
   /** Ends a history replay: `count` messages were sent; `more`: older ones exist. */
   | { type: "history"; room: string; count: number; more: boolean }
   | { type: "help"; commands: CommandHelp[] }
-  | { type: "error"; code: ErrorCode; message: string }
+  /** `ref`: the `ref` of the `say`/`me`/`msg`/`reply` that was refused. */
+  | { type: "error"; code: ErrorCode; message: string; ref?: string }
+  /**
+   * `nick` is away (`text`) or back (no `text`): the answer to your `away`,
+   * or, once per away message, to your private message to an away user.
+   */
+  | { type: "away"; nick: string; text?: string }
+  /** Answer to `whois`: rooms, when connected (ms since epoch), idle ms, away message. */
+  | {
+    type: "whois";
+    nick: string;
+    rooms: string[];
+    connected: number;
+    idle: number;
+    away?: string;
+  }
+  /**
+   * Answer to `search`: the matches, newest first, each a `message`,
+   * `action` or `private` frame marked `history`; `more`: older matches
+   * exist (ask again with `before` = the last result's id).
+   */
+  | {
+    type: "search_results";
+    text: string;
+    room?: string;
+    results: SearchResult[];
+    more: boolean;
+  }
   | { type: "bye"; reason: string }
   | { type: "ping"; token?: string }
   | { type: "pong"; token?: string };
+
+/** One match of a `search`: a stored chat line as its frame, marked `history`. */
+export type SearchResult = Extract<ServerFrame, { type: "message" | "action" | "private" }>;
 
 /** One entry of the `rooms` frame. */
 export interface RoomInfo {
@@ -180,6 +222,9 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
   who: { room: "string?" },
   history: { room: "string?", before: "number?", limit: "number?" },
   help: {},
+  away: { text: "string?" },
+  whois: { nick: "string" },
+  search: { text: "string", room: "string?", before: "number?", limit: "number?" },
   quit: { reason: "string?" },
   ping: { token: "string?" },
   pong: { token: "string?" },

@@ -60,3 +60,12 @@ export const JOIN_HISTORY = 50;
 export const MAX_HISTORY_PAGE = 1000;
 /** Most missed messages replayed when a session resumes. */
 export const MAX_RESUME_REPLAY = 10_000;
+
+/** Default number of `search` results per page. */
+export const SEARCH_PAGE = 20;
+/** Most `search` results per page. */
+export const MAX_SEARCH_PAGE = 100;
+/** Longest away message, in characters. */
+export const MAX_AWAY_LENGTH = 300;
+/** Longest `search` text, in characters. */
+export const MAX_SEARCH_LENGTH = 200;

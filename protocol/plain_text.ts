@@ -62,13 +62,54 @@ export function formatPlainText(
     case "left":
       return `* ${frame.nick} left ${
         isLobby(frame.room) && frame.reason !== "part" ? "the chat" : frame.room
-      }`;
+      }${frame.message ? ` (${escapeControls(frame.message)})` : ""}`;
     case "renamed":
       return `* ${frame.from} is now known as ${frame.to}`;
     case "who":
       return `* online${
         frame.room === undefined || isLobby(frame.room) ? "" : ` in ${frame.room}`
-      } (${frame.nicks.length}): ${frame.nicks.join(", ")}`;
+      } (${frame.nicks.length}): ${
+        frame.nicks.map((n) => frame.away?.[n] !== undefined ? `${n} (away)` : n).join(", ")
+      }`;
+    case "away":
+      if (viewer !== undefined && frame.nick === viewer) {
+        return frame.text === undefined
+          ? "* you are back"
+          : `* you are away: ${escapeControls(frame.text)}`;
+      }
+      return frame.text === undefined
+        ? `* ${frame.nick} is back`
+        : `* ${frame.nick} is away: ${escapeControls(frame.text)}`;
+    case "whois":
+      return [
+        `* ${frame.nick}: in ${frame.rooms.length === 0 ? "no room" : frame.rooms.join(", ")}`,
+        `  connected ${
+          new Date(frame.connected).toISOString().slice(0, 16).replace("T", " ")
+        } UTC, idle ${formatDuration(frame.idle)}`,
+        ...(frame.away !== undefined ? [`  away: ${escapeControls(frame.away)}`] : []),
+      ].join("\n");
+    case "search_results": {
+      const where = frame.room === undefined ? "" : ` in ${frame.room}`;
+      const head = `* ${frame.results.length === 0 ? "no" : frame.results.length} ${
+        frame.results.length === 1 ? "message" : "messages"
+      } found for ${JSON.stringify(escapeControls(frame.text))}${where}${
+        frame.more ? "; older matches not shown" : ""
+      }`;
+      return [
+        head,
+        ...frame.results.map((r) =>
+          "  " +
+          (r.type === "private"
+            ? `[${day(r.ts)}] ${
+              r.from === viewer ? `[private to ${r.to}] ` : `[private] ${r.from}: `
+            }`
+            : `[${day(r.ts)}] [${r.room}] ${
+              r.type === "message" ? `${r.from}: ` : `* ${r.from} `
+            }`) +
+          escapeControls(r.text.replaceAll("\n", " "))
+        ),
+      ].join("\n");
+    }
     case "room":
       return frame.room === null
         ? "* you are in no room now; /join #ROOM to talk"
@@ -116,6 +157,27 @@ export function formatPlainText(
 
 function isLobby(room: string | undefined): boolean {
   return room === undefined || roomKey(room) === LOBBY;
+}
+
+/** `2026-12-01 14:02` in UTC. */
+function day(ts: number): string {
+  return new Date(ts).toISOString().slice(0, 16).replace("T", " ");
+}
+
+/**
+ * A duration for people: `42s`, `5m`, `3h 12m`, `2d 4h`.
+ *
+ * @param ms milliseconds
+ * @returns the text
+ */
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
 function clock(ts: number): string {

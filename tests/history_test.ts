@@ -63,7 +63,7 @@ Deno.test("history: a restart on the same --db brings back rooms, topics and mes
     await bob.send("/history");
     await bob.lines.expect("* no earlier messages in #lobby");
     await bob.send("/history 1001");
-    await bob.lines.expect("! usage: /history [N]");
+    await bob.lines.expect("! usage: /history [N] (N is a whole number from 1 to 1000)");
   });
 
   await t.step("rooms and topics are back, and new ids continue upwards", async () => {

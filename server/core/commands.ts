@@ -10,13 +10,20 @@ import {
   type ClientFrame,
   commandHelp,
   JOIN_HISTORY,
+  MAX_AWAY_LENGTH,
   MAX_HISTORY_PAGE,
   MAX_JOINED_ROOMS,
+  MAX_SEARCH_LENGTH,
+  MAX_SEARCH_PAGE,
   MAX_TOPIC_LENGTH,
+  nickKey,
   normalizeRoom,
   sanitizeText,
+  SEARCH_PAGE,
 } from "../../protocol/mod.ts";
+import { searchTerms } from "../store/store.ts";
 import type { Session } from "./session.ts";
+import { visibleTo } from "./visibility.ts";
 
 type Handler<T extends ClientFrame["type"]> = (
   session: Session,
@@ -103,6 +110,7 @@ function roomMessage(kind: "message" | "action") {
     if (!room) return;
     const text = acceptText(session, frame.text);
     if (text === undefined) return;
+    session.lastActive = Date.now();
     session.hub.post(session, {
       kind,
       room,
@@ -121,6 +129,7 @@ function privateMessage(session: Session, to: string, raw: string, ref: string |
   }
   const text = acceptText(session, raw);
   if (text === undefined) return;
+  session.lastActive = Date.now();
   session.hub.post(session, {
     kind: "private",
     to: target.nick!,
@@ -128,6 +137,22 @@ function privateMessage(session: Session, to: string, raw: string, ref: string |
     text,
     ...(ref !== undefined ? { ref } : {}),
   });
+  // An away user's message answers the first private message from each sender.
+  if (target.away !== undefined && target !== session) {
+    const told = target.awayTold ??= new Set();
+    const key = nickKey(session.nick!);
+    if (!told.has(key)) {
+      told.add(key);
+      session.send({ type: "away", nick: target.nick!, text: target.away });
+    }
+  }
+}
+
+/** The `away` messages of the away users among `sessions`, by nickname; undefined when none. */
+function awayOf(sessions: Iterable<Session>): Record<string, string> | undefined {
+  let away: Record<string, string> | undefined;
+  for (const s of sessions) if (s.away !== undefined) (away ??= {})[s.nick!] = s.away;
+  return away;
 }
 
 const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
@@ -211,11 +236,77 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   },
   who(session, frame) {
     if (frame.room === undefined && !session.current) {
-      session.send({ type: "who", nicks: session.hub.nicks() });
+      const away = awayOf(session.hub.sessions());
+      session.send({ type: "who", nicks: session.hub.nicks(), ...(away ? { away } : {}) });
       return;
     }
     const room = targetRoom(session, frame.room, false);
-    if (room) session.send({ type: "who", room: room.name, nicks: room.nicks() });
+    if (!room) return;
+    const away = awayOf(room.members());
+    session.send({ type: "who", room: room.name, nicks: room.nicks(), ...(away ? { away } : {}) });
+  },
+  away(session, frame) {
+    const text = frame.text === undefined ? "" : sanitizeText(frame.text, false).trim();
+    if ([...text].length > MAX_AWAY_LENGTH) {
+      session.error("text_too_long", `away message is longer than ${MAX_AWAY_LENGTH} characters`);
+      return;
+    }
+    session.away = text === "" ? undefined : text;
+    session.awayTold = undefined;
+    session.send(
+      session.away === undefined
+        ? { type: "away", nick: session.nick! }
+        : { type: "away", nick: session.nick!, text: session.away },
+    );
+  },
+  whois(session, frame) {
+    const target = session.hub.find(frame.nick);
+    if (!target) {
+      session.error("no_such_nick", `no one called ${JSON.stringify(frame.nick)} is online`);
+      return;
+    }
+    session.send({
+      type: "whois",
+      nick: target.nick!,
+      rooms: [...target.rooms.values()].map((r) => r.name),
+      connected: target.connectedAt,
+      idle: Math.max(0, Date.now() - target.lastActive),
+      ...(target.away !== undefined ? { away: target.away } : {}),
+    });
+  },
+  search(session, frame) {
+    if ([...frame.text].length > MAX_SEARCH_LENGTH) {
+      session.error("text_too_long", `search text is longer than ${MAX_SEARCH_LENGTH} characters`);
+      return;
+    }
+    if (searchTerms(frame.text).length === 0) {
+      session.error("usage", "search for at least one word: /search TEXT [#ROOM]");
+      return;
+    }
+    const limit = frame.limit ?? SEARCH_PAGE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_PAGE) {
+      session.error("usage", `search limit must be a whole number from 1 to ${MAX_SEARCH_PAGE}`);
+      return;
+    }
+    let room;
+    if (frame.room !== undefined) {
+      room = targetRoom(session, frame.room, true);
+      if (!room) return;
+    }
+    const scope = visibleTo(session, room);
+    const { messages, more } = session.hub.search(
+      frame.text,
+      scope,
+      frame.before ?? Infinity,
+      limit,
+    );
+    session.send({
+      type: "search_results",
+      text: frame.text,
+      ...(room ? { room: room.name } : {}),
+      results: messages.map((m) => session.hub.frameOf(m, true) as never),
+      more,
+    });
   },
   history(session, frame) {
     const room = targetRoom(session, frame.room, false);
@@ -232,7 +323,10 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   },
   quit(session, frame) {
     session.forget();
-    session.end(frame.reason ? `quit: ${sanitizeText(frame.reason, false)}` : "quit", "goodbye");
+    const message = frame.reason === undefined
+      ? ""
+      : [...sanitizeText(frame.reason, false).trim()].slice(0, MAX_AWAY_LENGTH).join("");
+    session.end("quit", "goodbye", message || undefined);
   },
   ping(session, frame) {
     session.send(
@@ -260,5 +354,11 @@ export function handleFrame(session: Session, frame: ClientFrame): void {
   // a peer may see (joins, parts, topics, renames, quits) first commits what
   // is pending, so everyone sees events in the order they were sent.
   if (!BATCHED.has(frame.type)) session.hub.flush();
-  (HANDLERS[frame.type] as Handler<typeof frame.type>)(session, frame as never);
+  // Errors while handling a frame with a `ref` carry it, so the sender knows which line was refused.
+  session.replyRef = "ref" in frame ? frame.ref : undefined;
+  try {
+    (HANDLERS[frame.type] as Handler<typeof frame.type>)(session, frame as never);
+  } finally {
+    session.replyRef = undefined;
+  }
 }

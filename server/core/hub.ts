@@ -28,6 +28,7 @@ import type { Session } from "./session.ts";
 import {
   type Batch,
   MemoryStore,
+  type SearchScope,
   type SessionRecord,
   type Store,
   type StoredMessage,
@@ -65,6 +66,8 @@ export interface HubOptions {
 
 /** Default for {@linkcode HubOptions.resumeExpiryMs}: 7 days. */
 export const DEFAULT_RESUME_EXPIRY_MS = 7 * 86_400_000;
+/** Most departed sessions remembered for announcing their resume. */
+export const MAX_DEPARTED = 10_000;
 
 /** Default for {@linkcode HubOptions.announceLimit}. */
 export const DEFAULT_ANNOUNCE_LIMIT = 500;
@@ -162,6 +165,32 @@ export class Hub {
   readonly #dropSessions = new Set<string>();
   #flushScheduled = false;
   #closed = false;
+  /** Identities of resumable sessions whose leaving was announced, oldest first. */
+  readonly #departed = new Set<string>();
+
+  /**
+   * Notes that a resumable session's leaving was announced to its rooms, so
+   * that its resume announces its return. Bounded: the oldest are forgotten
+   * past {@linkcode MAX_DEPARTED}.
+   *
+   * @param identity the session's identity
+   */
+  noteDeparted(identity: string): void {
+    this.#departed.add(identity);
+    if (this.#departed.size > MAX_DEPARTED) {
+      this.#departed.delete(this.#departed.values().next().value!);
+    }
+  }
+
+  /**
+   * Whether a resuming session's leaving was announced (and forgets it).
+   *
+   * @param identity the session's identity
+   * @returns true when its rooms saw it leave
+   */
+  takeDeparted(identity: string): boolean {
+    return this.#departed.delete(identity);
+  }
 
   /**
    * Whether joins and leaves in a room are announced to its members: not in
@@ -534,7 +563,11 @@ export class Hub {
       const reason = error instanceof Error ? error.message : String(error);
       this.log(`store commit failed (${messages.length} messages lost): ${reason}`);
       for (const p of messages) {
-        p.sender.error("storage_failed", "your message could not be saved; please send it again");
+        p.sender.error(
+          "storage_failed",
+          "your message could not be saved; please send it again",
+          p.ref,
+        );
       }
       deliver = pending.filter((p) => p.kind === "notice");
     }
@@ -614,6 +647,26 @@ export class Hub {
     const messages = this.store.page(room.key, before, limit + 1);
     const more = messages.length > limit;
     return { messages: more ? messages.slice(1) : messages, more };
+  }
+
+  /**
+   * Full-text search of stored messages within a scope (see visibility.ts).
+   *
+   * @param text the words to find (see `searchTerms`)
+   * @param scope the rooms and private conversations to search
+   * @param before ids below this one; `Infinity` for the newest
+   * @param limit most messages
+   * @returns the matches, newest first, and whether older ones exist
+   */
+  search(
+    text: string,
+    scope: SearchScope,
+    before: number,
+    limit: number,
+  ): { messages: StoredMessage[]; more: boolean } {
+    const messages = this.store.search({ text, ...scope, before, limit: limit + 1 });
+    const more = messages.length > limit;
+    return { messages: more ? messages.slice(0, limit) : messages, more };
   }
 
   /**

@@ -67,6 +67,14 @@ export class Session {
   #identity: string | undefined; // made on first use
   /** The highest message id when the session began; resumes replay only above it. */
   #floor = 0;
+  /** The away message, while away. */
+  away: string | undefined;
+  /** Who was told the away message already (nick keys), reset by each `away`. */
+  awayTold: Set<string> | undefined;
+  /** When the session last sent a message (ms since epoch), for `whois` idle time. */
+  lastActive: number = Date.now();
+  /** The `ref` of the frame being handled, carried by any error it gets. */
+  replyRef: string | undefined;
 
   /**
    * @param hub the shared chat state
@@ -234,8 +242,11 @@ export class Session {
    */
   send(frame: ServerFrame): void {
     if (this.#state === "closed") return;
-    if (this.format === "text" && frame.type === "private") {
-      // Plain-text rendering of a private message depends on the viewer.
+    if (
+      this.format === "text" &&
+      (frame.type === "private" || frame.type === "away" || frame.type === "search_results")
+    ) {
+      // Plain-text rendering of these depends on the viewer.
       const text = formatPlainText(frame, this.#nick)!;
       this.#transport.send(encoder.encode(text + "\n"));
       return;
@@ -248,9 +259,12 @@ export class Session {
    *
    * @param code machine-readable reason
    * @param message one human sentence
+   * @param ref the `ref` of the refused frame (default: the one being handled)
    */
-  error(code: ErrorCode, message: string): void {
-    this.send({ type: "error", code, message });
+  error(code: ErrorCode, message: string, ref: string | undefined = this.replyRef): void {
+    this.send(
+      ref === undefined ? { type: "error", code, message } : { type: "error", code, message, ref },
+    );
   }
 
   /**
@@ -299,8 +313,9 @@ export class Session {
    * @param room a room the session is in
    * @param reason `part`, or why the session ended
    * @param announce tell the remaining members
+   * @param message the text of a `/quit REASON`, carried by the `left` notices
    */
-  leaveRoom(room: Room, reason: string, announce = true): void {
+  leaveRoom(room: Room, reason: string, announce = true, message?: string): void {
     // Counted with the leaving member, as a join counts the joining one.
     const announced = announce && this.hub.announces(room);
     if (!room.remove(this)) return;
@@ -312,6 +327,7 @@ export class Session {
         nick: this.#nick!,
         room: room.name,
         reason,
+        ...(message ? { message } : {}),
         ts: Date.now(),
       });
     }
@@ -401,8 +417,9 @@ export class Session {
    *
    * @param reason why, for logs and the `left` notice
    * @param bye text of a `bye` frame to the peer first, if any
+   * @param message the text of a `/quit REASON`, shown to the others
    */
-  end(reason: string, bye?: string): void {
+  end(reason: string, bye?: string, message?: string): void {
     if (this.#state === "closed") return;
     // Deliver what this session (and anyone) sent before it goes away.
     this.hub.flush();
@@ -410,8 +427,13 @@ export class Session {
     this.persist();
     this.#state = "closed";
     if (this.hub.remove(this)) {
-      this.hub.log(`disconnect ${this.#nick} (${this.remote}): ${reason}`);
-      for (const room of [...this.rooms.values()]) this.leaveRoom(room, reason);
+      if (this.#tokenHash !== undefined && this.rooms.size > 0) {
+        this.hub.noteDeparted(this.identity);
+      }
+      this.hub.log(
+        `disconnect ${this.#nick} (${this.remote}): ${reason}${message ? `: ${message}` : ""}`,
+      );
+      for (const room of [...this.rooms.values()]) this.leaveRoom(room, reason, true, message);
     } else {
       this.hub.log(`disconnect ${this.remote}: ${reason}`);
     }
@@ -495,9 +517,11 @@ export class Session {
     this.hub.dropSession(tokenHash);
     const next = this.#newToken();
     this.hub.log(`resume ${result.nick} (${this.remote})${ghost ? ", ghost replaced" : ""}`);
-    // A replaced ghost was in the rooms a moment ago: no notices. Otherwise
-    // the session had left them when its connection dropped.
-    const quiet = ghost !== undefined;
+    // A resumed session announces nothing, unless this server told the rooms
+    // it left (its connection dropped while the server kept running): a
+    // replaced ghost was in the rooms a moment ago, and after a server
+    // restart nobody saw it go.
+    const quiet = !this.hub.takeDeparted(record.identity);
     for (const name of record.rooms) {
       const room = this.hub.openRoom(name);
       if (room.ok) this.enterRoom(room.room, { quiet: true });

@@ -5,7 +5,15 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { Batch, RoomRecord, SessionRecord, Store, StoredMessage } from "./store.ts";
+import {
+  type Batch,
+  type RoomRecord,
+  type SearchQuery,
+  searchTerms,
+  type SessionRecord,
+  type Store,
+  type StoredMessage,
+} from "./store.ts";
 
 /**
  * `PRAGMA application_id` of a chat database: "chat" in ASCII. A file with
@@ -61,6 +69,24 @@ CREATE INDEX messages_to_id ON messages (to_id, id) WHERE room IS NULL;
 CREATE INDEX messages_from_id ON messages (from_id, id) WHERE room IS NULL;
 ALTER TABLE sessions ADD COLUMN identity TEXT;
 ALTER TABLE sessions ADD COLUMN floor INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 3: full-text search of message text (FTS5, an external-content index of
+  // messages.text kept in step by triggers, so pruning removes from it too).
+  `
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+  text, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+  INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+END;
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 `,
 ];
 
@@ -173,6 +199,7 @@ export class SqliteStore implements Store {
   readonly #deleteSession: StatementSync;
   readonly #page: StatementSync;
   readonly #since: StatementSync;
+  readonly #search: StatementSync;
   #lastId: number;
 
   /**
@@ -220,6 +247,16 @@ export class SqliteStore implements Store {
       `SELECT ${COLUMNS} FROM messages WHERE id > ? AND (` +
         "room IN (SELECT value FROM json_each(?)) OR " +
         "(room IS NULL AND (to_id = ? OR from_id = ?))) ORDER BY id LIMIT ?",
+    );
+    // The full-text index yields matches newest first (FTS5 serves ORDER BY
+    // rowid DESC itself), each then checked against the scope: the LIMIT
+    // stops the scan as soon as a page is full.
+    this.#search = this.#db.prepare(
+      `SELECT ${COLUMNS.split(", ").map((c) => "m." + c).join(", ")} ` +
+        "FROM messages_fts f CROSS JOIN messages m ON m.id = f.rowid " +
+        "WHERE messages_fts MATCH ? AND f.rowid < ? AND (" +
+        "m.room IN (SELECT value FROM json_each(?)) OR " +
+        "(m.room IS NULL AND (m.to_id = ? OR m.from_id = ?))) ORDER BY f.rowid DESC LIMIT ?",
     );
     // AUTOINCREMENT keeps the highest id ever used in sqlite_sequence, so ids
     // are never reused even after pruning deletes every message.
@@ -280,6 +317,24 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   since(after: number, rooms: readonly string[], identity: string, limit: number): StoredMessage[] {
     return this.#since.all(after, JSON.stringify(rooms), identity, identity, limit).map(toMessage);
+  }
+
+  /** @inheritdoc */
+  search(query: SearchQuery): StoredMessage[] {
+    // Each word as an FTS5 string (doubled quotes escape), so no input is query syntax.
+    const terms = searchTerms(query.text);
+    if (terms.length === 0) return [];
+    const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" ");
+    const before = Number.isFinite(query.before) ? query.before : Number.MAX_SAFE_INTEGER;
+    // A null key matches no row (NULL = NULL is not true).
+    return this.#search.all(
+      match,
+      before,
+      JSON.stringify(query.rooms),
+      query.privateKey,
+      query.privateKey,
+      query.limit,
+    ).map(toMessage);
   }
 
   /** @inheritdoc */

@@ -84,6 +84,43 @@ export interface Batch {
   dropSessions: string[];
 }
 
+/** Which stored messages a search may return (decided in server/core/visibility.ts). */
+export interface SearchScope {
+  /** Room keys whose messages may be returned. */
+  rooms: readonly string[];
+  /** Private messages from or to this identity may be returned; `null`: none. */
+  privateKey: string | null;
+}
+
+/** A {@linkcode Store.search} request. */
+export interface SearchQuery extends SearchScope {
+  /** The words to find, as typed (see {@linkcode searchTerms}). */
+  text: string;
+  /** Ids below this one; `Infinity` for the newest. */
+  before: number;
+  /** Most messages. */
+  limit: number;
+}
+
+/**
+ * The words of a search or of message text, as full-text search compares
+ * them: runs of letters and digits, lower case, without diacritics (what
+ * SQLite FTS5's `unicode61 remove_diacritics 2` tokenizer does).
+ *
+ * @param text any text
+ * @returns the words, in order (empty when there are none)
+ *
+ * @example
+ * ```ts
+ * import { searchTerms } from "./store.ts";
+ * searchTerms("Déjà vu, again!"); // ["deja", "vu", "again"]
+ * ```
+ */
+export function searchTerms(text: string): string[] {
+  return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase().match(/[\p{L}\p{N}]+/gu) ??
+    [];
+}
+
 /** Persistence for the hub. Methods throw on storage failure. */
 export interface Store {
   /** Whether data outlives the process. */
@@ -103,6 +140,12 @@ export interface Store {
    * at most `limit`.
    */
   since(after: number, rooms: readonly string[], identity: string, limit: number): StoredMessage[];
+  /**
+   * Messages in the query's scope holding every word of `text` (whole words,
+   * any order, see {@linkcode searchTerms}), with ids below `before`,
+   * newest first, at most `limit`.
+   */
+  search(query: SearchQuery): StoredMessage[];
   /** Every stored room. */
   rooms(): RoomRecord[];
   /** A stored session by token hash. */
@@ -174,6 +217,26 @@ export class MemoryStore implements Store {
       if (m.room !== null ? wanted.has(m.room) : m.toId === identity || m.fromId === identity) {
         out.push(m);
       }
+    }
+    return out;
+  }
+
+  /** @inheritdoc */
+  search(query: SearchQuery): StoredMessage[] {
+    const terms = new Set(searchTerms(query.text));
+    const rooms = new Set(query.rooms);
+    const key = query.privateKey;
+    const out: StoredMessage[] = [];
+    if (terms.size === 0) return out;
+    for (let i = this.#messages.length - 1; i >= 0 && out.length < query.limit; i--) {
+      const m = this.#messages[i]!;
+      if (m.id >= query.before) continue;
+      const visible = m.room !== null
+        ? rooms.has(m.room)
+        : key !== null && (m.toId === key || m.fromId === key);
+      if (!visible) continue;
+      const words = new Set(searchTerms(m.text));
+      if ([...terms].every((t) => words.has(t))) out.push(m);
     }
     return out;
   }
