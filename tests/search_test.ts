@@ -97,6 +97,17 @@ for (const store of ["sqlite", "memory"] as const) {
         assert.equal(refused.type === "error" && refused.code, "not_in_room");
       });
 
+      await t.step("a new bob does not find the old bob's private messages", async () => {
+        await bob.sendFrame({ type: "quit" });
+        await bob.expectFrame((f) => f.type === "bye");
+        await using bob2 = await TestClient.joinJson(server.port, "bob");
+        const r = await search(bob2, { text: "banana" });
+        assert.deepEqual(r.results.map((m) => m.text).includes("psst banana split at 5"), false);
+        assert.equal((await search(bob2, { text: "split" })).results.length, 0);
+        // alice, who sent it, still finds it.
+        assert.equal((await search(alice, { text: "split" })).results.length, 1);
+      });
+
       await t.step("after leaving a room, its messages are out of reach", async () => {
         await alice.sendFrame({ type: "part", room: "#secret" });
         await alice.expectFrame((f) => f.type === "left" && f.room === "#secret");
