@@ -18,10 +18,20 @@ import { parseArgs } from "@chat/args";
 import { runBench } from "./bench/mod.ts";
 import config from "./deno.json" with { type: "json" };
 import { backoffDelay } from "./protocol/mod.ts";
-import { ChatServer, openStore, SERVER_DEFAULTS, type ServerOptions } from "./server/mod.ts";
+import {
+  ChatServer,
+  ListenError,
+  openStore,
+  SERVER_DEFAULTS,
+  type ServerOptions,
+} from "./server/mod.ts";
+import { generatedPaths, type IdentitySource, TlsIdentity } from "./tls/certificate.ts";
 
 /** Default `--db`: a file in the server's working directory. */
 export const DEFAULT_DB = "chat.db";
+
+/** Default `--tls-port`. */
+export const DEFAULT_TLS_PORT = 8443;
 
 /** The program's version, from deno.json. */
 export const VERSION: string = config.version;
@@ -37,7 +47,12 @@ Usage:
 
 Server options (0 means unlimited / off where it makes sense):
   --host HOST              address to listen on (0.0.0.0 serves the LAN)  [127.0.0.1]
-  --port PORT              TCP port (0 picks a free one)                 [8080]
+  --port PORT              plain TCP port (0 picks a free one)           [8080]
+  --plain-port PORT        the same, but 0 turns plain TCP off (TLS only)
+  --tls-port PORT          TLS port, same protocol inside TLS (0: off)   [8443]
+  --tls-cert FILE          certificate chain (PEM) to serve instead of a
+                           generated self-signed one; SIGHUP reloads it
+  --tls-key FILE           its private key (PEM); with --tls-cert
   --max-line BYTES         longest line; longer: error, then disconnect  [32768]
   --max-text BYTES         longest message text                          [8192]
   --max-text-lines N       most lines in one message                     [100]
@@ -112,6 +127,10 @@ type NumericOption = {
 const SERVER_FLAGS = {
   host: { type: "string" },
   port: { type: "string" },
+  "plain-port": { type: "string" },
+  "tls-port": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
   "max-line": { type: "string" },
   "max-text": { type: "string" },
   "max-text-lines": { type: "string" },
@@ -140,19 +159,42 @@ const SERVER_FLAGS = {
  */
 export function parseServerArgs(
   args: string[],
-): ServerOptions & { quiet: boolean; help: boolean; db: string } {
+): ServerOptions & { quiet: boolean; help: boolean; db: string; tlsServe: TlsServe | undefined } {
   const { values, positionals } = parseArgs({ args, options: SERVER_FLAGS, strict: true });
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   }
   const flags = values as Flags;
   if (values.db === "") throw new UsageError("--db needs a path (or :memory:)");
-  const options: ServerOptions & { quiet: boolean; help: boolean; db: string } = {
+  if (values.port !== undefined && values["plain-port"] !== undefined) {
+    throw new UsageError("give --port or --plain-port, not both");
+  }
+  const plainPort = integer(flags, "plain-port", 65535);
+  const tlsPort = integer(flags, "tls-port", 65535) ?? DEFAULT_TLS_PORT;
+  if (plainPort === 0 && tlsPort === 0) {
+    throw new UsageError("--plain-port 0 with --tls-port 0 leaves nothing to serve");
+  }
+  const certFile = values["tls-cert"], keyFile = values["tls-key"];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  if (certFile === "" || keyFile === "") throw new UsageError("--tls-cert/--tls-key need a path");
+  const options: ServerOptions & {
+    quiet: boolean;
+    help: boolean;
+    db: string;
+    tlsServe: TlsServe | undefined;
+  } = {
     db: values.db ?? DEFAULT_DB,
     hostname: values.host ?? SERVER_DEFAULTS.hostname,
-    port: integer(flags, "port", 65535) ?? SERVER_DEFAULTS.port,
+    port: plainPort || (integer(flags, "port", 65535) ?? SERVER_DEFAULTS.port),
+    plainTcp: plainPort !== 0,
     quiet: values.quiet ?? false,
     help: values.help ?? false,
+    tlsServe: tlsPort === 0 ? undefined : {
+      port: tlsPort,
+      ...(certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : {}),
+    },
   };
   const numeric: [NumericOption, number | undefined][] = [
     ["maxLineBytes", integer(flags, "max-line")],
@@ -176,6 +218,36 @@ export function parseServerArgs(
   return options;
 }
 
+/** What `--tls-port`, `--tls-cert` and `--tls-key` asked for. */
+export interface TlsServe {
+  /** The TLS port (never 0: that turns TLS off). */
+  port: number;
+  /** The operator's certificate chain, with {@linkcode TlsServe.keyFile}. */
+  certFile?: string;
+  /** The operator's key. */
+  keyFile?: string;
+}
+
+/**
+ * Where the TLS certificate comes from: the operator's files, or a generated
+ * one kept beside the database (in memory with `--db :memory:`), with every
+ * name the server answers to in its subject alternative names.
+ */
+function identitySource(tls: TlsServe, db: string, hostname: string): IdentitySource {
+  if (tls.certFile !== undefined && tls.keyFile !== undefined) {
+    return { kind: "files", certFile: tls.certFile, keyFile: tls.keyFile };
+  }
+  const wildcard = hostname === "0.0.0.0" || hostname === "::";
+  const names = [
+    ...(wildcard ? [] : [hostname]),
+    "localhost",
+    "127.0.0.1",
+    "::1",
+    ...(wildcard ? lanAddresses() : []),
+  ];
+  return { kind: "generated", names, ...(db === ":memory:" ? {} : generatedPaths(db)) };
+}
+
 function lanAddresses(): string[] {
   try {
     return Deno.networkInterfaces()
@@ -188,6 +260,40 @@ function lanAddresses(): string[] {
 
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+function describeIdentity(identity: TlsIdentity): string {
+  const source = identity.source;
+  if (source.kind === "files") return `from ${source.certFile}`;
+  const state = identity.created ? "new self-signed" : "self-signed";
+  return source.certFile === undefined
+    ? `${state}, in memory only: a new one every start`
+    : `${state}, kept in ${source.certFile}`;
+}
+
+/**
+ * SIGHUP re-reads the certificate and key: new connections get them, open
+ * ones keep theirs. A bad file is logged (even with --quiet) and the old
+ * pair stays in use.
+ */
+function reloadOnHangup(
+  identity: TlsIdentity,
+  log: ((line: string) => void) | undefined,
+): (() => void) | undefined {
+  if (Deno.build.os === "windows") return undefined;
+  const onHangup = () => {
+    identity.reload().then(
+      (pair) => log?.(`TLS certificate reloaded: ${pair.fingerprint}`),
+      (error) =>
+        console.error(
+          `${new Date().toISOString()} TLS reload failed, keeping the old certificate: ${
+            error instanceof Error ? error.message : error
+          }`,
+        ),
+    );
+  };
+  Deno.addSignalListener("SIGHUP", onHangup);
+  return onHangup;
 }
 
 async function runServer(args: string[]): Promise<number> {
@@ -211,17 +317,41 @@ async function runServer(args: string[]): Promise<number> {
     console.error(`chat: cannot open database ${options.db}: ${reason}`);
     return 1;
   }
+  let identity: TlsIdentity | undefined;
+  if (options.tlsServe) {
+    try {
+      identity = await TlsIdentity.open(
+        identitySource(options.tlsServe, options.db, options.hostname ?? SERVER_DEFAULTS.hostname),
+      );
+    } catch (error) {
+      store.close();
+      const reason = error instanceof Deno.errors.NotCapable
+        ? "permission denied (run with --allow-read and --allow-write for that path)"
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      console.error(`chat: cannot load the TLS certificate: ${reason}`);
+      return 1;
+    }
+  }
   let server: ChatServer;
   try {
-    server = ChatServer.listen({ ...options, store, ...(log ? { log } : {}) });
+    server = await ChatServer.open({
+      ...options,
+      store,
+      ...(log ? { log } : {}),
+      ...(identity && options.tlsServe ? { tls: { port: options.tlsServe.port, identity } } : {}),
+    });
   } catch (error) {
     store.close();
-    const reason = error instanceof Deno.errors.AddrInUse
+    const cause = error instanceof ListenError ? error.cause : error;
+    const reason = cause instanceof Deno.errors.AddrInUse
       ? "address already in use"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    console.error(`chat: cannot listen on ${options.hostname}:${options.port}: ${reason}`);
+      : cause instanceof Error
+      ? cause.message
+      : String(cause);
+    const port = error instanceof ListenError ? error.port : options.port;
+    console.error(`chat: cannot listen on ${options.hostname}:${port}: ${reason}`);
     return 1;
   }
   // Last line of defence: a rejected promise nobody awaited, or an exception
@@ -242,14 +372,30 @@ async function runServer(args: string[]): Promise<number> {
   };
   globalThis.addEventListener("unhandledrejection", onRejection);
   globalThis.addEventListener("error", onError);
-  const { hostname, port } = server.addr;
   log?.(`history in ${options.db === ":memory:" ? "memory (not kept)" : options.db}`);
-  console.log(`chat server listening on ${hostname}:${port}`);
-  if (hostname === "0.0.0.0" || hostname === "::") {
-    for (const address of lanAddresses()) {
-      console.log(
-        `  others can join with: chat client ${address} ${port}  (or: nc ${address} ${port})`,
-      );
+  const wildcard = ["0.0.0.0", "::"].includes(options.hostname ?? "");
+  if (server.addr) {
+    const { hostname, port } = server.addr;
+    console.log(`chat server listening on ${hostname}:${port}`);
+    if (wildcard) {
+      for (const address of lanAddresses()) {
+        console.log(
+          `  others can join with: chat client ${address} ${port}  (or: nc ${address} ${port})`,
+        );
+      }
+    }
+  }
+  const onHangup = identity ? reloadOnHangup(identity, log) : undefined;
+  if (server.tlsAddr && identity) {
+    const { hostname, port } = server.tlsAddr;
+    console.log(`chat server listening for TLS on ${hostname}:${port}`);
+    console.log(
+      `  certificate fingerprint ${identity.current.fingerprint} (${describeIdentity(identity)})`,
+    );
+    if (wildcard) {
+      for (const address of lanAddresses()) {
+        console.log(`  others can join with: chat client ${address} ${port} --tls`);
+      }
     }
   }
   const stop = () => {
@@ -260,6 +406,7 @@ async function runServer(args: string[]): Promise<number> {
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   await server.finished;
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  if (onHangup) Deno.removeSignalListener("SIGHUP", onHangup);
   globalThis.removeEventListener("unhandledrejection", onRejection);
   globalThis.removeEventListener("error", onError);
   log?.("stopped");

@@ -18,5 +18,6 @@ export * from "./core/session.ts";
 export * from "./transports/pressure.ts";
 export * from "./transports/send_queue.ts";
 export * from "./transports/tcp.ts";
+export * from "./transports/tls.ts";
 export * from "./store/store.ts";
 export * from "./server.ts";

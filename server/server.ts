@@ -15,6 +15,9 @@ import { Pressure } from "./transports/pressure.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./transports/send_queue.ts";
 import { MemoryStore, type Store } from "./store/store.ts";
 import { TcpConnection } from "./transports/tcp.ts";
+import { TlsListener } from "./transports/tls.ts";
+import type { TlsIdentity } from "../tls/certificate.ts";
+import { type ByteConn, NodeSocketConn } from "../tls/node_conn.ts";
 
 /** Options for {@linkcode ChatServer}. Every limit is documented in docs/operations.md. */
 export interface ServerOptions {
@@ -22,6 +25,14 @@ export interface ServerOptions {
   hostname?: string;
   /** TCP port; 0 picks a free one. @default {8080} */
   port?: number;
+  /** Whether to serve plain (unencrypted) TCP on `port` at all. @default {true} */
+  plainTcp?: boolean;
+  /**
+   * Serve the same protocol inside TLS too, on `tls.port` (0 picks a free
+   * one) of `hostname`, with `tls.identity`'s certificate. Only
+   * {@linkcode ChatServer.open} reads this. @default {no TLS}
+   */
+  tls?: { port: number; identity: TlsIdentity };
   /** Longest line in bytes; longer: error, then disconnect. 0: unlimited. @default {32768} */
   maxLineBytes?: number;
   /** Longest message text in bytes. @default {8192} */
@@ -104,6 +115,20 @@ export function addressKey(hostname: string): string {
   return groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":") + "::/64";
 }
 
+/** A listener of {@linkcode ChatServer.open} other than plain TCP could not bind. */
+export class ListenError extends Error {
+  /** The port that failed. */
+  readonly port: number;
+  /**
+   * @param port the port that failed
+   * @param cause what binding threw (e.g. `Deno.errors.AddrInUse`)
+   */
+  constructor(port: number, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.port = port;
+  }
+}
+
 /**
  * A running chat server.
  *
@@ -118,10 +143,11 @@ export function addressKey(hostname: string): string {
 export class ChatServer {
   /** The shared chat state. */
   readonly hub: Hub;
-  /** The bound address. */
-  readonly addr: Deno.NetAddr;
-  readonly #options: Required<Omit<ServerOptions, "log" | "store">>;
-  readonly #listener: Deno.TcpListener;
+  /** The plain TCP address; `undefined` when plain TCP is off. */
+  readonly addr: Deno.NetAddr | undefined;
+  readonly #options: Required<Omit<ServerOptions, "log" | "store" | "tls">>;
+  readonly #listener: Deno.TcpListener | undefined;
+  #tlsListener: TlsListener | undefined;
   readonly #connections = new Set<TcpConnection>();
   readonly #perAddress = new Map<string, number>();
   /** Resolved when the last connection has finished, once shutting down. */
@@ -138,10 +164,11 @@ export class ChatServer {
   readonly #stopped = Promise.withResolvers<void>();
   #stopping = false;
 
-  private constructor(listener: Deno.TcpListener, options: ServerOptions) {
-    this.#options = { ...SERVER_DEFAULTS, ...definedOnly(options) };
+  private constructor(listener: Deno.TcpListener | undefined, options: ServerOptions) {
+    const { tls: _tls, ...rest } = options;
+    this.#options = { ...SERVER_DEFAULTS, plainTcp: true, ...definedOnly(rest) };
     this.#listener = listener;
-    this.addr = listener.addr;
+    this.addr = listener?.addr;
     this.hub = new Hub({
       limits: {
         maxLineBytes: this.#options.maxLineBytes,
@@ -182,12 +209,64 @@ export class ChatServer {
    * @throws {Deno.errors.AddrInUse} when the port is taken
    */
   static listen(options: ServerOptions = {}): ChatServer {
-    const listener = Deno.listen({
+    const listener = options.plainTcp === false ? undefined : Deno.listen({
       hostname: options.hostname ?? SERVER_DEFAULTS.hostname,
       port: options.port ?? SERVER_DEFAULTS.port,
       transport: "tcp",
     });
     return new ChatServer(listener, options);
+  }
+
+  /**
+   * Binds every listener the options ask for (plain TCP unless `plainTcp`
+   * is false, TLS when `tls` is given) and starts serving.
+   *
+   * @param options see {@linkcode ServerOptions}
+   * @returns the running server
+   * @throws {Deno.errors.AddrInUse} when a port is taken (nothing stays bound)
+   */
+  static async open(options: ServerOptions = {}): Promise<ChatServer> {
+    const server = ChatServer.listen(options);
+    if (options.tls) {
+      try {
+        await server.listenTls(options.tls.port, options.tls.identity);
+      } catch (error) {
+        await server.shutdown(0);
+        throw new ListenError(options.tls.port, error);
+      }
+    }
+    return server;
+  }
+
+  /** The TLS address, once {@linkcode listenTls} has bound it. */
+  get tlsAddr(): Deno.NetAddr | undefined {
+    return this.#tlsListener?.addr;
+  }
+
+  /**
+   * Serves the chat protocol inside TLS on another port of the same host,
+   * through the same limits and session core as plain TCP.
+   *
+   * @param port the TLS port; 0 picks a free one
+   * @param identity the certificate (read per new connection, so reloads apply)
+   * @returns the bound address
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  async listenTls(port: number, identity: TlsIdentity): Promise<Deno.NetAddr> {
+    this.#tlsListener = await TlsListener.listen({
+      hostname: this.#options.hostname,
+      port,
+      identity,
+      onSocket: (secure, tcp) => {
+        if (this.#stopping) {
+          tcp.destroy();
+          return;
+        }
+        this.admit(new NodeSocketConn(secure, tcp));
+      },
+      onError: (error) => this.hub.log(`TLS accept failed: ${error.message}`),
+    });
+    return this.#tlsListener.addr;
   }
 
   /** Open connections, registered or not. */
@@ -218,8 +297,9 @@ export class ChatServer {
     // Commit (and deliver) what was sent before the shutdown notice.
     this.hub.flush();
     try {
-      this.#listener.close();
+      this.#listener?.close();
     } catch { /* already closed */ }
+    this.#tlsListener?.close();
     for (const connection of this.#connections) {
       connection.end("server shutting down", "server is shutting down");
     }
@@ -237,11 +317,13 @@ export class ChatServer {
   }
 
   async #acceptLoop(): Promise<void> {
+    const listener = this.#listener;
+    if (!listener) return;
     let backoff = 0;
     while (!this.#stopping) {
       let conn: Deno.TcpConn;
       try {
-        conn = await this.#listener.accept();
+        conn = await listener.accept();
         backoff = 0;
       } catch (error) {
         if (this.#stopping) break;
@@ -260,11 +342,18 @@ export class ChatServer {
         await new Promise((resolve) => setTimeout(resolve, backoff));
         continue;
       }
-      this.#admit(conn);
+      this.admit(conn);
     }
   }
 
-  #admit(conn: Deno.TcpConn): void {
+  /**
+   * Serves one accepted connection (plain TCP, TLS, or whatever a front door
+   * routed here) after the connection limits: over `maxClients` or
+   * `maxPerIp` it gets one `too_many_connections` error frame and is closed.
+   *
+   * @param conn the connection; its `remoteAddr` counts for `maxPerIp`
+   */
+  admit(conn: ByteConn): void {
     const { maxClients, maxPerIp } = this.#options;
     const key = addressKey(conn.remoteAddr.hostname);
     const count = this.#perAddress.get(key) ?? 0;

@@ -5,7 +5,7 @@
 
 import assert from "@chat/assert";
 import config from "../deno.json" with { type: "json" };
-import { LineQueue, TestClient } from "./test_util.ts";
+import { freePort, LineQueue, TestClient } from "./test_util.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const dir = await Deno.makeTempDir({ prefix: "chat_compile_" });
@@ -46,19 +46,26 @@ Deno.test({
       const version = await new Deno.Command(binary, { args: ["--version"] }).output();
       assert.equal(new TextDecoder().decode(version.stdout).trim(), `chat ${config.version}`);
 
+      // In its own directory: the database and the generated TLS certificate land there.
       const server = new Deno.Command(binary, {
-        args: ["server", "--port", "0", "--quiet"],
+        args: ["server", "--port", "0", "--tls-port", String(freePort()), "--quiet"],
+        cwd: dir,
         stdout: "piped",
         stderr: "piped",
       }).spawn();
       const out = new LineQueue(server.stdout);
       const log = new LineQueue(server.stderr);
       const port = Number(/:(\d+)$/.exec(await out.expect(/listening on/))![1]);
+      const tlsPort = Number(/:(\d+)$/.exec(await out.expect(/listening for TLS on/))![1]);
       {
         await using alice = await TestClient.joinText(port, "alice");
         await using bob = await TestClient.joinJson(port, "bob");
         await bob.sendFrame({ type: "say", text: "from a compiled server" });
         await alice.lines.expect("bob: from a compiled server");
+        const cert = await Deno.readTextFile(`${dir}/chat.db.tls-cert.pem`);
+        await using carol = await TestClient.connectTls(tlsPort, cert);
+        await carol.send("carol");
+        await carol.lines.expect(/^\* welcome, carol!/);
       }
       server.kill("SIGTERM");
       assert.equal((await server.status).code, 0);

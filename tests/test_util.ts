@@ -221,8 +221,12 @@ export function startClient(port: number, args: string[] = []): ClientProcess {
 
 /** A server subprocess. */
 export interface TestServer extends AsyncDisposable {
-  /** The port it listens on (loopback). */
+  /** The plain TCP port it listens on (loopback); 0 with `--plain-port 0`. */
   readonly port: number;
+  /** The TLS port, when the test turned TLS on (`--tls-port N`). */
+  readonly tlsPort?: number;
+  /** The TLS certificate's fingerprint it printed (`SHA256:…`), with TLS on. */
+  readonly fingerprint?: string;
   /** The process. */
   readonly process: Deno.ChildProcess;
   /** Its stderr (log) lines. */
@@ -240,7 +244,7 @@ export interface TestServer extends AsyncDisposable {
  * never fight over a fixed default port. Add a listener's flag here when the
  * server gains it.
  */
-export const EXTRA_LISTENERS_OFF: [flag: string, off: string][] = [];
+export const EXTRA_LISTENERS_OFF: [flag: string, off: string][] = [["--tls-port", "0"]];
 
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then
@@ -304,7 +308,19 @@ export async function startTestServer(
     if (at === -1) permissions.push(`--allow-read=${repo}`);
     else permissions[at] += `,${repo}`;
   }
-  const argv = ["run", ...permissions, options.script ?? MAIN, "server", "--port", "0", ...flags];
+  // `--plain-port` replaces `--port`; `--plain-port 0` turns plain TCP off.
+  const plainAt = flags.lastIndexOf("--plain-port");
+  const plainOn = plainAt === -1 || flags[plainAt + 1] !== "0";
+  const tlsAt = flags.lastIndexOf("--tls-port");
+  const tlsOn = tlsAt !== -1 && flags[tlsAt + 1] !== "0";
+  const argv = [
+    "run",
+    ...permissions,
+    options.script ?? MAIN,
+    "server",
+    ...(plainAt === -1 ? ["--port", "0"] : []),
+    ...flags,
+  ];
   const [command, commandArgs] = options.fdLimit === undefined
     ? [Deno.execPath(), argv]
     : ["bash", ["-c", `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...argv]];
@@ -316,9 +332,15 @@ export async function startTestServer(
   }).spawn();
   const stdout = new LineQueue(process.stdout);
   const log = new LineQueue(process.stderr);
-  let line: string;
+  let port = 0;
+  let tls: { tlsPort: number; fingerprint: string } | undefined;
   try {
-    line = await stdout.expect(/listening on/, 20_000);
+    if (plainOn) port = Number(/:(\d+)$/.exec(await stdout.expect(/listening on/, 20_000))![1]);
+    if (tlsOn) {
+      const line = await stdout.expect(/listening for TLS on/, 20_000);
+      const fingerprint = /fingerprint (SHA256:\S+)/.exec(await stdout.expect(/fingerprint/))![1]!;
+      tls = { tlsPort: Number(/:(\d+)$/.exec(line)![1]), fingerprint };
+    }
   } catch (error) {
     try {
       process.kill("SIGKILL");
@@ -326,7 +348,6 @@ export async function startTestServer(
     await process.status;
     throw new Error(`server did not start: ${log.seen.join("\n")}`, { cause: error });
   }
-  const port = Number(/:(\d+)$/.exec(line)![1]);
   let status: Promise<Deno.CommandStatus> | undefined;
   const stop = (signal: Deno.Signal = "SIGTERM") => {
     if (!status) {
@@ -342,6 +363,7 @@ export async function startTestServer(
   };
   return {
     port,
+    ...tls,
     process,
     log,
     stdout,
@@ -356,9 +378,9 @@ export async function startTestServer(
 export class TestClient implements AsyncDisposable {
   /** What the server sent, line by line. */
   readonly lines: LineQueue;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.#conn = conn;
     this.lines = new LineQueue(conn);
   }
@@ -371,6 +393,18 @@ export class TestClient implements AsyncDisposable {
   static async connect(port: number): Promise<TestClient> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.setNoDelay(true);
+    return new TestClient(conn);
+  }
+
+  /**
+   * Connects to 127.0.0.1 over TLS, trusting exactly one certificate.
+   *
+   * @param port the server's TLS port
+   * @param caCert the certificate (PEM) to accept, e.g. the generated one
+   */
+  static async connectTls(port: number, caCert: string): Promise<TestClient> {
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [caCert] });
+    await conn.handshake();
     return new TestClient(conn);
   }
 

@@ -1,5 +1,6 @@
 /**
- * The TCP adapter: moves bytes between one `Deno.TcpConn` and a
+ * The TCP adapter: moves bytes between one connection (a `Deno.TcpConn`, or
+ * any {@linkcode ByteConn} such as a TLS socket, see `tls.ts`) and a
  * {@linkcode Session}. Detects the wire format from the first line (`{` means
  * JSON Lines, anything else plain text), applies the line limit and flood
  * control on the way in, and the bounded send queue on the way out.
@@ -8,6 +9,7 @@
  */
 
 import { LineReader } from "../../protocol/mod.ts";
+import type { ByteConn } from "../../tls/node_conn.ts";
 import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Pressure } from "./pressure.ts";
@@ -62,7 +64,7 @@ export class TcpConnection implements Transport, SendQueueSink {
   lastActivity: number = Date.now();
   /** Whether the idle check has sent a ping since the last activity. */
   pinged = false;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: ByteConn;
   readonly #hub: Hub;
   readonly #limits: ConnectionLimits;
   readonly #queue: SendQueue;
@@ -73,7 +75,7 @@ export class TcpConnection implements Transport, SendQueueSink {
   #closed = false;
 
   /**
-   * @param conn an accepted connection
+   * @param conn an accepted connection: TCP, or TLS over TCP
    * @param hub the shared chat state
    * @param limits what this connection enforces
    * @param pressure flow control shared by the server's connections, if any
@@ -81,7 +83,7 @@ export class TcpConnection implements Transport, SendQueueSink {
    * function shared by the server, rather than a promise chain per connection)
    */
   constructor(
-    conn: Deno.TcpConn,
+    conn: ByteConn,
     hub: Hub,
     limits: ConnectionLimits,
     pressure?: Pressure,
@@ -93,8 +95,8 @@ export class TcpConnection implements Transport, SendQueueSink {
     this.#pressure = pressure;
     this.#onFinished = onFinished;
     try {
-      conn.setNoDelay(true);
-      conn.setKeepAlive(true);
+      conn.setNoDelay?.(true);
+      conn.setKeepAlive?.(true);
     } catch { /* already closed */ }
     this.#queue = new SendQueue(this, {
       maxBytes: limits.sendQueueBytes,

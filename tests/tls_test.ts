@@ -1,0 +1,182 @@
+// TLS end to end, against the real server subprocess: the same protocol
+// inside TLS on --tls-port, a generated certificate kept beside the database
+// and reused, openssl s_client with TLS 1.2 and 1.3, and --plain-port 0.
+
+import assert from "@chat/assert";
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { spkiFingerprint } from "../tls/certificate.ts";
+import {
+  freePort,
+  LineQueue,
+  MAIN,
+  SERVER_PERMISSIONS,
+  startTestServer,
+  TestClient,
+} from "./test_util.ts";
+
+/** A server with its database (and so its generated certificate) in a temp dir. */
+async function tlsServer(dir: string, extra: string[] = []) {
+  return await startTestServer([
+    "--db",
+    `${dir}/chat.db`,
+    "--tls-port",
+    String(freePort()),
+    ...extra,
+  ]);
+}
+
+async function joinTextTls(port: number, cert: string, nick: string): Promise<TestClient> {
+  const client = await TestClient.connectTls(port, cert);
+  await client.send(nick);
+  await client.lines.expect(/^\* welcome, /);
+  return client;
+}
+
+Deno.test("tls: a generated certificate, kept beside the database and reused", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let fingerprint: string;
+    let cert: string;
+    await t.step(
+      "first start generates it: ECDSA P-256, CA:FALSE, SAN, key mode 0600",
+      async () => {
+        await using server = await tlsServer(dir);
+        assert.ok(
+          server.stdout.seen.some((l) =>
+            /new self-signed, kept in .*chat\.db\.tls-cert\.pem/.test(l)
+          ),
+        );
+        cert = await Deno.readTextFile(`${dir}/chat.db.tls-cert.pem`);
+        const key = await Deno.stat(`${dir}/chat.db.tls-key.pem`);
+        assert.equal(key.mode! & 0o777, 0o600);
+        fingerprint = server.fingerprint!;
+        assert.match(fingerprint, /^SHA256:[A-Za-z0-9+/]{43}$/);
+        assert.equal(await spkiFingerprint(cert), fingerprint);
+        const parsed = new x509.X509Certificate(cert);
+        const algorithm = parsed.publicKey.algorithm as EcKeyAlgorithm;
+        assert.equal(algorithm.name, "ECDSA");
+        assert.equal(algorithm.namedCurve, "P-256");
+        const basic = parsed.getExtension(x509.BasicConstraintsExtension)!;
+        assert.equal(basic.ca, false);
+        const san = parsed.getExtension(x509.SubjectAlternativeNameExtension)!;
+        const names = san.names.toJSON().map((n) => n.value);
+        for (const name of ["127.0.0.1", "localhost"]) {
+          assert.ok(names.includes(name), names.join());
+        }
+      },
+    );
+
+    await t.step(
+      "the same protocol inside TLS: plain text and JSON, with plain TCP users",
+      async () => {
+        await using server = await tlsServer(dir);
+        assert.equal(server.fingerprint, fingerprint, "a later start reuses the certificate");
+        assert.ok(server.stdout.seen.some((l) => /fingerprint \S+ \(self-signed, kept in/.test(l)));
+        await using alice = await joinTextTls(server.tlsPort!, cert, "alice");
+        await using bob = await TestClient.joinText(server.port, "bob");
+        await using carol = await TestClient.connectTls(server.tlsPort!, cert);
+        await carol.sendFrame({ type: "hello", version: 1, nick: "carol" });
+        await carol.expectFrame((f) => f.type === "welcome");
+        await alice.send("hello over TLS");
+        await bob.lines.expect(/alice: hello over TLS$/);
+        await carol.expectFrame((f) => f.type === "message" && f.text === "hello over TLS");
+        await bob.send("hello in the clear");
+        await alice.lines.expect(/bob: hello in the clear$/);
+        await server.log.expect(/connect 127\.0\.0\.1:\d+ \(3 open\)/);
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tls: openssl s_client completes a handshake with TLS 1.2 and with TLS 1.3", async (t) => {
+  await using server = await startTestServer(["--tls-port", String(freePort())]);
+  for (const version of ["1_2", "1_3"]) {
+    await t.step(`TLS ${version.replace("_", ".")}`, async () => {
+      const openssl = new Deno.Command("openssl", {
+        args: ["s_client", "-brief", `-tls${version}`, "-connect", `127.0.0.1:${server.tlsPort}`],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stdout = new LineQueue(openssl.stdout);
+      const stderr = new LineQueue(openssl.stderr);
+      const stdin = openssl.stdin.getWriter();
+      try {
+        await stderr.expect(`Protocol version: TLSv${version.replace("_", ".")}`);
+        await stdin.write(new TextEncoder().encode(`ssl${version}\n`));
+        await stdout.expect(`* welcome, ssl${version}! 1 online; type /help for commands`);
+        await stdin.write(new TextEncoder().encode("/quit\n"));
+        await stdout.expectEnd();
+      } finally {
+        await stdin.close().catch(() => {});
+        try {
+          openssl.kill("SIGKILL");
+        } catch { /* exited */ }
+        await openssl.status;
+        await Promise.all([stdout.done, stderr.done]);
+      }
+    });
+  }
+});
+
+Deno.test("tls: --plain-port 0 leaves only TLS; --plain-port N is the plain port", async (t) => {
+  await t.step("--plain-port 0", async () => {
+    await using server = await startTestServer([
+      "--plain-port",
+      "0",
+      "--tls-port",
+      String(freePort()),
+    ]);
+    assert.equal(server.port, 0);
+    assert.ok(
+      !server.stdout.seen.some((l) => /listening on/.test(l)),
+      server.stdout.seen.join("\n"),
+    );
+    const cert = await certificateOf(server.tlsPort!);
+    await using alice = await joinTextTls(server.tlsPort!, cert, "alice");
+    await alice.send("/quit");
+    await alice.lines.expectEnd();
+  });
+  await t.step("--plain-port N", async () => {
+    const port = freePort();
+    await using server = await startTestServer(["--plain-port", String(port)]);
+    assert.equal(server.port, port);
+    await using bob = await TestClient.joinText(port, "bob");
+    await bob.send("/quit");
+    await bob.lines.expectEnd();
+  });
+  await t.step("nothing to serve, or both port flags: a usage error", async () => {
+    for (
+      const args of [
+        ["--plain-port", "0", "--tls-port", "0"],
+        ["--port", "0", "--plain-port", "0"],
+        ["--tls-cert", "x.pem"],
+      ]
+    ) {
+      const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", ...SERVER_PERMISSIONS, MAIN, "server", "--db", ":memory:", ...args],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(code, 2, args.join(" "));
+      assert.match(new TextDecoder().decode(stderr), /^chat: .*\(see chat --help\)\n$/);
+    }
+  });
+});
+
+/** The certificate a TLS port presents, as PEM (read with openssl, trusted by no one). */
+async function certificateOf(port: number): Promise<string> {
+  const { stdout } = await new Deno.Command("openssl", {
+    args: ["s_client", "-connect", `127.0.0.1:${port}`, "-showcerts"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text);
+  if (!pem) throw new Error(`no certificate from port ${port}: ${text}`);
+  return pem[0] + "\n";
+}

@@ -1,0 +1,156 @@
+/**
+ * A `node:net` / `node:tls` socket seen as the small part of `Deno.Conn`
+ * the chat transports use (`read`, `write`, `close`, addresses), so one TCP
+ * transport serves plain and TLS connections alike. `node:tls` is used for
+ * TLS because it can swap certificates without a new listener
+ * (`SecureContext` per connection) and exposes the peer's certificate
+ * (`getPeerCertificate`), which `Deno.listenTls` / `Deno.connectTls` do not.
+ *
+ * Backpressure: reading pauses the socket once more than
+ * {@linkcode NodeSocketConn.HIGH_WATER} bytes are buffered and unread, so a
+ * peer can never grow this buffer without bound; `write` resolves once the
+ * bytes were handed to the socket.
+ *
+ * @module
+ */
+
+import type { Socket } from "node:net";
+
+/** The part of `Deno.Conn` the transports and the client use. */
+export interface ByteConn {
+  /** Reads into `p`; resolves to the byte count, or `null` at the end of the stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes `p`; resolves to the bytes written. */
+  write(p: Uint8Array): Promise<number>;
+  /** Closes both directions. */
+  close(): void;
+  /** The peer's address. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** Turns Nagle's algorithm off (optional). */
+  setNoDelay?(noDelay?: boolean): void;
+  /** Turns TCP keep-alive on (optional). */
+  setKeepAlive?(keepAlive?: boolean): void;
+}
+
+function mapError(error: Error & { code?: string }): Error {
+  switch (error.code) {
+    case "ECONNRESET":
+      return new Deno.errors.ConnectionReset(error.message);
+    case "EPIPE":
+      return new Deno.errors.BrokenPipe(error.message);
+    default:
+      return error;
+  }
+}
+
+/** A node socket (TLS or plain) behind the {@linkcode ByteConn} interface. */
+export class NodeSocketConn implements ByteConn {
+  /** Unread bytes above which the socket is paused, in bytes. */
+  static readonly HIGH_WATER = 64 * 1024;
+  readonly remoteAddr: Deno.NetAddr;
+  readonly #socket: Socket;
+  readonly #tcp: Socket;
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+  #destroyed = false;
+
+  /**
+   * @param socket the stream to read and write (e.g. a `TLSSocket`)
+   * @param tcp the TCP socket underneath, for addresses and socket options
+   * (the same as `socket` for plain TCP)
+   */
+  constructor(socket: Socket, tcp: Socket = socket) {
+    this.#socket = socket;
+    this.#tcp = tcp;
+    this.remoteAddr = {
+      transport: "tcp",
+      hostname: (tcp.remoteAddress ?? "").replace(/^::ffff:(?=\d+\.)/, ""),
+      port: tcp.remotePort ?? 0,
+    };
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      if (this.#buffered > NodeSocketConn.HIGH_WATER) socket.pause();
+      this.#notify();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("error", (error: Error) => {
+      this.#error ??= mapError(error);
+      this.#notify();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+  }
+
+  /** The stream itself (e.g. for `getPeerCertificate` on a `TLSSocket`). */
+  get socket(): Socket {
+    return this.#socket;
+  }
+
+  /** @inheritdoc */
+  async read(p: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#destroyed) throw new Deno.errors.BadResource("connection closed");
+      if (this.#error) throw this.#error;
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    const chunk = this.#chunks[0]!;
+    const n = Math.min(p.length, chunk.length);
+    p.set(chunk.subarray(0, n));
+    if (n === chunk.length) this.#chunks.shift();
+    else this.#chunks[0] = chunk.subarray(n);
+    this.#buffered -= n;
+    if (this.#buffered <= NodeSocketConn.HIGH_WATER / 2 && this.#socket.isPaused()) {
+      this.#socket.resume();
+    }
+    return n;
+  }
+
+  /** @inheritdoc */
+  write(p: Uint8Array): Promise<number> {
+    if (this.#destroyed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
+    if (this.#error) return Promise.reject(this.#error);
+    // Node keeps a reference to the buffer until it is written; the callers
+    // (send queue, client) do not reuse it after the promise settles.
+    return new Promise((resolve, reject) => {
+      this.#socket.write(p, (error) => {
+        if (error) reject(mapError(error));
+        else resolve(p.length);
+      });
+    });
+  }
+
+  /** @inheritdoc */
+  close(): void {
+    if (this.#destroyed) throw new Deno.errors.BadResource("connection closed");
+    this.#destroyed = true;
+    this.#socket.destroy();
+    if (this.#tcp !== this.#socket) this.#tcp.destroy();
+    this.#notify();
+  }
+
+  /** @inheritdoc */
+  setNoDelay(noDelay = true): void {
+    this.#tcp.setNoDelay(noDelay);
+  }
+
+  /** @inheritdoc */
+  setKeepAlive(keepAlive = true): void {
+    this.#tcp.setKeepAlive(keepAlive);
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
