@@ -70,6 +70,8 @@ Server options (0 means unlimited / off where it makes sense):
   --announce-limit N       rooms over N members do not announce joins
                            and leaves (0: always announce)               [500]
   --resume-expiry SEC      resume tokens expire after SEC idle (0: never) [604800]
+  --resume-replay N        most messages one resume replays, then
+                           resume_truncated                              [10000]
   --quiet                  no per-connection log lines on stderr
 
 Client:
@@ -146,6 +148,7 @@ const SERVER_FLAGS = {
   "history-max-rows": { type: "string" },
   "announce-limit": { type: "string" },
   "resume-expiry": { type: "string" },
+  "resume-replay": { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -211,6 +214,7 @@ export function parseServerArgs(
     ["historyMaxRows", integer(flags, "history-max-rows")],
     ["announceLimit", integer(flags, "announce-limit")],
     ["resumeExpiryMs", seconds(flags, "resume-expiry")],
+    ["resumeReplay", integer(flags, "resume-replay")],
   ];
   for (const [key, value] of numeric) {
     if (value !== undefined) options[key] = value;

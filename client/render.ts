@@ -279,10 +279,14 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
         theme,
       );
     case "who":
+      // Later pages of a long answer continue the first one's line.
+      if (frame.offset) {
+        return dim(`  ${frame.nicks.map((n) => nick(n, options)).join(", ")}`, theme);
+      }
       return dim(
-        `* online${
-          isLobby(frame.room) ? "" : ` in ${escapeControls(frame.room!)}`
-        } (${frame.nicks.length}): ${frame.nicks.map((n) => nick(n, options)).join(", ")}`,
+        `* online${isLobby(frame.room) ? "" : ` in ${escapeControls(frame.room!)}`} (${
+          frame.total ?? frame.nicks.length
+        }): ${frame.nicks.map((n) => nick(n, options)).join(", ")}`,
         theme,
       );
     case "welcome":

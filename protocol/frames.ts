@@ -95,11 +95,32 @@ export type ServerFrame =
   /** `message`: the text of a `/quit REASON`. */
   | { type: "left"; nick: string; room?: string; reason: string; message?: string; ts: number }
   | { type: "renamed"; from: string; to: string; ts: number }
-  /** `away`: the away message of each listed nickname that is away (absent when none is). */
-  | { type: "who"; room?: string; nicks: string[]; away?: Record<string, string> }
+  /**
+   * Answer to `who`, possibly in pages: `total` nicknames in all; `offset`
+   * (absent on the first page) is where this page starts; `more`: another
+   * page follows. `away`: the away message of each listed nickname that is
+   * away (absent when none is).
+   */
+  | {
+    type: "who";
+    room?: string;
+    nicks: string[];
+    away?: Record<string, string>;
+    total?: number;
+    offset?: number;
+    more?: boolean;
+  }
   /** Your current room changed (after a join, a switch or a part); `null`: none. */
   | { type: "room"; room: string | null; topic: string; members: number }
-  | { type: "rooms"; rooms: RoomInfo[] }
+  /** Answer to `rooms`, paged like `who`. */
+  | { type: "rooms"; rooms: RoomInfo[]; total?: number; offset?: number; more?: boolean }
+  /**
+   * A resume replayed its limit of missed messages: those up to `last_id`
+   * were sent; those from above `last_id` to below `live_from` were not
+   * (resume again with `last_id`, or page rooms with `history`); from
+   * `live_from` on, messages arrive live.
+   */
+  | { type: "resume_truncated"; last_id: number; live_from: number }
   | { type: "topic"; room: string; topic: string; by?: string; ts?: number }
   /** Sent to the sender once its message is committed to the store. */
   | { type: "ack"; id: number; ts: number; ref?: string }

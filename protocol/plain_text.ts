@@ -66,9 +66,11 @@ export function formatPlainText(
     case "renamed":
       return `* ${frame.from} is now known as ${frame.to}`;
     case "who":
+      // Later pages of a long answer continue the first one's line.
+      if (frame.offset) return `  ${frame.nicks.join(", ")}`;
       return `* online${
         frame.room === undefined || isLobby(frame.room) ? "" : ` in ${frame.room}`
-      } (${frame.nicks.length}): ${
+      } (${frame.total ?? frame.nicks.length}): ${
         frame.nicks.map((n) => frame.away?.[n] !== undefined ? `${n} (away)` : n).join(", ")
       }`;
     case "away":
@@ -118,7 +120,7 @@ export function formatPlainText(
         })${frame.topic ? ": " + escapeControls(frame.topic) : ""}`;
     case "rooms":
       return [
-        `* rooms (${frame.rooms.length}):`,
+        ...(frame.offset ? [] : [`* rooms (${frame.total ?? frame.rooms.length}):`]),
         ...frame.rooms.map((r) =>
           `  ${r.name} (${r.members})${r.topic ? ": " + escapeControls(r.topic) : ""}`
         ),
@@ -136,6 +138,8 @@ export function formatPlainText(
         : `* ${frame.count} earlier ${frame.count === 1 ? "message" : "messages"} in ${frame.room}${
           frame.more ? "; /history for more" : ""
         }`;
+    case "resume_truncated":
+      return `* missed messages after id ${frame.last_id} up to ${frame.live_from} were not replayed; /history for them`;
     case "help": {
       const width = Math.max(...frame.commands.map((c) => c.usage.length));
       return [

@@ -9,8 +9,15 @@ import {
   DEFAULT_MAX_TEXT_BYTES,
   DEFAULT_MAX_TEXT_LINES,
   encodeFrame,
+  MAX_RESUME_REPLAY,
 } from "../protocol/mod.ts";
-import { DEFAULT_ANNOUNCE_LIMIT, DEFAULT_RESUME_EXPIRY_MS, Hub, type Logger } from "./core/hub.ts";
+import {
+  DEFAULT_ANNOUNCE_LIMIT,
+  DEFAULT_REPLY_BUDGET_BYTES,
+  DEFAULT_RESUME_EXPIRY_MS,
+  Hub,
+  type Logger,
+} from "./core/hub.ts";
 import { Pressure } from "./transports/pressure.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./transports/send_queue.ts";
 import { MemoryStore, type Store } from "./store/store.ts";
@@ -67,6 +74,8 @@ export interface ServerOptions {
   pruneIntervalMs?: number;
   /** Milliseconds a resume token lives after its session was last seen; 0: forever. @default {604800000} */
   resumeExpiryMs?: number;
+  /** Most messages one resume replays before it says `resume_truncated`. @default {10000} */
+  resumeReplay?: number;
 }
 
 /** The defaults of every {@linkcode ServerOptions} limit. */
@@ -88,6 +97,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   historyMaxRows: 1_000_000,
   pruneIntervalMs: 60_000,
   resumeExpiryMs: DEFAULT_RESUME_EXPIRY_MS,
+  resumeReplay: MAX_RESUME_REPLAY,
 });
 
 /** Messages deleted per pruning step (one short transaction each). */
@@ -179,6 +189,12 @@ export class ChatServer {
       store: options.store ?? new MemoryStore(),
       announceLimit: this.#options.announceLimit,
       resumeExpiryMs: this.#options.resumeExpiryMs,
+      resumeReplay: this.#options.resumeReplay,
+      // Long replies stay well under the level where flow control starts
+      // (a quarter of the send queue), so they never slow anyone else down.
+      replyBudgetBytes: this.#options.sendQueueBytes === 0
+        ? DEFAULT_REPLY_BUDGET_BYTES
+        : Math.min(DEFAULT_REPLY_BUDGET_BYTES, Math.floor(this.#options.sendQueueBytes / 8)),
     });
     if (
       this.#options.historyDays > 0 || this.#options.historyMaxRows > 0 ||

@@ -20,8 +20,10 @@ import {
   normalizeRoom,
   sanitizeText,
   SEARCH_PAGE,
+  type ServerFrame,
 } from "../../protocol/mod.ts";
 import { searchTerms } from "../store/store.ts";
+import type { Room } from "./room.ts";
 import type { Session } from "./session.ts";
 import { visibleTo } from "./visibility.ts";
 
@@ -155,6 +157,56 @@ function awayOf(sessions: Iterable<Session>): Record<string, string> | undefined
   return away;
 }
 
+/** Rooms per `rooms` page. */
+const ROOMS_PAGE = 100;
+/** Nicknames per `who` page. */
+const WHO_PAGE = 200;
+
+/** Page fields: `total` always; `offset` after the first page; `more` before the last. */
+function pageOf(total: number, offset: number, size: number) {
+  return {
+    total,
+    ...(offset > 0 ? { offset } : {}),
+    ...(offset + size < total ? { more: true } : {}),
+  };
+}
+
+/** The `rooms` answer, a page at a time (member counts as of each page). */
+function* roomPages(rooms: readonly Room[]): Generator<ServerFrame> {
+  const total = rooms.length;
+  for (let offset = 0; offset === 0 || offset < total; offset += ROOMS_PAGE) {
+    const page = rooms.slice(offset, offset + ROOMS_PAGE);
+    yield {
+      type: "rooms",
+      rooms: page.map((r) => ({ name: r.name, members: r.size, topic: r.topic })),
+      ...pageOf(total, offset, page.length),
+    };
+  }
+}
+
+/** The `who` answer, a page at a time; each page has the away messages of its nicknames. */
+function* whoPages(
+  room: string | undefined,
+  nicks: readonly string[],
+  awayAll: Record<string, string> | undefined,
+): Generator<ServerFrame> {
+  const total = nicks.length;
+  for (let offset = 0; offset === 0 || offset < total; offset += WHO_PAGE) {
+    const page = nicks.slice(offset, offset + WHO_PAGE);
+    let away: Record<string, string> | undefined;
+    if (awayAll) {
+      for (const n of page) if (awayAll[n] !== undefined) (away ??= {})[n] = awayAll[n];
+    }
+    yield {
+      type: "who",
+      ...(room !== undefined ? { room } : {}),
+      nicks: page,
+      ...(away ? { away } : {}),
+      ...pageOf(total, offset, page.length),
+    };
+  }
+}
+
 const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   hello(session) {
     session.error("already_registered", "hello was already sent");
@@ -205,10 +257,7 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     if (room) session.leaveRoom(room, "part");
   },
   rooms(session) {
-    session.send({
-      type: "rooms",
-      rooms: session.hub.rooms().map((r) => ({ name: r.name, members: r.size, topic: r.topic })),
-    });
+    session.reply(roomPages(session.hub.rooms()));
   },
   topic(session, frame) {
     const room = targetRoom(session, frame.room, frame.text !== undefined);
@@ -236,14 +285,12 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   },
   who(session, frame) {
     if (frame.room === undefined && !session.current) {
-      const away = awayOf(session.hub.sessions());
-      session.send({ type: "who", nicks: session.hub.nicks(), ...(away ? { away } : {}) });
+      session.reply(whoPages(undefined, session.hub.nicks(), awayOf(session.hub.sessions())));
       return;
     }
     const room = targetRoom(session, frame.room, false);
     if (!room) return;
-    const away = awayOf(room.members());
-    session.send({ type: "who", room: room.name, nicks: room.nicks(), ...(away ? { away } : {}) });
+    session.reply(whoPages(room.name, room.nicks(), awayOf(room.members())));
   },
   away(session, frame) {
     const text = frame.text === undefined ? "" : sanitizeText(frame.text, false).trim();
@@ -319,7 +366,7 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     session.replayHistory(room, frame.before ?? session.historyCursor(room), limit, true);
   },
   help(session) {
-    session.send({ type: "help", commands: commandHelp() });
+    session.reply([{ type: "help", commands: commandHelp() }]);
   },
   quit(session, frame) {
     session.forget();

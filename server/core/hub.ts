@@ -14,6 +14,7 @@ import {
   type ErrorCode,
   isRoomName,
   LOBBY,
+  MAX_RESUME_REPLAY,
   MAX_ROOMS,
   nickKey,
   normalizeNick,
@@ -62,7 +63,19 @@ export interface HubOptions {
    * @default {DEFAULT_RESUME_EXPIRY_MS}
    */
   resumeExpiryMs?: number;
+  /**
+   * Bytes a session's send queue may hold before a long reply (history,
+   * resume, `/rooms`, `/who`) waits for the peer to read. Keep it below a
+   * quarter of the send queue (where flow control starts).
+   * @default {DEFAULT_REPLY_BUDGET_BYTES}
+   */
+  replyBudgetBytes?: number;
+  /** Most messages one resume replays before `resume_truncated`. @default {MAX_RESUME_REPLAY} */
+  resumeReplay?: number;
 }
+
+/** Default for {@linkcode HubOptions.replyBudgetBytes}: 64 KiB. */
+export const DEFAULT_REPLY_BUDGET_BYTES = 64 * 1024;
 
 /** Default for {@linkcode HubOptions.resumeExpiryMs}: 7 days. */
 export const DEFAULT_RESUME_EXPIRY_MS = 7 * 86_400_000;
@@ -155,6 +168,10 @@ export class Hub {
   readonly #announceLimit: number;
   /** See {@linkcode HubOptions.resumeExpiryMs}. */
   readonly resumeExpiryMs: number;
+  /** See {@linkcode HubOptions.replyBudgetBytes}. */
+  readonly replyBudgetBytes: number;
+  /** See {@linkcode HubOptions.resumeReplay}. */
+  readonly resumeReplay: number;
   readonly #byKey = new Map<string, Session>();
   readonly #byToken = new Map<string, Session>();
   readonly #rooms = new Map<string, Room>();
@@ -211,6 +228,8 @@ export class Hub {
     this.#maxRooms = options.maxRooms ?? MAX_ROOMS;
     this.#announceLimit = options.announceLimit ?? DEFAULT_ANNOUNCE_LIMIT;
     this.resumeExpiryMs = options.resumeExpiryMs ?? DEFAULT_RESUME_EXPIRY_MS;
+    this.replyBudgetBytes = options.replyBudgetBytes ?? DEFAULT_REPLY_BUDGET_BYTES;
+    this.resumeReplay = options.resumeReplay ?? MAX_RESUME_REPLAY;
     for (const record of this.store.rooms()) {
       const room = new Room(record.name);
       room.topic = record.topic;
@@ -636,17 +655,21 @@ export class Hub {
   }
 
   /**
-   * A page of a room's history.
+   * Where a page of a room's history starts: the lowest id among the newest
+   * `limit` messages below `before`, and whether older ones exist.
    *
    * @param room the room
-   * @param before ids below this one
+   * @param before ids below this one (`Infinity`: the newest)
    * @param limit most messages
-   * @returns the messages, oldest first, and whether older ones exist
+   * @returns `floor` (undefined when there is no message) and `more`
    */
-  history(room: Room, before: number, limit: number): { messages: StoredMessage[]; more: boolean } {
-    const messages = this.store.page(room.key, before, limit + 1);
-    const more = messages.length > limit;
-    return { messages: more ? messages.slice(1) : messages, more };
+  historyStart(room: Room, before: number, limit: number): {
+    floor: number | undefined;
+    more: boolean;
+  } {
+    const floor = this.store.floor(room.key, before, limit);
+    const more = floor !== undefined && this.store.floor(room.key, floor, 1) !== undefined;
+    return { floor, more };
   }
 
   /**

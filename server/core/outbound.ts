@@ -123,6 +123,11 @@ export class OutboundRun implements Deliverable {
     this.#outs = outs;
   }
 
+  /** The frames of the run, in delivery order. */
+  get parts(): readonly Outbound[] {
+    return this.#outs;
+  }
+
   /** @inheritdoc */
   bytes(format: WireFormat, elsewhere = false): Uint8Array | null {
     if (format === "json") return this.#json ??= this.#join(format, false);

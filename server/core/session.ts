@@ -16,14 +16,13 @@ import {
   FrameError,
   JOIN_HISTORY,
   type LineErrorCode,
-  MAX_RESUME_REPLAY,
   parseInput,
   PROTOCOL_VERSION,
   type ServerFrame,
 } from "../../protocol/mod.ts";
 import { handleFrame } from "./commands.ts";
 import { hashToken, type Hub } from "./hub.ts";
-import { type Deliverable, Outbound, type WireFormat } from "./outbound.ts";
+import { type Deliverable, Outbound, OutboundRun, type WireFormat } from "./outbound.ts";
 import type { Room } from "./room.ts";
 
 /** What a session needs from its connection. */
@@ -34,7 +33,19 @@ export interface Transport {
   send(bytes: Uint8Array): void;
   /** Sends what is queued, then closes. */
   close(): void;
+  /** Bytes queued and not yet written (absent: long replies are not paced). */
+  readonly backlog?: number;
+  /**
+   * Calls back once at most `bytes` are queued; never after the connection
+   * failed. Long replies continue from here (see `Session.reply`).
+   */
+  whenBelow?(bytes: number, callback: () => void): void;
 }
+
+/** Chat lines: during a resume's catch-up they come from the store, not live. */
+const CHAT_LINES: ReadonlySet<ServerFrame["type"]> = new Set(["message", "action", "private"]);
+/** Messages read from the store per query while producing a long reply. */
+const PAGE = 100;
 
 /** Where a session is in its life. */
 export type SessionState = "handshake" | "naming" | "active" | "closed";
@@ -65,6 +76,12 @@ export class Session {
 
   #tokenHash: string | undefined;
   #identity: string | undefined; // made on first use
+  /** Replies still being produced, in order (see reply()). */
+  #replies: Iterator<ServerFrame>[] | undefined;
+  #pumping = false;
+  #replied: PromiseWithResolvers<void> | undefined;
+  /** A resume is replaying from the store: live chat lines are not sent (the store has them). */
+  #catchingUp = false;
   /** The highest message id when the session began; resumes replay only above it. */
   #floor = 0;
   /** The away message, while away. */
@@ -229,6 +246,16 @@ export class Session {
    */
   deliver(out: Deliverable): void {
     if (this.#state === "closed") return;
+    if (this.#catchingUp) {
+      // The catch-up reads these chat lines from the store; send the rest.
+      const parts = out instanceof OutboundRun ? out.parts : [out as Outbound];
+      for (const part of parts) if (!CHAT_LINES.has(part.frame.type)) this.#deliverNow(part);
+      return;
+    }
+    this.#deliverNow(out);
+  }
+
+  #deliverNow(out: Deliverable): void {
     const elsewhere = this.format === "text" && out.roomKey !== undefined &&
       this.#current?.key !== out.roomKey;
     const bytes = out.bytes(this.format, elsewhere);
@@ -242,6 +269,11 @@ export class Session {
    */
   send(frame: ServerFrame): void {
     if (this.#state === "closed") return;
+    if (this.#catchingUp && CHAT_LINES.has(frame.type)) return; // the catch-up has it
+    this.#sendNow(frame);
+  }
+
+  #sendNow(frame: ServerFrame): void {
     if (
       this.format === "text" &&
       (frame.type === "private" || frame.type === "away" || frame.type === "search_results")
@@ -251,7 +283,67 @@ export class Session {
       this.#transport.send(encoder.encode(text + "\n"));
       return;
     }
-    this.deliver(new Outbound(frame));
+    this.#deliverNow(new Outbound(frame));
+  }
+
+  /** Whether a long reply is still being produced (the transport holds the next line back). */
+  get replying(): boolean {
+    return this.#replies !== undefined;
+  }
+
+  /** Resolves once no reply is being produced (or the session closed). */
+  replied(): Promise<void> {
+    if (this.#replies === undefined) return Promise.resolve();
+    return (this.#replied ??= Promise.withResolvers()).promise;
+  }
+
+  /**
+   * Sends a reply produced a frame at a time, after any reply still going
+   * out. Frames are taken from `frames` only while the transport's backlog is
+   * under the hub's reply budget; past it, production pauses until the peer
+   * has read the backlog down to half (pull: a reply never overflows the send
+   * queue, however long, and never costs the asker the connection). Live
+   * traffic is not held back meanwhile and stays under the slow-consumer rule.
+   *
+   * @param frames the reply; iterated lazily
+   */
+  reply(frames: Iterable<ServerFrame>): void {
+    if (this.#state === "closed") return;
+    (this.#replies ??= []).push(frames[Symbol.iterator]());
+    if (!this.#pumping) this.#pump();
+  }
+
+  #pump(): void {
+    this.#pumping = false;
+    const transport = this.#transport;
+    const budget = this.hub.replyBudgetBytes;
+    while (this.#replies !== undefined && this.#state !== "closed") {
+      if (
+        transport.whenBelow !== undefined && transport.backlog !== undefined &&
+        transport.backlog > budget
+      ) {
+        this.#pumping = true;
+        transport.whenBelow(budget / 2, () => this.#pump());
+        return;
+      }
+      const job = this.#replies[0]!;
+      const step = job.next();
+      if (step.done) {
+        this.#replies.shift();
+        if (this.#replies.length === 0) this.#replies = undefined;
+      } else {
+        this.#sendNow(step.value);
+      }
+    }
+    this.#endReplies();
+  }
+
+  #endReplies(): void {
+    this.#replies = undefined;
+    this.#catchingUp = false;
+    const replied = this.#replied;
+    this.#replied = undefined;
+    replied?.resolve();
   }
 
   /**
@@ -356,14 +448,31 @@ export class Session {
    * @param always send the closing `history` frame even when empty
    */
   replayHistory(room: Room, before: number, limit: number, always: boolean): void {
-    const { messages, more } = this.hub.history(room, before, limit);
-    for (const record of messages) this.send(this.hub.frameOf(record, true));
-    const lowest = messages[0]?.id;
-    if (lowest !== undefined) (this.#cursors ??= new Map()).set(room.key, lowest);
+    const { floor, more } = this.hub.historyStart(room, before, limit);
+    if (floor !== undefined) (this.#cursors ??= new Map()).set(room.key, floor);
     else if (before !== Infinity) (this.#cursors ??= new Map()).set(room.key, 0);
-    if (messages.length > 0 || always) {
-      this.send({ type: "history", room: room.name, count: messages.length, more });
+    if (floor === undefined && !always) return;
+    this.reply(this.#historyFrames(room, floor, before, limit, more));
+  }
+
+  *#historyFrames(
+    room: Room,
+    floor: number | undefined,
+    before: number,
+    limit: number,
+    more: boolean,
+  ): Generator<ServerFrame> {
+    let count = 0;
+    let from = floor ?? before;
+    while (count < limit) {
+      const want = Math.min(PAGE, limit - count);
+      const page = this.hub.store.ascending(room.key, from, before, want);
+      for (const record of page) yield this.hub.frameOf(record, true);
+      count += page.length;
+      if (page.length < want) break;
+      from = page[page.length - 1]!.id + 1;
     }
+    yield { type: "history", room: room.name, count, more };
   }
 
   /**
@@ -403,6 +512,7 @@ export class Session {
     if (this.#state === "closed") return;
     this.send({ type: "bye", reason: "session resumed on another connection" });
     this.#state = "closed";
+    this.#endReplies();
     this.hub.remove(this);
     for (const room of this.rooms.values()) room.remove(this);
     this.rooms.clear();
@@ -426,6 +536,7 @@ export class Session {
     if (bye !== undefined) this.send({ type: "bye", reason: bye });
     this.persist();
     this.#state = "closed";
+    this.#endReplies();
     if (this.hub.remove(this)) {
       if (this.#tokenHash !== undefined && this.rooms.size > 0) {
         this.hub.noteDeparted(this.identity);
@@ -542,15 +653,44 @@ export class Session {
     } else {
       // Never below what the session could have seen, never past what exists.
       const after = Math.min(Math.max(lastId, this.#floor), this.hub.lastId);
-      const missed = this.hub.store.since(
-        after,
-        [...this.rooms.keys()],
-        this.identity,
-        MAX_RESUME_REPLAY,
-      );
-      for (const m of missed) this.send(this.hub.frameOf(m));
+      this.#catchingUp = true;
+      this.reply(this.#catchUp(after));
     }
     this.persist();
     return true;
+  }
+
+  /**
+   * Replays what a resumed session missed, from the store, a page at a time:
+   * messages above `after` in its rooms and private to or from its identity.
+   * Live chat lines are held back meanwhile (they are in the store before
+   * anyone gets them, so the replay reaches them); the replay ends, and live
+   * delivery resumes, in the same turn as the query that found nothing more.
+   * After `hub.resumeReplay` messages it stops with `resume_truncated`.
+   */
+  *#catchUp(after: number): Generator<ServerFrame> {
+    let last = after;
+    let sent = 0;
+    const cap = this.hub.resumeReplay;
+    while (this.#state !== "closed") {
+      const rooms = [...this.rooms.keys()];
+      if (sent >= cap) {
+        if (this.hub.store.since(last, rooms, this.identity, 1).length > 0) {
+          // Live from here; this frame goes out in the same turn.
+          this.#catchingUp = false;
+          yield { type: "resume_truncated", last_id: last, live_from: this.hub.store.lastId() + 1 };
+        }
+        break;
+      }
+      const page = this.hub.store.since(last, rooms, this.identity, Math.min(PAGE, cap - sent));
+      // Caught up: live delivery takes over in the turn of this query.
+      if (page.length === 0) break;
+      for (const record of page) {
+        yield this.hub.frameOf(record);
+        last = record.id;
+        sent++;
+      }
+    }
+    this.#catchingUp = false;
   }
 }

@@ -200,6 +200,8 @@ export class SqliteStore implements Store {
   readonly #page: StatementSync;
   readonly #since: StatementSync;
   readonly #search: StatementSync;
+  readonly #ascending: StatementSync;
+  readonly #floor: StatementSync;
   #lastId: number;
 
   /**
@@ -242,6 +244,13 @@ export class SqliteStore implements Store {
     this.#deleteSession = this.#db.prepare("DELETE FROM sessions WHERE token_hash = ?");
     this.#page = this.#db.prepare(
       `SELECT ${COLUMNS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+    );
+    this.#ascending = this.#db.prepare(
+      `SELECT ${COLUMNS} FROM messages WHERE room = ? AND id >= ? AND id < ? ORDER BY id LIMIT ?`,
+    );
+    this.#floor = this.#db.prepare(
+      "SELECT min(id) AS id FROM (SELECT id FROM messages WHERE room = ? AND id < ? " +
+        "ORDER BY id DESC LIMIT ?)",
     );
     this.#since = this.#db.prepare(
       `SELECT ${COLUMNS} FROM messages WHERE id > ? AND (` +
@@ -312,6 +321,19 @@ export class SqliteStore implements Store {
   page(room: string, before: number, limit: number): StoredMessage[] {
     const bound = Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER;
     return this.#page.all(room, bound, limit).map(toMessage).reverse();
+  }
+
+  /** @inheritdoc */
+  ascending(room: string, from: number, before: number, limit: number): StoredMessage[] {
+    const bound = Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER;
+    return this.#ascending.all(room, from, bound, limit).map(toMessage);
+  }
+
+  /** @inheritdoc */
+  floor(room: string, before: number, limit: number): number | undefined {
+    const bound = Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER;
+    const id = this.#floor.get(room, bound, limit)?.id;
+    return id === null || id === undefined ? undefined : Number(id);
   }
 
   /** @inheritdoc */

@@ -135,6 +135,16 @@ export interface Store {
    */
   page(room: string, before: number, limit: number): StoredMessage[];
   /**
+   * Messages of a room with ids from `from` (included) up to `before`
+   * (excluded), oldest first, at most `limit`.
+   */
+  ascending(room: string, from: number, before: number, limit: number): StoredMessage[];
+  /**
+   * The lowest id among the newest `limit` messages of a room below
+   * `before`; `undefined` when there is none.
+   */
+  floor(room: string, before: number, limit: number): number | undefined;
+  /**
    * Messages with ids above `after` in any of `rooms` (keys) or private to or
    * from `identity` (see {@linkcode SessionRecord.identity}), oldest first,
    * at most `limit`.
@@ -205,6 +215,21 @@ export class MemoryStore implements Store {
       if (m.id < before && m.room === room) out.push(m);
     }
     return out.reverse();
+  }
+
+  /** @inheritdoc */
+  ascending(room: string, from: number, before: number, limit: number): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    for (const m of this.#messages) {
+      if (out.length >= limit || m.id >= before) break;
+      if (m.id >= from && m.room === room) out.push(m);
+    }
+    return out;
+  }
+
+  /** @inheritdoc */
+  floor(room: string, before: number, limit: number): number | undefined {
+    return this.page(room, before, limit)[0]?.id;
   }
 
   /** @inheritdoc */

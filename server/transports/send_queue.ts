@@ -85,6 +85,8 @@ export class SendQueue {
   #scheduled = false;
   #failed = false;
   #waiters: (() => void)[] | undefined; // created by the first drained()
+  #below: number | undefined; // see whenBelow()
+  #onBelow: (() => void) | undefined;
   // Bound once per queue, not once per write.
   readonly #onWritten = (n: number) => this.#written(n);
   readonly #onWriteFailed = (error: unknown) => this.#fail(error);
@@ -133,6 +135,25 @@ export class SendQueue {
       SendQueue.#schedule(this);
     }
     return true;
+  }
+
+  /**
+   * Calls `callback` once, as soon as at most `bytes` are queued (at once,
+   * in a microtask, when that is already so). Never called after the queue
+   * failed. One callback at a time: a new call replaces the previous one.
+   * Used to produce long replies a page at a time, paced by the reader.
+   *
+   * @param bytes the level, in bytes
+   * @param callback what to run
+   */
+  whenBelow(bytes: number, callback: () => void): void {
+    if (this.#failed) return;
+    if (this.#bytes <= bytes) {
+      queueMicrotask(callback);
+      return;
+    }
+    this.#below = bytes;
+    this.#onBelow = callback;
   }
 
   /** Resolves once everything queued so far is written, or the queue failed. */
@@ -191,6 +212,11 @@ export class SendQueue {
     if (this.#failed) return this.#wake();
     if (n < buf.length) this.#write(buf.subarray(n));
     else this.#writeNext();
+    if (this.#onBelow !== undefined && this.#bytes <= this.#below!) {
+      const callback = this.#onBelow;
+      this.#onBelow = undefined;
+      callback();
+    }
   }
 
   #fail(error: unknown): void {

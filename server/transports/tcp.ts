@@ -147,6 +147,16 @@ export class TcpConnection implements Transport, SendQueueSink {
     if (!this.#closed) this.#queue.push(bytes);
   }
 
+  /** @inheritdoc */
+  get backlog(): number {
+    return this.#queue.bytes;
+  }
+
+  /** @inheritdoc */
+  whenBelow(bytes: number, callback: () => void): void {
+    if (!this.#closed) this.#queue.whenBelow(bytes, callback);
+  }
+
   /** Flushes the send queue, then closes. */
   close(): void {
     if (this.#closing) return;
@@ -191,6 +201,12 @@ export class TcpConnection implements Transport, SendQueueSink {
             this.#lineError(result.code);
             if (result.code === "line_too_long") reason = "line too long";
             continue;
+          }
+          // A long reply (history, a resume) is still going out: take the
+          // next line once the peer has read it (pull, not push).
+          if (this.#session?.replying) {
+            await this.#session.replied();
+            if (this.#closing) break reading;
           }
           this.#receive(result.line);
         }
