@@ -25,7 +25,12 @@ import {
   SERVER_DEFAULTS,
   type ServerOptions,
 } from "./server/mod.ts";
-import { generatedPaths, type IdentitySource, TlsIdentity } from "./tls/certificate.ts";
+import {
+  generatedPaths,
+  type IdentitySource,
+  parseFingerprint,
+  TlsIdentity,
+} from "./tls/certificate.ts";
 
 /** Default `--db`: a file in the server's working directory. */
 export const DEFAULT_DB = "chat.db";
@@ -41,6 +46,7 @@ const USAGE = `chat ${VERSION}: a chat server and its terminal client in one pro
 Usage:
   chat server [--host HOST] [--port PORT] [options]
   chat client [HOST] [PORT] [--nick NAME] [--retries N] [--retry-delay MS]
+              [--tls] [--fingerprint SHA256:…] [--known-hosts FILE]
   chat bench [HOST] [PORT] --clients N --senders S --rate R|--blast --size B
              --duration D [--mode json|text] [--json]
   chat --help | --version
@@ -76,11 +82,18 @@ Server options (0 means unlimited / off where it makes sense):
 
 Client:
   HOST                     server address                                [127.0.0.1]
-  PORT                     server port                                   [8080]
+  PORT                     server port                     [8080; with --tls: 8443]
   --nick NAME              nickname (asked for when absent)
   --retries N              reconnect attempts after a dropped connection
                            before giving up (0: none)  [terminal: unlimited; piped: 5]
   --retry-delay MS         first reconnect delay; doubles up to 30 s     [1000]
+  --tls                    connect over TLS. A self-signed certificate is
+                           trusted on first use: its fingerprint is shown
+                           and, on a terminal, pinned once accepted; a
+                           changed one is refused. CA certificates verify.
+  --fingerprint SHA256:…   trust exactly this key (implies --tls; scripts)
+  --known-hosts FILE       the pin file (implies --tls)
+                           [$XDG_CONFIG_HOME/chat/known_hosts or ~/.config/chat/known_hosts]
 
 Bench (a load generator: how many users can this box take?):
   --clients N              clients that join, senders included           [100]
@@ -424,6 +437,9 @@ async function runClientCommand(args: string[]): Promise<number> {
       nick: { type: "string", short: "n" },
       retries: { type: "string" },
       "retry-delay": { type: "string" },
+      tls: { type: "boolean" },
+      fingerprint: { type: "string" },
+      "known-hosts": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -436,7 +452,22 @@ async function runClientCommand(args: string[]): Promise<number> {
   if (positionals.length > 2) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[2])}`);
   }
-  const port = integer({ port: positionals[1] ?? "8080" }, "port", 65535)!;
+  const fingerprint = values.fingerprint;
+  if (fingerprint !== undefined && parseFingerprint(fingerprint) === undefined) {
+    throw new UsageError(
+      `--fingerprint must look like SHA256:<43 base64 characters>, got ${
+        JSON.stringify(fingerprint)
+      }`,
+    );
+  }
+  if (values["known-hosts"] === "") throw new UsageError("--known-hosts needs a path");
+  const tls = values.tls === true || fingerprint !== undefined ||
+    values["known-hosts"] !== undefined;
+  const port = integer(
+    { port: positionals[1] ?? String(tls ? DEFAULT_TLS_PORT : 8080) },
+    "port",
+    65535,
+  )!;
   const retries = integer(values, "retries");
   const retryDelay = integer(values, "retry-delay", 30_000);
   const { runClient } = await import("./client/mod.ts");
@@ -444,6 +475,14 @@ async function runClientCommand(args: string[]): Promise<number> {
     hostname: positionals[0] ?? "127.0.0.1",
     port,
     ...(values.nick !== undefined ? { nick: values.nick } : {}),
+    ...(tls
+      ? {
+        tls: {
+          ...(fingerprint !== undefined ? { fingerprint: parseFingerprint(fingerprint)! } : {}),
+          ...(values["known-hosts"] !== undefined ? { knownHosts: values["known-hosts"] } : {}),
+        },
+      }
+      : {}),
     ...(retries !== undefined ? { retries } : {}),
     ...(retryDelay !== undefined
       ? { backoff: (attempt: number) => backoffDelay(attempt, { baseMs: retryDelay }) }
