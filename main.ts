@@ -38,6 +38,9 @@ export const DEFAULT_DB = "chat.db";
 /** Default `--tls-port`. */
 export const DEFAULT_TLS_PORT = 8443;
 
+/** Default `--http-port`: the web client's port. */
+export const DEFAULT_HTTP_PORT = 8081;
+
 /** The program's version, from deno.json. */
 export const VERSION: string = config.version;
 
@@ -59,6 +62,10 @@ Server options (0 means unlimited / off where it makes sense):
   --tls-cert FILE          certificate chain (PEM) to serve instead of a
                            generated self-signed one; SIGHUP reloads it
   --tls-key FILE           its private key (PEM); with --tls-cert
+  --http-port PORT         web client: the page, and its WebSocket at /ws
+                           (0: no web client)                            [8081]
+  --max-upload BYTES       largest file shared from the web client
+                           (0: no uploads; kept beside the database)     [10485760]
   --max-line BYTES         longest line; longer: error, then disconnect  [32768]
   --max-text BYTES         longest message text                          [8192]
   --max-text-lines N       most lines in one message                     [100]
@@ -143,6 +150,8 @@ const SERVER_FLAGS = {
   host: { type: "string" },
   port: { type: "string" },
   "plain-port": { type: "string" },
+  "http-port": { type: "string" },
+  "max-upload": { type: "string" },
   "tls-port": { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
@@ -205,6 +214,7 @@ export function parseServerArgs(
     hostname: values.host ?? SERVER_DEFAULTS.hostname,
     port: plainPort || (integer(flags, "port", 65535) ?? SERVER_DEFAULTS.port),
     plainTcp: plainPort !== 0,
+    httpPort: integer(flags, "http-port", 65535) ?? DEFAULT_HTTP_PORT,
     quiet: values.quiet ?? false,
     help: values.help ?? false,
     tlsServe: tlsPort === 0 ? undefined : {
@@ -228,10 +238,15 @@ export function parseServerArgs(
     ["announceLimit", integer(flags, "announce-limit")],
     ["resumeExpiryMs", seconds(flags, "resume-expiry")],
     ["resumeReplay", integer(flags, "resume-replay")],
+    ["maxUploadBytes", integer(flags, "max-upload")],
   ];
   for (const [key, value] of numeric) {
     if (value !== undefined) options[key] = value;
   }
+  // 0 turns the web client off (ServerOptions: undefined).
+  if (options.httpPort === 0) delete options.httpPort;
+  // Uploads live in a folder beside the database; with :memory:, in memory.
+  if (options.db !== ":memory:") options.uploadDir = `${options.db}.files`;
   return options;
 }
 
@@ -400,6 +415,14 @@ async function runServer(args: string[]): Promise<number> {
           `  others can join with: chat client ${address} ${port}  (or: nc ${address} ${port})`,
         );
       }
+    }
+  }
+  if (server.web) {
+    const { scheme, addr } = server.web;
+    const local = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    const shown = wildcard ? lanAddresses() : [local];
+    for (const address of shown.length > 0 ? shown : ["127.0.0.1"]) {
+      console.log(`  web client: open ${scheme}://${address}:${addr.port} in a browser`);
     }
   }
   const onHangup = identity ? reloadOnHangup(identity, log) : undefined;

@@ -21,10 +21,16 @@ import {
 import { Pressure } from "./transports/pressure.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./transports/send_queue.ts";
 import { MemoryStore, type Store } from "./store/store.ts";
-import { TcpConnection } from "./transports/tcp.ts";
+import { type ConnectionLimits, TcpConnection } from "./transports/tcp.ts";
+import { WebServer } from "./transports/http.ts";
+import type { WsConnection } from "./transports/websocket.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES, FileStore } from "./store/files.ts";
 import { TlsListener } from "./transports/tls.ts";
 import type { TlsIdentity } from "../tls/certificate.ts";
 import { type ByteConn, NodeSocketConn } from "../tls/node_conn.ts";
+
+/** A connection of any transport, as the accept loops and timeouts see it. */
+type Connection = TcpConnection | WsConnection;
 
 /** Options for {@linkcode ChatServer}. Every limit is documented in docs/operations.md. */
 export interface ServerOptions {
@@ -76,6 +82,16 @@ export interface ServerOptions {
   resumeExpiryMs?: number;
   /** Most messages one resume replays before it says `resume_truncated`. @default {10000} */
   resumeReplay?: number;
+  /**
+   * Serve the web client (HTTP, and WebSocket at `/ws`) on this port of
+   * `hostname`; 0 picks a free one. Only {@linkcode ChatServer.open} reads
+   * this. @default {no web client}
+   */
+  httpPort?: number;
+  /** Largest upload from the web client in bytes; 0 turns uploads off. @default {10485760} */
+  maxUploadBytes?: number;
+  /** Folder for uploads (beside the database). @default {in memory, at most 64 MiB} */
+  uploadDir?: string;
 }
 
 /** The defaults of every {@linkcode ServerOptions} limit. */
@@ -98,6 +114,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   pruneIntervalMs: 60_000,
   resumeExpiryMs: DEFAULT_RESUME_EXPIRY_MS,
   resumeReplay: MAX_RESUME_REPLAY,
+  maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
 });
 
 /** Messages deleted per pruning step (one short transaction each). */
@@ -155,14 +172,19 @@ export class ChatServer {
   readonly hub: Hub;
   /** The plain TCP address; `undefined` when plain TCP is off. */
   readonly addr: Deno.NetAddr | undefined;
-  readonly #options: Required<Omit<ServerOptions, "log" | "store" | "tls">>;
+  readonly #options: Required<
+    Omit<ServerOptions, "log" | "store" | "tls" | "httpPort" | "uploadDir">
+  >;
+  #web: WebServer | undefined;
+  /** What TCP and TLS connections enforce, and where they send browsers. */
+  readonly #tcpLimits: ConnectionLimits;
   readonly #listener: Deno.TcpListener | undefined;
   #tlsListener: TlsListener | undefined;
-  readonly #connections = new Set<TcpConnection>();
+  readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
   /** Resolved when the last connection has finished, once shutting down. */
   #allFinished: PromiseWithResolvers<void> | undefined;
-  readonly #finished = (connection: TcpConnection) => this.#release(connection);
+  readonly #finished = (connection: Connection) => this.#release(connection);
   /** Flow control: readers pause while a receiver is behind (see `Pressure`). */
   readonly #pressure = new Pressure();
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
@@ -175,7 +197,7 @@ export class ChatServer {
   #stopping = false;
 
   private constructor(listener: Deno.TcpListener | undefined, options: ServerOptions) {
-    const { tls: _tls, ...rest } = options;
+    const { tls: _tls, httpPort: _httpPort, uploadDir: _uploadDir, ...rest } = options;
     this.#options = { ...SERVER_DEFAULTS, plainTcp: true, ...definedOnly(rest) };
     this.#listener = listener;
     this.addr = listener?.addr;
@@ -196,6 +218,7 @@ export class ChatServer {
         ? DEFAULT_REPLY_BUDGET_BYTES
         : Math.min(DEFAULT_REPLY_BUDGET_BYTES, Math.floor(this.#options.sendQueueBytes / 8)),
     });
+    this.#tcpLimits = { ...this.#options };
     if (
       this.#options.historyDays > 0 || this.#options.historyMaxRows > 0 ||
       this.#options.resumeExpiryMs > 0
@@ -251,7 +274,45 @@ export class ChatServer {
         throw new ListenError(options.tls.port, error);
       }
     }
+    if (options.httpPort !== undefined) {
+      try {
+        server.listenWeb(options.httpPort, new FileStore(options.uploadDir));
+      } catch (error) {
+        await server.shutdown(0);
+        throw new ListenError(options.httpPort, error);
+      }
+    }
     return server;
+  }
+
+  /** The web client's server, once {@linkcode listenWeb} has bound it. */
+  get web(): WebServer | undefined {
+    return this.#web;
+  }
+
+  /**
+   * Serves the web client (the page, its WebSocket at `/ws`, uploads) on
+   * another port of the same host, through the same limits and session core.
+   * A browser that opens the plain chat port is then redirected there.
+   *
+   * @param port the HTTP port; 0 picks a free one
+   * @param files where uploads go
+   * @returns the bound address
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  listenWeb(port: number, files: FileStore): Deno.NetAddr {
+    this.#web = WebServer.listen({
+      hub: this.hub,
+      limits: this.#options,
+      pressure: this.#pressure,
+      files,
+      maxUploadBytes: this.#options.maxUploadBytes,
+      refusal: (hostname) => this.#refusal(hostname),
+      adopt: (connection) => this.#adopt(connection),
+      release: this.#finished,
+    }, { hostname: this.#options.hostname, port });
+    this.#tcpLimits.webPort = this.#web.addr.port;
+    return this.#web.addr;
   }
 
   /** The TLS address, once {@linkcode listenTls} has bound it. */
@@ -316,6 +377,7 @@ export class ChatServer {
       this.#listener?.close();
     } catch { /* already closed */ }
     this.#tlsListener?.close();
+    const web = this.#web?.shutdown();
     for (const connection of this.#connections) {
       connection.end("server shutting down", "server is shutting down");
     }
@@ -328,6 +390,7 @@ export class ChatServer {
     ]);
     clearTimeout(timer);
     await this.#accepting;
+    await web;
     this.hub.close();
     this.#stopped.resolve();
   }
@@ -370,14 +433,7 @@ export class ChatServer {
    * @param conn the connection; its `remoteAddr` counts for `maxPerIp`
    */
   admit(conn: ByteConn): void {
-    const { maxClients, maxPerIp } = this.#options;
-    const key = addressKey(conn.remoteAddr.hostname);
-    const count = this.#perAddress.get(key) ?? 0;
-    const refusal = maxClients > 0 && this.#connections.size >= maxClients
-      ? "server is full, try again later"
-      : maxPerIp > 0 && count >= maxPerIp
-      ? `too many connections from ${key}`
-      : undefined;
+    const refusal = this.#refusal(conn.remoteAddr.hostname);
     if (refusal) {
       this.hub.log(`refuse ${conn.remoteAddr.hostname}: ${refusal}`);
       const line = encodeFrame({ type: "error", code: "too_many_connections", message: refusal });
@@ -391,20 +447,39 @@ export class ChatServer {
     const connection = new TcpConnection(
       conn,
       this.hub,
-      this.#options,
+      this.#tcpLimits,
       this.#pressure,
       this.#finished,
     );
-    this.#connections.add(connection);
-    this.#perAddress.set(key, count + 1);
-    // The open count on connect and close lines lets an operator (and the
-    // churn test) see that every connection is released.
-    this.hub.log(`connect ${connection.remote} (${this.#connections.size} open)`);
+    this.#adopt(connection);
     // serve() never throws; it calls #release when done.
     connection.serve();
   }
 
-  #release(connection: TcpConnection): void {
+  /** Why a new connection from `hostname` is refused (limits), or `undefined`. */
+  #refusal(hostname: string): string | undefined {
+    if (this.#stopping) return "server is shutting down";
+    const { maxClients, maxPerIp } = this.#options;
+    const key = addressKey(hostname);
+    const count = this.#perAddress.get(key) ?? 0;
+    return maxClients > 0 && this.#connections.size >= maxClients
+      ? "server is full, try again later"
+      : maxPerIp > 0 && count >= maxPerIp
+      ? `too many connections from ${key}`
+      : undefined;
+  }
+
+  /** Counts an accepted connection in (limits, shutdown, timeouts). */
+  #adopt(connection: Connection): void {
+    const key = addressKey(connection.hostname);
+    this.#connections.add(connection);
+    this.#perAddress.set(key, (this.#perAddress.get(key) ?? 0) + 1);
+    // The open count on connect and close lines lets an operator (and the
+    // churn test) see that every connection is released.
+    this.hub.log(`connect ${connection.remote} (${this.#connections.size} open)`);
+  }
+
+  #release(connection: Connection): void {
     if (!this.#connections.delete(connection)) return;
     const key = addressKey(connection.hostname);
     const left = (this.#perAddress.get(key) ?? 1) - 1;

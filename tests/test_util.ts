@@ -266,7 +266,10 @@ export interface TestServer extends AsyncDisposable {
  * never fight over a fixed default port. Add a listener's flag here when the
  * server gains it.
  */
-export const EXTRA_LISTENERS_OFF: [flag: string, off: string][] = [["--tls-port", "0"]];
+export const EXTRA_LISTENERS_OFF: [flag: string, off: string][] = [
+  ["--tls-port", "0"],
+  ["--http-port", "0"],
+];
 
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then

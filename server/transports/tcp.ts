@@ -26,6 +26,11 @@ export interface ConnectionLimits {
   floodBurst: number;
   /** Flood control rate, lines per second (0: off). */
   floodRate: number;
+  /**
+   * The web client's port: a browser that opens the chat port is redirected
+   * there. Without it, HTTP requests get a 400 and an explanation.
+   */
+  webPort?: number | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -43,7 +48,7 @@ const MAX_READ = 16 * 1024;
  * a peer that never reads only slows the others until it is dropped.
  */
 const PRESSURE_WAIT_MS = 20;
-const HTTP_REQUEST = /^[A-Z]{3,7} \S+ HTTP\/\d/;
+const HTTP_REQUEST = /^[A-Z]{3,7} (\S+) HTTP\/\d\.\d$/;
 const HTTP_REPLY = encoder.encode(
   "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n" +
     "Content-Length: 71\r\n\r\nThis is a chat server, not a web server: connect with `chat client`.\r\n",
@@ -71,6 +76,8 @@ export class TcpConnection implements Transport, SendQueueSink {
   readonly #pressure: Pressure | undefined;
   readonly #onFinished: ((connection: TcpConnection) => void) | undefined;
   #session: Session | undefined;
+  /** An HTTP request on the chat port: its path and header lines so far. */
+  #http: { path: string; headers: string[] } | undefined;
   #closing = false;
   #closed = false;
 
@@ -229,12 +236,14 @@ export class TcpConnection implements Transport, SendQueueSink {
   }
 
   #receive(line: string): void {
+    if (this.#http) return this.#httpHeader(line);
     if (!this.#session) {
       if (line.trim() === "") return;
-      if (HTTP_REQUEST.test(line)) {
-        this.#hub.log(`reject ${this.remote}: HTTP request on the chat port`);
-        this.#queue.push(HTTP_REPLY);
-        this.close();
+      // Only a whole request line ("GET /path HTTP/1.1") counts as HTTP: a
+      // plain-text user whose nickname is "GET" still gets a session.
+      const request = HTTP_REQUEST.exec(line);
+      if (request) {
+        this.#http = { path: request[1]!, headers: [] };
         return;
       }
       this.#session = new Session(
@@ -244,6 +253,32 @@ export class TcpConnection implements Transport, SendQueueSink {
       );
     }
     this.#session.receiveLine(line);
+  }
+
+  /** Collects the request's headers; at their end, answers and closes. */
+  #httpHeader(line: string): void {
+    const http = this.#http!;
+    if (line !== "" && http.headers.length < 100) {
+      http.headers.push(line);
+      return;
+    }
+    const host = http.headers.map((h) => /^host:\s*(\S+)\s*$/i.exec(h)?.[1]).find(Boolean);
+    const port = this.#limits.webPort;
+    // Only a plain host name or address is echoed back into the Location.
+    const name = host?.replace(/:\d+$/, "");
+    if (port !== undefined && name && /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(name)) {
+      const path = http.path.startsWith("/") ? http.path : "/";
+      const location = `http://${name}:${port}${path}`;
+      this.#hub.log(`redirect ${this.remote}: HTTP request on the chat port, to ${location}`);
+      this.#queue.push(encoder.encode(
+        `HTTP/1.1 307 Temporary Redirect\r\nLocation: ${location}\r\nContent-Length: 0\r\n` +
+          "Connection: close\r\n\r\n",
+      ));
+    } else {
+      this.#hub.log(`reject ${this.remote}: HTTP request on the chat port`);
+      this.#queue.push(HTTP_REPLY);
+    }
+    this.close();
   }
 
   #lineError(code: "line_too_long" | "invalid_utf8"): void {
