@@ -47,6 +47,9 @@ export interface TrustIo {
   stderr: ClientOutput;
 }
 
+/** Longest wait for the TLS handshake once TCP is connected, in ms. */
+export const HANDSHAKE_TIMEOUT_MS = 30_000;
+
 interface Peer {
   conn: NodeSocketConn;
   fingerprint: string;
@@ -73,16 +76,23 @@ async function handshake(hostname: string, port: number): Promise<Peer> {
     rejectUnauthorized: false,
   });
   socket.setNoDelay(true);
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once("secureConnect", resolve);
       socket.once("error", reject);
+      timer = setTimeout(
+        () => reject(new Error(`no TLS handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`)),
+        HANDSHAKE_TIMEOUT_MS,
+      );
     });
   } catch (error) {
     socket.destroy();
     const code = (error as { code?: string }).code;
     if (code === "ECONNREFUSED") throw new Deno.errors.ConnectionRefused(String(error));
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
   const raw = socket.getPeerCertificate()?.raw;
   if (!raw) {

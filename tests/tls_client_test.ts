@@ -71,6 +71,30 @@ Deno.test("tls client: pinned on first use on a terminal, then used and enforced
         assert.equal((await Deno.stat(knownHosts(home))).mode! & 0o777, 0o600);
       });
 
+      await t.step("answering no pins nothing and connects nowhere", async () => {
+        await using other = await startTestServer(["--tls-port", String(freePort())]);
+        const stdin = new FakeInput(true);
+        const stderr = new FakeOutput(false);
+        const exit = runClient({
+          hostname: "127.0.0.1",
+          port: other.tlsPort!,
+          nick: "mallory",
+          tls: { knownHosts: knownHosts(home) },
+          stdin,
+          stdout: new FakeOutput(true),
+          stderr,
+          color: false,
+          columns: () => 80,
+        });
+        await until(() => stderr.text.includes("Pin it and connect?"), "the question", 10_000);
+        stdin.type("no\n");
+        assert.equal(await exit, 1);
+        assert.match(stderr.text, /127\.0\.0\.1:\d+ not pinned; not connecting\n$/);
+        const pins = await Deno.readTextFile(knownHosts(home));
+        assert.ok(!pins.includes(`:${other.tlsPort} `), pins);
+        assert.ok(!other.log.seen.some((l) => / nick mallory /.test(l)));
+      });
+
       await t.step("piped, the pin is used without a question", async () => {
         await using carol = startClient(tlsPort, ["--tls", "--nick", "carol"], {
           env: clientEnv(home),
