@@ -37,6 +37,8 @@ export const DEFAULT_DB = "chat.db";
 
 /** Default `--tls-port`. */
 export const DEFAULT_TLS_PORT = 8443;
+/** Default `--irc-port`. */
+export const DEFAULT_IRC_PORT = 6667;
 
 /** Default `--http-port`: the web client's port. */
 export const DEFAULT_HTTP_PORT = 8081;
@@ -59,6 +61,7 @@ Server options (0 means unlimited / off where it makes sense):
   --port PORT              plain TCP port (0 picks a free one)           [8080]
   --plain-port PORT        the same, but 0 turns plain TCP off (TLS only)
   --tls-port PORT          TLS port, same protocol inside TLS (0: off)   [8443]
+  --irc-port PORT          IRC gateway for IRC clients (0: off)          [6667]
   --tls-cert FILE          certificate chain (PEM) to serve instead of a
                            generated self-signed one; SIGHUP reloads it
   --tls-key FILE           its private key (PEM); with --tls-cert
@@ -75,7 +78,7 @@ Server options (0 means unlimited / off where it makes sense):
   --max-clients N          connections at once                           [10000]
   --max-per-ip N           connections per address (IPv6: per /64)       [32]
   --handshake-timeout SEC  time to send hello and a nickname             [30]
-  --idle-timeout SEC       JSON clients: ping at half, close at full     [120]
+  --idle-timeout SEC       JSON, IRC: ping at half, close at full        [120]
   --db PATH                SQLite file for history, rooms and sessions
                            (created if missing; :memory: keeps nothing)  [./chat.db]
   --history-days N         prune messages older than N days (0: never)   [30]
@@ -153,6 +156,7 @@ const SERVER_FLAGS = {
   "http-port": { type: "string" },
   "max-upload": { type: "string" },
   "tls-port": { type: "string" },
+  "irc-port": { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "max-line": { type: "string" },
@@ -215,6 +219,7 @@ export function parseServerArgs(
     port: plainPort || (integer(flags, "port", 65535) ?? SERVER_DEFAULTS.port),
     plainTcp: plainPort !== 0,
     httpPort: integer(flags, "http-port", 65535) ?? DEFAULT_HTTP_PORT,
+    version: VERSION,
     quiet: values.quiet ?? false,
     help: values.help ?? false,
     tlsServe: tlsPort === 0 ? undefined : {
@@ -222,6 +227,8 @@ export function parseServerArgs(
       ...(certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : {}),
     },
   };
+  const ircPort = integer(flags, "irc-port", 65535) ?? DEFAULT_IRC_PORT;
+  if (ircPort !== 0) options.ircPort = ircPort;
   const numeric: [NumericOption, number | undefined][] = [
     ["maxLineBytes", integer(flags, "max-line")],
     ["maxTextBytes", integer(flags, "max-text")],
@@ -435,6 +442,15 @@ async function runServer(args: string[]): Promise<number> {
     if (wildcard) {
       for (const address of lanAddresses()) {
         console.log(`  others can join with: chat client ${address} ${port} --tls`);
+      }
+    }
+  }
+  if (server.ircAddr) {
+    const { hostname, port } = server.ircAddr;
+    console.log(`chat server listening for IRC on ${hostname}:${port}`);
+    if (wildcard) {
+      for (const address of lanAddresses()) {
+        console.log(`  IRC clients can join with: irssi -c ${address} -p ${port}`);
       }
     }
   }

@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_TEXT_BYTES,
   DEFAULT_MAX_TEXT_LINES,
   encodeFrame,
+  IRC_MAX_LINE_BYTES,
   MAX_RESUME_REPLAY,
 } from "../protocol/mod.ts";
 import {
@@ -21,7 +22,8 @@ import {
 import { Pressure } from "./transports/pressure.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./transports/send_queue.ts";
 import { MemoryStore, type Store } from "./store/store.ts";
-import { type ConnectionLimits, TcpConnection } from "./transports/tcp.ts";
+import { type ConnectionLimits, type LineHandlerFactory, TcpConnection } from "./transports/tcp.ts";
+import { IrcGateway } from "./transports/irc.ts";
 import { WebServer } from "./transports/http.ts";
 import type { WsConnection } from "./transports/websocket.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES, FileStore } from "./store/files.ts";
@@ -46,6 +48,14 @@ export interface ServerOptions {
    * {@linkcode ChatServer.open} reads this. @default {no TLS}
    */
   tls?: { port: number; identity: TlsIdentity };
+  /**
+   * Serve IRC clients too, on this port of `hostname` (0 picks a free one;
+   * see docs/irc.md). Only {@linkcode ChatServer.open} reads this.
+   * @default {no IRC}
+   */
+  ircPort?: number;
+  /** Program version that IRC clients are told (002, 004). @default {"0"} */
+  version?: string;
   /** Longest line in bytes; longer: error, then disconnect. 0: unlimited. @default {32768} */
   maxLineBytes?: number;
   /** Longest message text in bytes. @default {8192} */
@@ -98,6 +108,7 @@ export interface ServerOptions {
 export const SERVER_DEFAULTS = Object.freeze({
   hostname: "127.0.0.1",
   port: 8080,
+  version: "0",
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
   maxTextBytes: DEFAULT_MAX_TEXT_BYTES,
   maxTextLines: DEFAULT_MAX_TEXT_LINES,
@@ -173,13 +184,14 @@ export class ChatServer {
   /** The plain TCP address; `undefined` when plain TCP is off. */
   readonly addr: Deno.NetAddr | undefined;
   readonly #options: Required<
-    Omit<ServerOptions, "log" | "store" | "tls" | "httpPort" | "uploadDir">
+    Omit<ServerOptions, "log" | "store" | "tls" | "httpPort" | "uploadDir" | "ircPort">
   >;
   #web: WebServer | undefined;
   /** What TCP and TLS connections enforce, and where they send browsers. */
   readonly #tcpLimits: ConnectionLimits;
   readonly #listener: Deno.TcpListener | undefined;
   #tlsListener: TlsListener | undefined;
+  #irc: { gateway: IrcGateway; listener: Deno.TcpListener } | undefined;
   readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
   /** Resolved when the last connection has finished, once shutting down. */
@@ -190,14 +202,15 @@ export class ChatServer {
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #pruneStep: ReturnType<typeof setTimeout> | undefined;
-  readonly #accepting: Promise<void>;
+  readonly #accepting: Promise<void>[] = [];
   // Resolved at the end of shutdown(), after the queues were flushed: the CLI
   // awaits this before exiting, so a signal never cuts off queued bytes.
   readonly #stopped = Promise.withResolvers<void>();
   #stopping = false;
 
   private constructor(listener: Deno.TcpListener | undefined, options: ServerOptions) {
-    const { tls: _tls, httpPort: _httpPort, uploadDir: _uploadDir, ...rest } = options;
+    const { tls: _tls, httpPort: _httpPort, uploadDir: _uploadDir, ircPort: _ircPort, ...rest } =
+      options;
     this.#options = { ...SERVER_DEFAULTS, plainTcp: true, ...definedOnly(rest) };
     this.#listener = listener;
     this.addr = listener?.addr;
@@ -237,7 +250,7 @@ export class ChatServer {
         Math.max(50, Math.min(1000, shortest / 4)),
       );
     }
-    this.#accepting = this.#acceptLoop();
+    if (listener) this.#accepting.push(this.#acceptLoop(listener));
   }
 
   /**
@@ -282,6 +295,14 @@ export class ChatServer {
         throw new ListenError(options.httpPort, error);
       }
     }
+    if (options.ircPort !== undefined) {
+      try {
+        server.listenIrc(options.ircPort);
+      } catch (error) {
+        await server.shutdown(0);
+        throw new ListenError(options.ircPort, error);
+      }
+    }
     return server;
   }
 
@@ -313,6 +334,29 @@ export class ChatServer {
     }, { hostname: this.#options.hostname, port });
     this.#tcpLimits.webPort = this.#web.addr.port;
     return this.#web.addr;
+  }
+
+  /** The IRC gateway's address, once {@linkcode listenIrc} has bound it. */
+  get ircAddr(): Deno.NetAddr | undefined {
+    return this.#irc?.listener.addr;
+  }
+
+  /**
+   * Serves IRC clients on another port of the same host: the IRC gateway
+   * (docs/irc.md) over the same session core, limits, flood control and
+   * send queues; lines may be as long as IRC allows (512 bytes plus tags).
+   *
+   * @param port the IRC port; 0 picks a free one
+   * @returns the bound address
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  listenIrc(port: number): Deno.NetAddr {
+    const listener = Deno.listen({ hostname: this.#options.hostname, port, transport: "tcp" });
+    const gateway = new IrcGateway(this.hub, { version: this.#options.version });
+    this.#irc = { gateway, listener };
+    const limits = { ...this.#tcpLimits, maxLineBytes: IRC_MAX_LINE_BYTES };
+    this.#accepting.push(this.#acceptLoop(listener, limits, (c) => gateway.accept(c)));
+    return listener.addr;
   }
 
   /** The TLS address, once {@linkcode listenTls} has bound it. */
@@ -378,6 +422,9 @@ export class ChatServer {
     } catch { /* already closed */ }
     this.#tlsListener?.close();
     const web = this.#web?.shutdown();
+    try {
+      this.#irc?.listener.close();
+    } catch { /* already closed */ }
     for (const connection of this.#connections) {
       connection.end("server shutting down", "server is shutting down");
     }
@@ -389,15 +436,17 @@ export class ChatServer {
       new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
     ]);
     clearTimeout(timer);
-    await this.#accepting;
+    await Promise.all(this.#accepting);
     await web;
     this.hub.close();
     this.#stopped.resolve();
   }
 
-  async #acceptLoop(): Promise<void> {
-    const listener = this.#listener;
-    if (!listener) return;
+  async #acceptLoop(
+    listener: Deno.TcpListener,
+    limits?: ConnectionLimits,
+    makeHandler?: LineHandlerFactory,
+  ): Promise<void> {
     let backoff = 0;
     while (!this.#stopping) {
       let conn: Deno.TcpConn;
@@ -421,7 +470,7 @@ export class ChatServer {
         await new Promise((resolve) => setTimeout(resolve, backoff));
         continue;
       }
-      this.admit(conn);
+      this.admit(conn, limits, makeHandler);
     }
   }
 
@@ -431,8 +480,11 @@ export class ChatServer {
    * `maxPerIp` it gets one `too_many_connections` error frame and is closed.
    *
    * @param conn the connection; its `remoteAddr` counts for `maxPerIp`
+   * @param limits its limits, when they differ from the server's (IRC lines)
+   * @param makeHandler the protocol of its port (IRC); default: JSON or plain
+   * text, chosen by the first line
    */
-  admit(conn: ByteConn): void {
+  admit(conn: ByteConn, limits?: ConnectionLimits, makeHandler?: LineHandlerFactory): void {
     const refusal = this.#refusal(conn.remoteAddr.hostname);
     if (refusal) {
       this.hub.log(`refuse ${conn.remoteAddr.hostname}: ${refusal}`);
@@ -447,9 +499,10 @@ export class ChatServer {
     const connection = new TcpConnection(
       conn,
       this.hub,
-      this.#tcpLimits,
+      limits ?? this.#tcpLimits,
       this.#pressure,
       this.#finished,
+      makeHandler,
     );
     this.#adopt(connection);
     // serve() never throws; it calls #release when done.
@@ -525,9 +578,9 @@ export class ChatServer {
         connection.end("handshake timeout");
         continue;
       }
-      // Plain-text peers (nc, telnet) cannot answer pings: only JSON
+      // Plain-text peers (nc, telnet) cannot answer pings: only JSON and IRC
       // sessions are held to the idle timeout; TCP keepalive covers the rest.
-      if (!idleTimeoutMs || session?.format !== "json") continue;
+      if (!idleTimeoutMs || !session || session.format === "text") continue;
       const idle = now - connection.lastActivity;
       if (idle > idleTimeoutMs) {
         session?.error("timeout", `no traffic for ${Math.round(idle / 1000)} s`);

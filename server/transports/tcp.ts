@@ -8,7 +8,7 @@
  * @module
  */
 
-import { LineReader } from "../../protocol/mod.ts";
+import { type LineErrorCode, LineReader } from "../../protocol/mod.ts";
 import type { ByteConn } from "../../tls/node_conn.ts";
 import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
@@ -32,6 +32,25 @@ export interface ConnectionLimits {
    */
   webPort?: number | undefined;
 }
+
+/**
+ * What consumes a connection's lines: a chat session, or a protocol adapter
+ * over one (the IRC gateway).
+ */
+export interface LineHandler {
+  /** The chat session behind it. */
+  readonly session: Session;
+  /** Handles one line, without its terminator. Never throws. */
+  receiveLine(line: string): void;
+  /**
+   * A line that could not be read. The handler says why to its peer and,
+   * when it cannot go on, ends the session.
+   */
+  lineError(code: LineErrorCode): void;
+}
+
+/** Makes the line handler of a new connection (see {@linkcode TcpConnection}). */
+export type LineHandlerFactory = (connection: TcpConnection) => LineHandler;
 
 const encoder = new TextEncoder();
 // Every idle connection holds one pending read into its buffer: start small
@@ -78,6 +97,7 @@ export class TcpConnection implements Transport, SendQueueSink {
   #session: Session | undefined;
   /** An HTTP request on the chat port: its path and header lines so far. */
   #http: { path: string; headers: string[] } | undefined;
+  #handler: LineHandler | undefined;
   #closing = false;
   #closed = false;
 
@@ -88,6 +108,8 @@ export class TcpConnection implements Transport, SendQueueSink {
    * @param pressure flow control shared by the server's connections, if any
    * @param onFinished called once when {@linkcode serve} has finished (one
    * function shared by the server, rather than a promise chain per connection)
+   * @param makeHandler the protocol spoken on this port (e.g. IRC); without
+   * one, the first line chooses JSON Lines or plain text
    */
   constructor(
     conn: ByteConn,
@@ -95,6 +117,7 @@ export class TcpConnection implements Transport, SendQueueSink {
     limits: ConnectionLimits,
     pressure?: Pressure,
     onFinished?: (connection: TcpConnection) => void,
+    makeHandler?: LineHandlerFactory,
   ) {
     this.#conn = conn;
     this.#hub = hub;
@@ -109,6 +132,10 @@ export class TcpConnection implements Transport, SendQueueSink {
       maxBytes: limits.sendQueueBytes,
       ...(pressure ? { pressure } : {}),
     });
+    if (makeHandler) {
+      this.#handler = makeHandler(this);
+      this.#session = this.#handler.session;
+    }
   }
 
   /** For the send queue: writes to the socket. @inheritdoc */
@@ -236,6 +263,7 @@ export class TcpConnection implements Transport, SendQueueSink {
   }
 
   #receive(line: string): void {
+    if (this.#handler) return this.#handler.receiveLine(line);
     if (this.#http) return this.#httpHeader(line);
     if (!this.#session) {
       if (line.trim() === "") return;
@@ -281,7 +309,8 @@ export class TcpConnection implements Transport, SendQueueSink {
     this.close();
   }
 
-  #lineError(code: "line_too_long" | "invalid_utf8"): void {
+  #lineError(code: LineErrorCode): void {
+    if (this.#handler) return this.#handler.lineError(code);
     if (!this.#session) {
       // Not even a first line: binary garbage or a flood. Say why and close.
       this.#hub.log(`reject ${this.remote}: ${code.replace("_", " ")} before the handshake`);
