@@ -13,4 +13,3 @@ export * from "./line_reader.ts";
 export * from "./plain_text.ts";
 export * from "./text.ts";
 export * from "./reconnect.ts";
-export * from "./irc.ts";

@@ -1,7 +1,7 @@
 // Unit tests of SendQueue with an in-memory writer whose pace the test sets.
 
 import assert from "@chat/assert";
-import { SendQueue } from "../server/mod.ts";
+import { SendQueue, WRITES_PER_TURN } from "../server/mod.ts";
 
 /** A writer that records each call and writes at most `limit` bytes per call. */
 function recordingWriter(limit = Infinity) {
@@ -165,4 +165,26 @@ Deno.test("SendQueue: a broadcast's queues each write once, in push order", asyn
   }
   await Promise.all(queues.map((q) => q.drained()));
   assert.deepEqual(order, queues.map((_, i) => queues.length - 1 - i));
+});
+
+Deno.test("SendQueue starts at most WRITES_PER_TURN writes per turn; the rest follow in order", async () => {
+  const order: number[] = [];
+  const count = WRITES_PER_TURN * 3 + 5;
+  const queues = Array.from({ length: count }, (_, i) =>
+    new SendQueue({
+      writeSome: (bytes) => {
+        order.push(i);
+        return Promise.resolve(bytes.length);
+      },
+    }));
+  // Let any earlier test's turn end, so this one starts with a full budget.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  for (const queue of queues) queue.push(new Uint8Array([1]));
+  await Promise.resolve(); // the end-of-turn flush ran
+  assert.equal(order.length, WRITES_PER_TURN);
+  // A queue whose write waits for the next turn still collects pushes for it.
+  queues.at(-1)!.push(new Uint8Array([2]));
+  await Promise.all(queues.map((q) => q.drained()));
+  assert.deepEqual(order.slice(0, count), queues.map((_, i) => i));
+  assert.equal(order.length, count); // the last queue's two pushes went out as one write
 });

@@ -1,7 +1,9 @@
 // The floor for the latency scenario: the least a Deno line broadcaster can do. The first line of a
 // connection is its nickname; every later line goes to every other connection as `nick: line`,
 // joined per receiver and written once per turn (as `chat server` does). No rooms, no limits, no
-// history, no JSON. It measures what the runtime's writes cost, not a design.
+// history, no JSON. It measures what the runtime's writes cost, not a design. For the rooms
+// scenario, a line `/join #name` moves the connection into that room (answered with
+// `* now talking in #name`, the line chatbench waits for) and its lines then go to that room only.
 // usage: deno run -A floor_server.ts PORT [deno|node]
 //   deno: Deno.listen and conn.write (what chat uses); node: node:net and socket.write
 import net from "node:net";
@@ -13,9 +15,11 @@ const encoder = new TextEncoder();
 interface Peer {
   write(bytes: Uint8Array): void;
   pending: Uint8Array[];
+  room?: Set<Peer>;
 }
 
-const peers = new Set<Peer>();
+const rooms = new Map<string, Set<Peer>>();
+const peers = new Set<Peer>(); // everyone, and the room of those who joined none
 let dirty: Peer[] = [];
 
 function flush(): void {
@@ -55,8 +59,16 @@ function lines(peer: Peer): (chunk: Uint8Array) => void {
         peers.add(peer);
         continue;
       }
+      if (line.startsWith("/join ")) {
+        const name = line.slice(6).trim();
+        peer.room?.delete(peer);
+        peer.room = rooms.get(name) ?? rooms.set(name, new Set()).get(name)!;
+        peer.room.add(peer);
+        push(peer, encoder.encode(`* now talking in ${name}\n`));
+        continue;
+      }
       const out = encoder.encode(`${nick}: ${line}\n`);
-      for (const other of peers) if (other !== peer) push(other, out);
+      for (const other of peer.room ?? peers) if (other !== peer) push(other, out);
     }
   };
 }
@@ -85,6 +97,7 @@ async function serveDeno(conn: Deno.TcpConn): Promise<void> {
     for (let n; (n = await conn.read(buf)) !== null;) take(buf.subarray(0, n));
   } catch { /* reset */ }
   peers.delete(peer);
+  peer.room?.delete(peer);
   conn.close();
 }
 
@@ -94,7 +107,7 @@ if (api === "node") {
     const peer: Peer = { pending: [], write: (bytes) => socket.write(bytes) };
     socket.on("data", lines(peer));
     socket.on("error", () => {});
-    socket.on("close", () => peers.delete(peer));
+    socket.on("close", () => (peers.delete(peer), peer.room?.delete(peer)));
   }).listen(port, "127.0.0.1");
 } else {
   for await (const conn of Deno.listen({ hostname: "127.0.0.1", port })) serveDeno(conn);
