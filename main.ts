@@ -25,13 +25,23 @@ import {
   SERVER_DEFAULTS,
   type ServerOptions,
 } from "./server/mod.ts";
-import { generatedPaths, type IdentitySource, TlsIdentity } from "./tls/certificate.ts";
+import {
+  generatedPaths,
+  type IdentitySource,
+  parseFingerprint,
+  TlsIdentity,
+} from "./tls/certificate.ts";
 
 /** Default `--db`: a file in the server's working directory. */
 export const DEFAULT_DB = "chat.db";
 
 /** Default `--tls-port`. */
 export const DEFAULT_TLS_PORT = 8443;
+/** Default `--irc-port`. */
+export const DEFAULT_IRC_PORT = 6667;
+
+/** Default `--http-port`: the web client's port. */
+export const DEFAULT_HTTP_PORT = 8081;
 
 /** The program's version, from deno.json. */
 export const VERSION: string = config.version;
@@ -41,6 +51,7 @@ const USAGE = `chat ${VERSION}: a chat server and its terminal client in one pro
 Usage:
   chat server [--host HOST] [--port PORT] [options]
   chat client [HOST] [PORT] [--nick NAME] [--retries N] [--retry-delay MS]
+              [--tls] [--fingerprint SHA256:…] [--known-hosts FILE]
   chat bench [HOST] [PORT] --clients N --senders S --rate R|--blast --size B
              --duration D [--mode json|text] [--json]
   chat --help | --version
@@ -50,9 +61,14 @@ Server options (0 means unlimited / off where it makes sense):
   --port PORT              plain TCP port (0 picks a free one)           [8080]
   --plain-port PORT        the same, but 0 turns plain TCP off (TLS only)
   --tls-port PORT          TLS port, same protocol inside TLS (0: off)   [8443]
+  --irc-port PORT          IRC gateway for IRC clients (0: off)          [6667]
   --tls-cert FILE          certificate chain (PEM) to serve instead of a
                            generated self-signed one; SIGHUP reloads it
   --tls-key FILE           its private key (PEM); with --tls-cert
+  --http-port PORT         web client: the page, and its WebSocket at /ws
+                           (0: no web client)                            [8081]
+  --max-upload BYTES       largest file shared from the web client
+                           (0: no uploads; kept beside the database)     [10485760]
   --max-line BYTES         longest line; longer: error, then disconnect  [32768]
   --max-text BYTES         longest message text                          [8192]
   --max-text-lines N       most lines in one message                     [100]
@@ -62,7 +78,7 @@ Server options (0 means unlimited / off where it makes sense):
   --max-clients N          connections at once                           [10000]
   --max-per-ip N           connections per address (IPv6: per /64)       [32]
   --handshake-timeout SEC  time to send hello and a nickname             [30]
-  --idle-timeout SEC       JSON clients: ping at half, close at full     [120]
+  --idle-timeout SEC       JSON, IRC: ping at half, close at full        [120]
   --db PATH                SQLite file for history, rooms and sessions
                            (created if missing; :memory: keeps nothing)  [./chat.db]
   --history-days N         prune messages older than N days (0: never)   [30]
@@ -76,11 +92,18 @@ Server options (0 means unlimited / off where it makes sense):
 
 Client:
   HOST                     server address                                [127.0.0.1]
-  PORT                     server port                                   [8080]
+  PORT                     server port                     [8080; with --tls: 8443]
   --nick NAME              nickname (asked for when absent)
   --retries N              reconnect attempts after a dropped connection
                            before giving up (0: none)  [terminal: unlimited; piped: 5]
   --retry-delay MS         first reconnect delay; doubles up to 30 s     [1000]
+  --tls                    connect over TLS. A self-signed certificate is
+                           trusted on first use: its fingerprint is shown
+                           and, on a terminal, pinned once accepted; a
+                           changed one is refused. CA certificates verify.
+  --fingerprint SHA256:…   trust exactly this key (implies --tls; scripts)
+  --known-hosts FILE       the pin file (implies --tls)
+                           [$XDG_CONFIG_HOME/chat/known_hosts or ~/.config/chat/known_hosts]
 
 Bench (a load generator: how many users can this box take?):
   --clients N              clients that join, senders included           [100]
@@ -130,7 +153,10 @@ const SERVER_FLAGS = {
   host: { type: "string" },
   port: { type: "string" },
   "plain-port": { type: "string" },
+  "http-port": { type: "string" },
+  "max-upload": { type: "string" },
   "tls-port": { type: "string" },
+  "irc-port": { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "max-line": { type: "string" },
@@ -192,6 +218,8 @@ export function parseServerArgs(
     hostname: values.host ?? SERVER_DEFAULTS.hostname,
     port: plainPort || (integer(flags, "port", 65535) ?? SERVER_DEFAULTS.port),
     plainTcp: plainPort !== 0,
+    httpPort: integer(flags, "http-port", 65535) ?? DEFAULT_HTTP_PORT,
+    version: VERSION,
     quiet: values.quiet ?? false,
     help: values.help ?? false,
     tlsServe: tlsPort === 0 ? undefined : {
@@ -199,6 +227,8 @@ export function parseServerArgs(
       ...(certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : {}),
     },
   };
+  const ircPort = integer(flags, "irc-port", 65535) ?? DEFAULT_IRC_PORT;
+  if (ircPort !== 0) options.ircPort = ircPort;
   const numeric: [NumericOption, number | undefined][] = [
     ["maxLineBytes", integer(flags, "max-line")],
     ["maxTextBytes", integer(flags, "max-text")],
@@ -215,10 +245,15 @@ export function parseServerArgs(
     ["announceLimit", integer(flags, "announce-limit")],
     ["resumeExpiryMs", seconds(flags, "resume-expiry")],
     ["resumeReplay", integer(flags, "resume-replay")],
+    ["maxUploadBytes", integer(flags, "max-upload")],
   ];
   for (const [key, value] of numeric) {
     if (value !== undefined) options[key] = value;
   }
+  // 0 turns the web client off (ServerOptions: undefined).
+  if (options.httpPort === 0) delete options.httpPort;
+  // Uploads live in a folder beside the database; with :memory:, in memory.
+  if (options.db !== ":memory:") options.uploadDir = `${options.db}.files`;
   return options;
 }
 
@@ -389,6 +424,14 @@ async function runServer(args: string[]): Promise<number> {
       }
     }
   }
+  if (server.web) {
+    const { scheme, addr } = server.web;
+    const local = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    const shown = wildcard ? lanAddresses() : [local];
+    for (const address of shown.length > 0 ? shown : ["127.0.0.1"]) {
+      console.log(`  web client: open ${scheme}://${address}:${addr.port} in a browser`);
+    }
+  }
   const onHangup = identity ? reloadOnHangup(identity, log) : undefined;
   if (server.tlsAddr && identity) {
     const { hostname, port } = server.tlsAddr;
@@ -399,6 +442,15 @@ async function runServer(args: string[]): Promise<number> {
     if (wildcard) {
       for (const address of lanAddresses()) {
         console.log(`  others can join with: chat client ${address} ${port} --tls`);
+      }
+    }
+  }
+  if (server.ircAddr) {
+    const { hostname, port } = server.ircAddr;
+    console.log(`chat server listening for IRC on ${hostname}:${port}`);
+    if (wildcard) {
+      for (const address of lanAddresses()) {
+        console.log(`  IRC clients can join with: irssi -c ${address} -p ${port}`);
       }
     }
   }
@@ -424,6 +476,9 @@ async function runClientCommand(args: string[]): Promise<number> {
       nick: { type: "string", short: "n" },
       retries: { type: "string" },
       "retry-delay": { type: "string" },
+      tls: { type: "boolean" },
+      fingerprint: { type: "string" },
+      "known-hosts": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -436,7 +491,22 @@ async function runClientCommand(args: string[]): Promise<number> {
   if (positionals.length > 2) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[2])}`);
   }
-  const port = integer({ port: positionals[1] ?? "8080" }, "port", 65535)!;
+  const fingerprint = values.fingerprint;
+  if (fingerprint !== undefined && parseFingerprint(fingerprint) === undefined) {
+    throw new UsageError(
+      `--fingerprint must look like SHA256:<43 base64 characters>, got ${
+        JSON.stringify(fingerprint)
+      }`,
+    );
+  }
+  if (values["known-hosts"] === "") throw new UsageError("--known-hosts needs a path");
+  const tls = values.tls === true || fingerprint !== undefined ||
+    values["known-hosts"] !== undefined;
+  const port = integer(
+    { port: positionals[1] ?? String(tls ? DEFAULT_TLS_PORT : 8080) },
+    "port",
+    65535,
+  )!;
   const retries = integer(values, "retries");
   const retryDelay = integer(values, "retry-delay", 30_000);
   const { runClient } = await import("./client/mod.ts");
@@ -444,6 +514,14 @@ async function runClientCommand(args: string[]): Promise<number> {
     hostname: positionals[0] ?? "127.0.0.1",
     port,
     ...(values.nick !== undefined ? { nick: values.nick } : {}),
+    ...(tls
+      ? {
+        tls: {
+          ...(fingerprint !== undefined ? { fingerprint: parseFingerprint(fingerprint)! } : {}),
+          ...(values["known-hosts"] !== undefined ? { knownHosts: values["known-hosts"] } : {}),
+        },
+      }
+      : {}),
     ...(retries !== undefined ? { retries } : {}),
     ...(retryDelay !== undefined
       ? { backoff: (attempt: number) => backoffDelay(attempt, { baseMs: retryDelay }) }

@@ -15,6 +15,8 @@ import {
   PROTOCOL_VERSION,
   type ServerFrame,
 } from "../protocol/mod.ts";
+import type { ByteConn } from "../tls/node_conn.ts";
+import { dialTls, type TrustPolicy } from "./tls.ts";
 
 /** An `error` frame. */
 export type ErrorFrame = Extract<ServerFrame, { type: "error" }>;
@@ -37,6 +39,12 @@ export interface DialOptions {
    * @default {32768}
    */
   maxLineBytes?: number;
+  /**
+   * Connect over TLS and check the server against this policy (see
+   * `client/tls.ts`); a mismatch throws `TrustError`.
+   * @default {plain TCP}
+   */
+  tls?: TrustPolicy | undefined;
 }
 
 /**
@@ -56,7 +64,7 @@ export function describeNetworkError(error: unknown): string {
 
 /** A TCP connection to a chat server that speaks frames. */
 export class Connection implements FrameChannel, Disposable {
-  readonly #conn: Deno.Conn;
+  readonly #conn: ByteConn;
   readonly #reader: LineReader;
   readonly #maxLineBytes: number;
   readonly #frames: ServerFrame[] = [];
@@ -73,13 +81,15 @@ export class Connection implements FrameChannel, Disposable {
    * @param port server port
    * @param options see {@linkcode DialOptions}
    * @returns the connection, already reading
-   * @throws whatever `Deno.connect` throws (see {@linkcode describeNetworkError})
+   * @throws whatever `Deno.connect` throws (see {@linkcode describeNetworkError}),
+   * and `TrustError` when TLS finds another server than the trusted one
    */
   static async dial(
     hostname: string,
     port: number,
     options: DialOptions = {},
   ): Promise<Connection> {
+    if (options.tls) return new Connection(await dialTls(hostname, port, options.tls), options);
     const conn = await Deno.connect({ hostname, port, transport: "tcp" });
     try {
       conn.setNoDelay(true);
@@ -92,10 +102,10 @@ export class Connection implements FrameChannel, Disposable {
   /**
    * Wraps an open connection and starts reading from it.
    *
-   * @param conn a connected TCP stream
+   * @param conn a connected TCP (or TLS) stream
    * @param options see {@linkcode DialOptions}
    */
-  constructor(conn: Deno.Conn, options: DialOptions = {}) {
+  constructor(conn: ByteConn, options: DialOptions = {}) {
     this.#conn = conn;
     this.#maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.#reader = new LineReader({ maxLineBytes: this.#maxLineBytes });

@@ -21,6 +21,7 @@ import {
 import { Connection, describeNetworkError, register, type WelcomeFrame } from "./connection.ts";
 import { renderError, renderFrame, renderNotice, type RenderOptions } from "./render.ts";
 import { ClientState } from "./state.ts";
+import { establishTrust, type TlsOptions, TrustError, type TrustPolicy } from "./tls.ts";
 import { type ClientInput, type ClientOutput, openTerminal, type Terminal } from "./terminal.ts";
 
 export type { ClientInput, ClientOutput } from "./terminal.ts";
@@ -75,6 +76,14 @@ export interface ClientOptions {
    * @default {backoffDelay: 1 s doubling to 30 s, ±20% jitter}
    */
   backoff?: (attempt: number) => number;
+  /**
+   * Connect over TLS, trusting the server as `client/tls.ts` says (a pin,
+   * known_hosts with trust on first use, or a public authority).
+   * @default {plain TCP}
+   */
+  tls?: TlsOptions;
+  /** Set by {@linkcode runClient} from {@linkcode ClientOptions.tls}: what every connection checks. */
+  trust?: TrustPolicy;
 }
 
 /** How a session ended: the exit code and, for failures, one line for stderr. */
@@ -111,6 +120,28 @@ export const PIPED_RETRIES = 5;
  * ```
  */
 export async function runClient(options: ClientOptions): Promise<number> {
+  if (options.tls && !options.trust) {
+    // Decided once, before the terminal opens (it may ask the user); every
+    // connection, reconnects included, then checks the same pin.
+    const stdin = options.stdin ?? Deno.stdin;
+    const stderr = options.stderr ?? Deno.stderr;
+    const address = formatAddress(options.hostname, options.port);
+    try {
+      options = {
+        ...options,
+        trust: await establishTrust(options.hostname, options.port, options.tls, {
+          stdin,
+          stderr,
+        }),
+      };
+    } catch (error) {
+      const message = error instanceof TrustError
+        ? error.message
+        : `cannot connect to ${address}: ${describeNetworkError(error)}`;
+      stderr.writeSync(new TextEncoder().encode(message + "\n"));
+      return 1;
+    }
+  }
   const terminal = openTerminal(options);
   let outcome: Outcome;
   try {
@@ -130,8 +161,9 @@ async function connectAndChat(terminal: Terminal, options: ClientOptions): Promi
   const address = formatAddress(options.hostname, options.port);
   let connection: Connection;
   try {
-    connection = await Connection.dial(options.hostname, options.port);
+    connection = await Connection.dial(options.hostname, options.port, { tls: options.trust });
   } catch (error) {
+    if (error instanceof TrustError) return { code: 1, message: error.message };
     return { code: 1, message: `cannot connect to ${address}: ${describeNetworkError(error)}` };
   }
   let handedOver = false;
@@ -461,8 +493,12 @@ class Chat {
       if (await this.#pause(delay)) return { code: 0 };
       let connection: Connection;
       try {
-        connection = await Connection.dial(this.#options.hostname, this.#options.port);
+        connection = await Connection.dial(this.#options.hostname, this.#options.port, {
+          tls: this.#options.trust,
+        });
       } catch (error) {
+        // Another key than the pinned one: an attack or a new server, not an outage.
+        if (error instanceof TrustError) return { code: 1, message: error.message };
         failure = describeNetworkError(error);
         continue;
       }

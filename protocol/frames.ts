@@ -23,6 +23,13 @@ export type ClientFrame =
   | { type: "say"; text: string; room?: string; ref?: string }
   | { type: "me"; text: string; room?: string; ref?: string }
   | { type: "msg"; to: string; text: string; ref?: string }
+  /**
+   * A line as a person typed it (the web client): `/command args` is parsed
+   * by the command registry as a plain-text line is; other text is a `say`.
+   * `room` and `ref` apply to the resulting say, me, msg, reply, topic,
+   * who or history frame.
+   */
+  | { type: "input"; text: string; room?: string; ref?: string }
   /** A private message to the last user who sent you one. */
   | { type: "reply"; text: string; ref?: string }
   | { type: "join"; room: string }
@@ -202,7 +209,8 @@ export type ErrorCode =
   | "too_many_rooms"
   | "no_reply_target"
   | "resume_failed"
-  | "storage_failed";
+  | "storage_failed"
+  | "flood";
 
 /** A frame that could not be decoded; carries the error code to send back. */
 export class FrameError extends Error {
@@ -235,6 +243,7 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
   say: { text: "string", room: "string?", ref: "string?" },
   me: { text: "string", room: "string?", ref: "string?" },
   msg: { to: "string", text: "string", ref: "string?" },
+  input: { text: "string", room: "string?", ref: "string?" },
   reply: { text: "string", ref: "string?" },
   join: { room: "string" },
   part: { room: "string?" },

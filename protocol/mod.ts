@@ -13,3 +13,4 @@ export * from "./line_reader.ts";
 export * from "./plain_text.ts";
 export * from "./text.ts";
 export * from "./reconnect.ts";
+export * from "./irc.ts";

@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_TEXT_BYTES,
   DEFAULT_MAX_TEXT_LINES,
   encodeFrame,
+  IRC_MAX_LINE_BYTES,
   MAX_RESUME_REPLAY,
 } from "../protocol/mod.ts";
 import {
@@ -21,10 +22,17 @@ import {
 import { Pressure } from "./transports/pressure.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./transports/send_queue.ts";
 import { MemoryStore, type Store } from "./store/store.ts";
-import { TcpConnection } from "./transports/tcp.ts";
+import { type ConnectionLimits, type LineHandlerFactory, TcpConnection } from "./transports/tcp.ts";
+import { IrcGateway } from "./transports/irc.ts";
+import { WebServer } from "./transports/http.ts";
+import type { WsConnection } from "./transports/websocket.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES, FileStore } from "./store/files.ts";
 import { TlsListener } from "./transports/tls.ts";
 import type { TlsIdentity } from "../tls/certificate.ts";
 import { type ByteConn, NodeSocketConn } from "../tls/node_conn.ts";
+
+/** A connection of any transport, as the accept loops and timeouts see it. */
+type Connection = TcpConnection | WsConnection;
 
 /** Options for {@linkcode ChatServer}. Every limit is documented in docs/operations.md. */
 export interface ServerOptions {
@@ -40,6 +48,14 @@ export interface ServerOptions {
    * {@linkcode ChatServer.open} reads this. @default {no TLS}
    */
   tls?: { port: number; identity: TlsIdentity };
+  /**
+   * Serve IRC clients too, on this port of `hostname` (0 picks a free one;
+   * see docs/irc.md). Only {@linkcode ChatServer.open} reads this.
+   * @default {no IRC}
+   */
+  ircPort?: number;
+  /** Program version that IRC clients are told (002, 004). @default {"0"} */
+  version?: string;
   /** Longest line in bytes; longer: error, then disconnect. 0: unlimited. @default {32768} */
   maxLineBytes?: number;
   /** Longest message text in bytes. @default {8192} */
@@ -76,12 +92,23 @@ export interface ServerOptions {
   resumeExpiryMs?: number;
   /** Most messages one resume replays before it says `resume_truncated`. @default {10000} */
   resumeReplay?: number;
+  /**
+   * Serve the web client (HTTP, and WebSocket at `/ws`) on this port of
+   * `hostname`; 0 picks a free one. Only {@linkcode ChatServer.open} reads
+   * this. @default {no web client}
+   */
+  httpPort?: number;
+  /** Largest upload from the web client in bytes; 0 turns uploads off. @default {10485760} */
+  maxUploadBytes?: number;
+  /** Folder for uploads (beside the database). @default {in memory, at most 64 MiB} */
+  uploadDir?: string;
 }
 
 /** The defaults of every {@linkcode ServerOptions} limit. */
 export const SERVER_DEFAULTS = Object.freeze({
   hostname: "127.0.0.1",
   port: 8080,
+  version: "0",
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
   maxTextBytes: DEFAULT_MAX_TEXT_BYTES,
   maxTextLines: DEFAULT_MAX_TEXT_LINES,
@@ -98,6 +125,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   pruneIntervalMs: 60_000,
   resumeExpiryMs: DEFAULT_RESUME_EXPIRY_MS,
   resumeReplay: MAX_RESUME_REPLAY,
+  maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
 });
 
 /** Messages deleted per pruning step (one short transaction each). */
@@ -155,27 +183,34 @@ export class ChatServer {
   readonly hub: Hub;
   /** The plain TCP address; `undefined` when plain TCP is off. */
   readonly addr: Deno.NetAddr | undefined;
-  readonly #options: Required<Omit<ServerOptions, "log" | "store" | "tls">>;
+  readonly #options: Required<
+    Omit<ServerOptions, "log" | "store" | "tls" | "httpPort" | "uploadDir" | "ircPort">
+  >;
+  #web: WebServer | undefined;
+  /** What TCP and TLS connections enforce, and where they send browsers. */
+  readonly #tcpLimits: ConnectionLimits;
   readonly #listener: Deno.TcpListener | undefined;
   #tlsListener: TlsListener | undefined;
-  readonly #connections = new Set<TcpConnection>();
+  #irc: { gateway: IrcGateway; listener: Deno.TcpListener } | undefined;
+  readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
   /** Resolved when the last connection has finished, once shutting down. */
   #allFinished: PromiseWithResolvers<void> | undefined;
-  readonly #finished = (connection: TcpConnection) => this.#release(connection);
+  readonly #finished = (connection: Connection) => this.#release(connection);
   /** Flow control: readers pause while a receiver is behind (see `Pressure`). */
   readonly #pressure = new Pressure();
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #pruneStep: ReturnType<typeof setTimeout> | undefined;
-  readonly #accepting: Promise<void>;
+  readonly #accepting: Promise<void>[] = [];
   // Resolved at the end of shutdown(), after the queues were flushed: the CLI
   // awaits this before exiting, so a signal never cuts off queued bytes.
   readonly #stopped = Promise.withResolvers<void>();
   #stopping = false;
 
   private constructor(listener: Deno.TcpListener | undefined, options: ServerOptions) {
-    const { tls: _tls, ...rest } = options;
+    const { tls: _tls, httpPort: _httpPort, uploadDir: _uploadDir, ircPort: _ircPort, ...rest } =
+      options;
     this.#options = { ...SERVER_DEFAULTS, plainTcp: true, ...definedOnly(rest) };
     this.#listener = listener;
     this.addr = listener?.addr;
@@ -196,6 +231,7 @@ export class ChatServer {
         ? DEFAULT_REPLY_BUDGET_BYTES
         : Math.min(DEFAULT_REPLY_BUDGET_BYTES, Math.floor(this.#options.sendQueueBytes / 8)),
     });
+    this.#tcpLimits = { ...this.#options };
     if (
       this.#options.historyDays > 0 || this.#options.historyMaxRows > 0 ||
       this.#options.resumeExpiryMs > 0
@@ -214,7 +250,7 @@ export class ChatServer {
         Math.max(50, Math.min(1000, shortest / 4)),
       );
     }
-    this.#accepting = this.#acceptLoop();
+    if (listener) this.#accepting.push(this.#acceptLoop(listener));
   }
 
   /**
@@ -251,7 +287,76 @@ export class ChatServer {
         throw new ListenError(options.tls.port, error);
       }
     }
+    if (options.httpPort !== undefined) {
+      try {
+        server.listenWeb(options.httpPort, new FileStore(options.uploadDir));
+      } catch (error) {
+        await server.shutdown(0);
+        throw new ListenError(options.httpPort, error);
+      }
+    }
+    if (options.ircPort !== undefined) {
+      try {
+        server.listenIrc(options.ircPort);
+      } catch (error) {
+        await server.shutdown(0);
+        throw new ListenError(options.ircPort, error);
+      }
+    }
     return server;
+  }
+
+  /** The web client's server, once {@linkcode listenWeb} has bound it. */
+  get web(): WebServer | undefined {
+    return this.#web;
+  }
+
+  /**
+   * Serves the web client (the page, its WebSocket at `/ws`, uploads) on
+   * another port of the same host, through the same limits and session core.
+   * A browser that opens the plain chat port is then redirected there.
+   *
+   * @param port the HTTP port; 0 picks a free one
+   * @param files where uploads go
+   * @returns the bound address
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  listenWeb(port: number, files: FileStore): Deno.NetAddr {
+    this.#web = WebServer.listen({
+      hub: this.hub,
+      limits: this.#options,
+      pressure: this.#pressure,
+      files,
+      maxUploadBytes: this.#options.maxUploadBytes,
+      refusal: (hostname) => this.#refusal(hostname),
+      adopt: (connection) => this.#adopt(connection),
+      release: this.#finished,
+    }, { hostname: this.#options.hostname, port });
+    this.#tcpLimits.webPort = this.#web.addr.port;
+    return this.#web.addr;
+  }
+
+  /** The IRC gateway's address, once {@linkcode listenIrc} has bound it. */
+  get ircAddr(): Deno.NetAddr | undefined {
+    return this.#irc?.listener.addr;
+  }
+
+  /**
+   * Serves IRC clients on another port of the same host: the IRC gateway
+   * (docs/irc.md) over the same session core, limits, flood control and
+   * send queues; lines may be as long as IRC allows (512 bytes plus tags).
+   *
+   * @param port the IRC port; 0 picks a free one
+   * @returns the bound address
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  listenIrc(port: number): Deno.NetAddr {
+    const listener = Deno.listen({ hostname: this.#options.hostname, port, transport: "tcp" });
+    const gateway = new IrcGateway(this.hub, { version: this.#options.version });
+    this.#irc = { gateway, listener };
+    const limits = { ...this.#tcpLimits, maxLineBytes: IRC_MAX_LINE_BYTES };
+    this.#accepting.push(this.#acceptLoop(listener, limits, (c) => gateway.accept(c)));
+    return listener.addr;
   }
 
   /** The TLS address, once {@linkcode listenTls} has bound it. */
@@ -316,6 +421,10 @@ export class ChatServer {
       this.#listener?.close();
     } catch { /* already closed */ }
     this.#tlsListener?.close();
+    const web = this.#web?.shutdown();
+    try {
+      this.#irc?.listener.close();
+    } catch { /* already closed */ }
     for (const connection of this.#connections) {
       connection.end("server shutting down", "server is shutting down");
     }
@@ -327,14 +436,17 @@ export class ChatServer {
       new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
     ]);
     clearTimeout(timer);
-    await this.#accepting;
+    await Promise.all(this.#accepting);
+    await web;
     this.hub.close();
     this.#stopped.resolve();
   }
 
-  async #acceptLoop(): Promise<void> {
-    const listener = this.#listener;
-    if (!listener) return;
+  async #acceptLoop(
+    listener: Deno.TcpListener,
+    limits?: ConnectionLimits,
+    makeHandler?: LineHandlerFactory,
+  ): Promise<void> {
     let backoff = 0;
     while (!this.#stopping) {
       let conn: Deno.TcpConn;
@@ -358,7 +470,7 @@ export class ChatServer {
         await new Promise((resolve) => setTimeout(resolve, backoff));
         continue;
       }
-      this.admit(conn);
+      this.admit(conn, limits, makeHandler);
     }
   }
 
@@ -368,16 +480,12 @@ export class ChatServer {
    * `maxPerIp` it gets one `too_many_connections` error frame and is closed.
    *
    * @param conn the connection; its `remoteAddr` counts for `maxPerIp`
+   * @param limits its limits, when they differ from the server's (IRC lines)
+   * @param makeHandler the protocol of its port (IRC); default: JSON or plain
+   * text, chosen by the first line
    */
-  admit(conn: ByteConn): void {
-    const { maxClients, maxPerIp } = this.#options;
-    const key = addressKey(conn.remoteAddr.hostname);
-    const count = this.#perAddress.get(key) ?? 0;
-    const refusal = maxClients > 0 && this.#connections.size >= maxClients
-      ? "server is full, try again later"
-      : maxPerIp > 0 && count >= maxPerIp
-      ? `too many connections from ${key}`
-      : undefined;
+  admit(conn: ByteConn, limits?: ConnectionLimits, makeHandler?: LineHandlerFactory): void {
+    const refusal = this.#refusal(conn.remoteAddr.hostname);
     if (refusal) {
       this.hub.log(`refuse ${conn.remoteAddr.hostname}: ${refusal}`);
       const line = encodeFrame({ type: "error", code: "too_many_connections", message: refusal });
@@ -391,20 +499,40 @@ export class ChatServer {
     const connection = new TcpConnection(
       conn,
       this.hub,
-      this.#options,
+      limits ?? this.#tcpLimits,
       this.#pressure,
       this.#finished,
+      makeHandler,
     );
-    this.#connections.add(connection);
-    this.#perAddress.set(key, count + 1);
-    // The open count on connect and close lines lets an operator (and the
-    // churn test) see that every connection is released.
-    this.hub.log(`connect ${connection.remote} (${this.#connections.size} open)`);
+    this.#adopt(connection);
     // serve() never throws; it calls #release when done.
     connection.serve();
   }
 
-  #release(connection: TcpConnection): void {
+  /** Why a new connection from `hostname` is refused (limits), or `undefined`. */
+  #refusal(hostname: string): string | undefined {
+    if (this.#stopping) return "server is shutting down";
+    const { maxClients, maxPerIp } = this.#options;
+    const key = addressKey(hostname);
+    const count = this.#perAddress.get(key) ?? 0;
+    return maxClients > 0 && this.#connections.size >= maxClients
+      ? "server is full, try again later"
+      : maxPerIp > 0 && count >= maxPerIp
+      ? `too many connections from ${key}`
+      : undefined;
+  }
+
+  /** Counts an accepted connection in (limits, shutdown, timeouts). */
+  #adopt(connection: Connection): void {
+    const key = addressKey(connection.hostname);
+    this.#connections.add(connection);
+    this.#perAddress.set(key, (this.#perAddress.get(key) ?? 0) + 1);
+    // The open count on connect and close lines lets an operator (and the
+    // churn test) see that every connection is released.
+    this.hub.log(`connect ${connection.remote} (${this.#connections.size} open)`);
+  }
+
+  #release(connection: Connection): void {
     if (!this.#connections.delete(connection)) return;
     const key = addressKey(connection.hostname);
     const left = (this.#perAddress.get(key) ?? 1) - 1;
@@ -450,9 +578,9 @@ export class ChatServer {
         connection.end("handshake timeout");
         continue;
       }
-      // Plain-text peers (nc, telnet) cannot answer pings: only JSON
+      // Plain-text peers (nc, telnet) cannot answer pings: only JSON and IRC
       // sessions are held to the idle timeout; TCP keepalive covers the rest.
-      if (!idleTimeoutMs || session?.format !== "json") continue;
+      if (!idleTimeoutMs || !session || session.format === "text") continue;
       const idle = now - connection.lastActivity;
       if (idle > idleTimeoutMs) {
         session?.error("timeout", `no traffic for ${Math.round(idle / 1000)} s`);

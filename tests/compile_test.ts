@@ -48,7 +48,16 @@ Deno.test({
 
       // In its own directory: the database and the generated TLS certificate land there.
       const server = new Deno.Command(binary, {
-        args: ["server", "--port", "0", "--tls-port", String(freePort()), "--quiet"],
+        args: [
+          "server",
+          "--port",
+          "0",
+          "--tls-port",
+          String(freePort()),
+          "--http-port",
+          String(freePort()),
+          "--quiet",
+        ],
         cwd: dir,
         stdout: "piped",
         stderr: "piped",
@@ -67,6 +76,11 @@ Deno.test({
         await carol.send("carol");
         await carol.lines.expect(/^\* welcome, carol!/);
       }
+      // The web client's assets are embedded in the executable.
+      const web = /open (\S+) in a browser/.exec(await out.expect(/web client: open/))![1]!;
+      const page = await fetch(web + "/app.js");
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /WebSocket/);
       server.kill("SIGTERM");
       assert.equal((await server.status).code, 0);
       await Promise.all([out.done, log.done]);

@@ -25,6 +25,7 @@ const FIELDS: Record<ClientFrame["type"], Record<string, "string" | "number">> =
   say: { text: "string", room: "string", ref: "string" },
   me: { text: "string", room: "string", ref: "string" },
   msg: { to: "string", text: "string", ref: "string" },
+  input: { text: "string", room: "string", ref: "string" },
   reply: { text: "string", ref: "string" },
   join: { room: "string" },
   part: { room: "string" },

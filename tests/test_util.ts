@@ -146,9 +146,23 @@ export class LineQueue {
   }
 }
 
-/** The permission flags of `deno task client`: the client must work with just these. */
+/**
+ * The permission flags of `deno task client`: the client must work with just
+ * these. `$HOME` in them is left for {@linkcode startClient} to fill in, as
+ * the task shell does.
+ */
 export const CLIENT_PERMISSIONS: string[] = config.tasks.client.split(/\s+/)
   .filter((word) => word.startsWith("--allow-"));
+
+/** Options for {@linkcode startClient}. */
+export interface ClientStartOptions {
+  /**
+   * Environment variables for the client (e.g. `HOME` for its known_hosts);
+   * `$HOME` in the task's permissions becomes `env.HOME`.
+   * @default {inherited}
+   */
+  env?: Record<string, string>;
+}
 
 /** A `main.ts client` subprocess with piped stdin, stdout and stderr. */
 export interface ClientProcess extends AsyncDisposable {
@@ -168,11 +182,19 @@ export interface ClientProcess extends AsyncDisposable {
  *
  * @param port the server's (or a proxy's) port
  * @param args more client arguments, e.g. `["--nick", "alice"]`
+ * @param options its environment
  * @returns the process; dispose it to kill it
  */
-export function startClient(port: number, args: string[] = []): ClientProcess {
+export function startClient(
+  port: number,
+  args: string[] = [],
+  options: ClientStartOptions = {},
+): ClientProcess {
+  const home = options.env?.HOME ?? Deno.env.get("HOME") ?? "/nonexistent";
+  const permissions = CLIENT_PERMISSIONS.map((p) => p.replaceAll("$HOME", home));
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLIENT_PERMISSIONS, MAIN, "client", "127.0.0.1", String(port), ...args],
+    args: ["run", ...permissions, MAIN, "client", "127.0.0.1", String(port), ...args],
+    ...(options.env ? { env: options.env } : {}),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -244,7 +266,11 @@ export interface TestServer extends AsyncDisposable {
  * never fight over a fixed default port. Add a listener's flag here when the
  * server gains it.
  */
-export const EXTRA_LISTENERS_OFF: [flag: string, off: string][] = [["--tls-port", "0"]];
+export const EXTRA_LISTENERS_OFF: [flag: string, off: string][] = [
+  ["--tls-port", "0"],
+  ["--http-port", "0"],
+  ["--irc-port", "0"],
+];
 
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then

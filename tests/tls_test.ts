@@ -5,7 +5,7 @@
 import assert from "@chat/assert";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { spkiFingerprint } from "../tls/certificate.ts";
+import { generateSelfSigned, spkiFingerprint } from "../tls/certificate.ts";
 import {
   freePort,
   LineQueue,
@@ -180,3 +180,49 @@ async function certificateOf(port: number): Promise<string> {
   if (!pem) throw new Error(`no certificate from port ${port}: ${text}`);
   return pem[0] + "\n";
 }
+
+Deno.test("tls: SIGHUP reloads --tls-cert/--tls-key; open connections keep chatting", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const [cert, key] = [`${dir}/fullchain.pem`, `${dir}/privkey.pem`];
+    const first = await generateSelfSigned(["127.0.0.1"]);
+    const second = await generateSelfSigned(["127.0.0.1"]);
+    await Deno.writeTextFile(cert, first.cert);
+    await Deno.writeTextFile(key, first.key);
+    await using server = await tlsServer(dir, ["--tls-cert", cert, "--tls-key", key]);
+    assert.equal(server.fingerprint, first.fingerprint);
+    await using alice = await joinTextTls(server.tlsPort!, first.cert, "alice");
+    await using bob = await joinTextTls(server.tlsPort!, first.cert, "bob");
+
+    await t.step("new connections get the new certificate; old ones stay", async () => {
+      await Deno.writeTextFile(cert, second.cert);
+      await Deno.writeTextFile(key, second.key);
+      server.process.kill("SIGHUP");
+      await server.log.expect(
+        (l) => l.endsWith(` TLS certificate reloaded: ${second.fingerprint}`),
+        20_000,
+      );
+      assert.equal(await spkiFingerprint(await certificateOf(server.tlsPort!)), second.fingerprint);
+      await using carol = await joinTextTls(server.tlsPort!, second.cert, "carol");
+      await alice.send("still here after the reload");
+      await bob.lines.expect("alice: still here after the reload");
+      await carol.lines.expect("alice: still here after the reload");
+      await bob.send("me too");
+      await alice.lines.expect("bob: me too");
+    });
+
+    await t.step("a broken pair is refused; the last good one stays in use", async () => {
+      await Deno.writeTextFile(cert, "not a certificate\n");
+      server.process.kill("SIGHUP");
+      await server.log.expect(/TLS reload failed, keeping the old certificate: /, 20_000);
+      await Deno.writeTextFile(cert, first.cert); // a key that does not match
+      server.process.kill("SIGHUP");
+      await server.log.expect(/TLS reload failed, keeping the old certificate: .*/, 20_000);
+      assert.equal(await spkiFingerprint(await certificateOf(server.tlsPort!)), second.fingerprint);
+      await alice.send("and after a failed reload");
+      await bob.lines.expect("alice: and after a failed reload");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

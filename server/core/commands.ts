@@ -18,6 +18,7 @@ import {
   MAX_TOPIC_LENGTH,
   nickKey,
   normalizeRoom,
+  parseInput,
   sanitizeText,
   SEARCH_PAGE,
   type ServerFrame,
@@ -43,6 +44,7 @@ const BEFORE_REGISTRATION: ReadonlySet<ClientFrame["type"]> = new Set([
 
 /** Frame types whose effect waits for the end-of-turn commit. */
 const BATCHED: ReadonlySet<ClientFrame["type"]> = new Set([
+  "input",
   "say",
   "me",
   "msg",
@@ -229,6 +231,26 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   },
   say: roomMessage("message"),
   me: roomMessage("action"),
+  input(session, frame) {
+    // A line as typed, parsed by the same registry as plain-text lines.
+    const parsed = parseInput(frame.text);
+    if (!parsed.ok) return session.error(parsed.code, parsed.message);
+    const inner = parsed.frame;
+    if (inner.type === "input" || inner.type === "hello") return;
+    if ((inner.type === "say" || inner.type === "me") && frame.room !== undefined) {
+      inner.room = frame.room;
+    }
+    if (
+      frame.ref !== undefined &&
+      (inner.type === "say" || inner.type === "me" || inner.type === "msg" ||
+        inner.type === "reply")
+    ) inner.ref = frame.ref;
+    if (
+      (inner.type === "topic" || inner.type === "who" || inner.type === "history") &&
+      inner.room === undefined && frame.room !== undefined
+    ) inner.room = frame.room;
+    handleFrame(session, inner);
+  },
   msg(session, frame) {
     privateMessage(session, frame.to, frame.text, frame.ref);
   },

@@ -270,6 +270,23 @@ export class Hub {
    * `nick_taken` / `nick_invalid` error
    */
   setNick(session: Session, requested: string): NickResult {
+    const result = this.checkNick(session, requested);
+    if (!result.ok) return result;
+    const { nick, previous } = result;
+    if (previous !== undefined) this.#byKey.delete(nickKey(previous));
+    this.#byKey.set(nickKey(nick), session);
+    return result;
+  }
+
+  /**
+   * Checks a nickname as {@linkcode setNick} would, without taking it (the
+   * IRC gateway checks `NICK` before registration completes).
+   *
+   * @param session the session that would take it
+   * @param requested the nickname as typed
+   * @returns the normalised nickname, or why it cannot be had
+   */
+  checkNick(session: Session, requested: string): NickResult {
     const nick = normalizeNick(requested);
     const problem = checkNick(nick);
     if (problem) {
@@ -284,10 +301,7 @@ export class Hub {
         message: `nickname ${JSON.stringify(nick)} is taken`,
       };
     }
-    const previous = session.nick;
-    if (previous !== undefined) this.#byKey.delete(nickKey(previous));
-    this.#byKey.set(key, session);
-    return { ok: true, nick, previous };
+    return { ok: true, nick, previous: session.nick };
   }
 
   /**

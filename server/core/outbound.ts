@@ -13,6 +13,20 @@ const encoder = new TextEncoder();
 /** The wire formats a session can speak. */
 export type WireFormat = "json" | "text";
 
+/**
+ * Renders frames for a family of receivers that see them alike, e.g. IRC
+ * clients with the same capabilities (server-time, message-tags). A
+ * deliverable caches what a renderer made, so a broadcast to N such
+ * receivers renders once per renderer, not once per receiver.
+ */
+export interface FrameRenderer {
+  /**
+   * @param frame a frame
+   * @returns its bytes (lines with their terminators), or `null` for nothing
+   */
+  render(frame: ServerFrame): Uint8Array | null;
+}
+
 /** Something a session can be sent: one frame, or a run of room messages. */
 export interface Deliverable {
   /**
@@ -29,6 +43,34 @@ export interface Deliverable {
    * @returns `\n`-terminated bytes, or `null` when there is nothing to send
    */
   bytes(format: WireFormat, elsewhere?: boolean): Uint8Array | null;
+  /**
+   * The bytes a renderer makes of it, cached per renderer.
+   *
+   * @param renderer e.g. one IRC capability set
+   * @returns the bytes, or `null` when there is nothing to send
+   */
+  rendered(renderer: FrameRenderer): Uint8Array | null;
+  /** The single frames, in delivery order (one for an `Outbound`). */
+  readonly parts: readonly Outbound[];
+}
+
+/** A renderer's cached output: one entry inline (the usual case), more in a map. */
+class RenderCache {
+  #first: FrameRenderer | undefined;
+  #firstBytes: Uint8Array | null = null;
+  #more: Map<FrameRenderer, Uint8Array | null> | undefined;
+
+  get(renderer: FrameRenderer, make: () => Uint8Array | null): Uint8Array | null {
+    if (this.#first === renderer) return this.#firstBytes;
+    if (this.#first === undefined) {
+      this.#first = renderer;
+      return this.#firstBytes = make();
+    }
+    const more = this.#more ??= new Map();
+    let bytes = more.get(renderer);
+    if (bytes === undefined) more.set(renderer, bytes = make());
+    return bytes;
+  }
 }
 
 /**
@@ -51,6 +93,7 @@ export class Outbound implements Deliverable {
   #json: Uint8Array | undefined;
   #text: Uint8Array | null | undefined;
   #elsewhere: Uint8Array | null | undefined;
+  #rendered: RenderCache | undefined;
 
   /**
    * @param frame the frame to send
@@ -87,6 +130,16 @@ export class Outbound implements Deliverable {
     }
     return this.#text;
   }
+
+  /** @inheritdoc */
+  rendered(renderer: FrameRenderer): Uint8Array | null {
+    return (this.#rendered ??= new RenderCache()).get(renderer, () => renderer.render(this.frame));
+  }
+
+  /** @inheritdoc */
+  get parts(): readonly Outbound[] {
+    return [this];
+  }
 }
 
 /**
@@ -113,6 +166,7 @@ export class OutboundRun implements Deliverable {
   #json: Uint8Array | null | undefined;
   #text: Uint8Array | null | undefined;
   #elsewhere: Uint8Array | null | undefined;
+  #rendered: RenderCache | undefined;
 
   /**
    * @param roomKey the room every message belongs to
@@ -133,6 +187,18 @@ export class OutboundRun implements Deliverable {
     if (format === "json") return this.#json ??= this.#join(format, false);
     if (elsewhere) return this.#elsewhere ??= this.#join(format, true);
     return this.#text ??= this.#join(format, false);
+  }
+
+  /** @inheritdoc */
+  rendered(renderer: FrameRenderer): Uint8Array | null {
+    return (this.#rendered ??= new RenderCache()).get(renderer, () => {
+      const parts: Uint8Array[] = [];
+      for (const out of this.#outs) {
+        const bytes = out.rendered(renderer);
+        if (bytes) parts.push(bytes);
+      }
+      return parts.length === 0 ? null : concat(parts);
+    });
   }
 
   #join(format: WireFormat, elsewhere: boolean): Uint8Array | null {

@@ -23,6 +23,12 @@ import {
 import { handleFrame } from "./commands.ts";
 import { hashToken, type Hub } from "./hub.ts";
 import { type Deliverable, Outbound, OutboundRun, type WireFormat } from "./outbound.ts";
+
+/**
+ * How a session's frames are framed: JSON Lines, plain text, or by a
+ * protocol adapter (`irc`: the IRC gateway renders frames itself).
+ */
+export type SessionFormat = WireFormat | "irc";
 import type { Room } from "./room.ts";
 
 /** What a session needs from its connection. */
@@ -40,6 +46,11 @@ export interface Transport {
    * failed. Long replies continue from here (see `Session.reply`).
    */
   whenBelow?(bytes: number, callback: () => void): void;
+  /**
+   * Renders frames itself (a protocol adapter such as IRC): when present,
+   * every frame for the session goes here instead of through `send`.
+   */
+  deliver?(out: Deliverable): void;
 }
 
 /** Chat lines: during a resume's catch-up they come from the store, not live. */
@@ -59,7 +70,7 @@ const encoder = new TextEncoder();
  */
 export class Session {
   /** How this peer's bytes are framed. */
-  readonly format: WireFormat;
+  readonly format: SessionFormat;
   /** The shared chat state. */
   readonly hub: Hub;
   /** When the session began (ms since epoch). */
@@ -96,9 +107,10 @@ export class Session {
   /**
    * @param hub the shared chat state
    * @param transport how to reach the peer
-   * @param format `json` or `text`
+   * @param format `json`, `text`, or `irc` (the transport renders frames,
+   * registers with {@linkcode register}, and joins no room by itself)
    */
-  constructor(hub: Hub, transport: Transport, format: WireFormat) {
+  constructor(hub: Hub, transport: Transport, format: SessionFormat) {
     this.hub = hub;
     this.#transport = transport;
     this.format = format;
@@ -256,9 +268,10 @@ export class Session {
   }
 
   #deliverNow(out: Deliverable): void {
+    if (this.#transport.deliver) return this.#transport.deliver(out);
     const elsewhere = this.format === "text" && out.roomKey !== undefined &&
       this.#current?.key !== out.roomKey;
-    const bytes = out.bytes(this.format, elsewhere);
+    const bytes = out.bytes(this.format as WireFormat, elsewhere);
     if (bytes) this.#transport.send(bytes);
   }
 
@@ -551,6 +564,20 @@ export class Session {
     this.#transport.close();
   }
 
+  /**
+   * Registers a session of a protocol adapter (`irc`) under a nickname, by
+   * the same rules as every other session; sends `welcome` on success. IRC
+   * sessions start in no room: IRC clients join channels themselves.
+   *
+   * @param requested the nickname as typed
+   * @returns whether it was taken (otherwise an error frame was sent)
+   */
+  register(requested: string): boolean {
+    if (this.#state !== "naming") return false;
+    this.#claimNick(requested);
+    return this.#nick !== undefined;
+  }
+
   #claimNick(requested: string): void {
     const result = this.hub.setNick(this, requested);
     if (!result.ok) {
@@ -561,11 +588,11 @@ export class Session {
     this.#nick = result.nick;
     this.#floor = this.hub.lastId;
     this.hub.log(`nick ${result.nick} (${this.remote})`);
-    const lobby = this.hub.lobby;
-    this.enterRoom(lobby);
+    const lobby = this.format === "irc" ? undefined : this.hub.lobby;
+    if (lobby) this.enterRoom(lobby);
     this.#state = "active";
     this.#welcome(false, this.format === "json" ? this.#newToken() : undefined);
-    this.replayHistory(lobby, Infinity, JOIN_HISTORY, false);
+    if (lobby) this.replayHistory(lobby, Infinity, JOIN_HISTORY, false);
     this.persist();
   }
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { LineReader } from "../../protocol/mod.ts";
+import { type LineErrorCode, LineReader } from "../../protocol/mod.ts";
 import type { ByteConn } from "../../tls/node_conn.ts";
 import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
@@ -26,7 +26,31 @@ export interface ConnectionLimits {
   floodBurst: number;
   /** Flood control rate, lines per second (0: off). */
   floodRate: number;
+  /**
+   * The web client's port: a browser that opens the chat port is redirected
+   * there. Without it, HTTP requests get a 400 and an explanation.
+   */
+  webPort?: number | undefined;
 }
+
+/**
+ * What consumes a connection's lines: a chat session, or a protocol adapter
+ * over one (the IRC gateway).
+ */
+export interface LineHandler {
+  /** The chat session behind it. */
+  readonly session: Session;
+  /** Handles one line, without its terminator. Never throws. */
+  receiveLine(line: string): void;
+  /**
+   * A line that could not be read. The handler says why to its peer and,
+   * when it cannot go on, ends the session.
+   */
+  lineError(code: LineErrorCode): void;
+}
+
+/** Makes the line handler of a new connection (see {@linkcode TcpConnection}). */
+export type LineHandlerFactory = (connection: TcpConnection) => LineHandler;
 
 const encoder = new TextEncoder();
 // Every idle connection holds one pending read into its buffer: start small
@@ -43,7 +67,7 @@ const MAX_READ = 16 * 1024;
  * a peer that never reads only slows the others until it is dropped.
  */
 const PRESSURE_WAIT_MS = 20;
-const HTTP_REQUEST = /^[A-Z]{3,7} \S+ HTTP\/\d/;
+const HTTP_REQUEST = /^[A-Z]{3,7} (\S+) HTTP\/\d\.\d$/;
 const HTTP_REPLY = encoder.encode(
   "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n" +
     "Content-Length: 71\r\n\r\nThis is a chat server, not a web server: connect with `chat client`.\r\n",
@@ -71,6 +95,9 @@ export class TcpConnection implements Transport, SendQueueSink {
   readonly #pressure: Pressure | undefined;
   readonly #onFinished: ((connection: TcpConnection) => void) | undefined;
   #session: Session | undefined;
+  /** An HTTP request on the chat port: its path and header lines so far. */
+  #http: { path: string; headers: string[] } | undefined;
+  #handler: LineHandler | undefined;
   #closing = false;
   #closed = false;
 
@@ -81,6 +108,8 @@ export class TcpConnection implements Transport, SendQueueSink {
    * @param pressure flow control shared by the server's connections, if any
    * @param onFinished called once when {@linkcode serve} has finished (one
    * function shared by the server, rather than a promise chain per connection)
+   * @param makeHandler the protocol spoken on this port (e.g. IRC); without
+   * one, the first line chooses JSON Lines or plain text
    */
   constructor(
     conn: ByteConn,
@@ -88,6 +117,7 @@ export class TcpConnection implements Transport, SendQueueSink {
     limits: ConnectionLimits,
     pressure?: Pressure,
     onFinished?: (connection: TcpConnection) => void,
+    makeHandler?: LineHandlerFactory,
   ) {
     this.#conn = conn;
     this.#hub = hub;
@@ -102,6 +132,10 @@ export class TcpConnection implements Transport, SendQueueSink {
       maxBytes: limits.sendQueueBytes,
       ...(pressure ? { pressure } : {}),
     });
+    if (makeHandler) {
+      this.#handler = makeHandler(this);
+      this.#session = this.#handler.session;
+    }
   }
 
   /** For the send queue: writes to the socket. @inheritdoc */
@@ -229,12 +263,15 @@ export class TcpConnection implements Transport, SendQueueSink {
   }
 
   #receive(line: string): void {
+    if (this.#handler) return this.#handler.receiveLine(line);
+    if (this.#http) return this.#httpHeader(line);
     if (!this.#session) {
       if (line.trim() === "") return;
-      if (HTTP_REQUEST.test(line)) {
-        this.#hub.log(`reject ${this.remote}: HTTP request on the chat port`);
-        this.#queue.push(HTTP_REPLY);
-        this.close();
+      // Only a whole request line ("GET /path HTTP/1.1") counts as HTTP: a
+      // plain-text user whose nickname is "GET" still gets a session.
+      const request = HTTP_REQUEST.exec(line);
+      if (request) {
+        this.#http = { path: request[1]!, headers: [] };
         return;
       }
       this.#session = new Session(
@@ -246,7 +283,34 @@ export class TcpConnection implements Transport, SendQueueSink {
     this.#session.receiveLine(line);
   }
 
-  #lineError(code: "line_too_long" | "invalid_utf8"): void {
+  /** Collects the request's headers; at their end, answers and closes. */
+  #httpHeader(line: string): void {
+    const http = this.#http!;
+    if (line !== "" && http.headers.length < 100) {
+      http.headers.push(line);
+      return;
+    }
+    const host = http.headers.map((h) => /^host:\s*(\S+)\s*$/i.exec(h)?.[1]).find(Boolean);
+    const port = this.#limits.webPort;
+    // Only a plain host name or address is echoed back into the Location.
+    const name = host?.replace(/:\d+$/, "");
+    if (port !== undefined && name && /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(name)) {
+      const path = http.path.startsWith("/") ? http.path : "/";
+      const location = `http://${name}:${port}${path}`;
+      this.#hub.log(`redirect ${this.remote}: HTTP request on the chat port, to ${location}`);
+      this.#queue.push(encoder.encode(
+        `HTTP/1.1 307 Temporary Redirect\r\nLocation: ${location}\r\nContent-Length: 0\r\n` +
+          "Connection: close\r\n\r\n",
+      ));
+    } else {
+      this.#hub.log(`reject ${this.remote}: HTTP request on the chat port`);
+      this.#queue.push(HTTP_REPLY);
+    }
+    this.close();
+  }
+
+  #lineError(code: LineErrorCode): void {
+    if (this.#handler) return this.#handler.lineError(code);
     if (!this.#session) {
       // Not even a first line: binary garbage or a flood. Say why and close.
       this.#hub.log(`reject ${this.remote}: ${code.replace("_", " ")} before the handshake`);

@@ -1,0 +1,334 @@
+/**
+ * The web front door: serves the web client (the page in `web/`, embedded in
+ * the program), upgrades `/ws` to a WebSocket speaking the chat's JSON frames
+ * (see `websocket.ts`), takes uploads (`POST /upload`) and serves them back
+ * (`GET /files/ID/NAME`). Built on `Deno.serve`.
+ *
+ * Every response carries `X-Content-Type-Options: nosniff` and a
+ * `Referrer-Policy`; the page a strict Content-Security-Policy (scripts and
+ * styles from this server only, no inline script). Assets are revalidated
+ * with an `ETag`; uploads never change, so they are cached for a year.
+ *
+ * @module
+ */
+
+import indexHtml from "../../web/index.html" with { type: "bytes" };
+import appJs from "../../web/app.js" with { type: "bytes" };
+import styleCss from "../../web/style.css" with { type: "bytes" };
+import iconSvg from "../../web/icon.svg" with { type: "bytes" };
+import { createHash } from "node:crypto";
+import { roomKey } from "../../protocol/mod.ts";
+import { hashToken, type Hub } from "../core/hub.ts";
+import { cleanFileName, type FileStore, INLINE_IMAGE_TYPES } from "../store/files.ts";
+import type { Pressure } from "./pressure.ts";
+import type { ConnectionLimits } from "./tcp.ts";
+import { type PeerAddress, WsConnection } from "./websocket.ts";
+
+/** The page's Content-Security-Policy: nothing inline, nothing from elsewhere. */
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' blob: data:",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** Uploaded files are never a document that runs anything. */
+const FILE_CSP = "default-src 'none'; img-src 'self'; sandbox";
+
+interface Asset {
+  body: Uint8Array;
+  type: string;
+  etag: string;
+}
+
+function asset(body: Uint8Array, type: string): Asset {
+  const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
+  return { body, type, etag };
+}
+
+const ASSETS: ReadonlyMap<string, Asset> = new Map([
+  ["/", asset(indexHtml, "text/html; charset=utf-8")],
+  ["/app.js", asset(appJs, "text/javascript; charset=utf-8")],
+  ["/style.css", asset(styleCss, "text/css; charset=utf-8")],
+  ["/icon.svg", asset(iconSvg, "image/svg+xml")],
+]);
+
+const COMMON_HEADERS: Readonly<Record<string, string>> = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+/** What the web server needs from the chat server it belongs to. */
+export interface WebHost {
+  /** The shared chat state. */
+  readonly hub: Hub;
+  /** Limits every connection enforces. */
+  readonly limits: ConnectionLimits;
+  /** Flow control shared with the TCP connections. */
+  readonly pressure: Pressure;
+  /** Where uploads go. */
+  readonly files: FileStore;
+  /** Largest upload in bytes; 0: uploads are off. */
+  readonly maxUploadBytes: number;
+  /** Why a new connection from this address is refused, or `undefined`. */
+  refusal(hostname: string): string | undefined;
+  /** Counts a new WebSocket connection in. */
+  adopt(connection: WsConnection): void;
+  /** Counts a finished one out. */
+  release(connection: WsConnection): void;
+}
+
+/** Options for {@linkcode WebServer.listen}. */
+export interface WebServerOptions {
+  /** Address to listen on. */
+  hostname: string;
+  /** Port; 0 picks a free one. */
+  port: number;
+  /** PEM certificate and key: serve HTTPS and WSS instead of HTTP and WS. */
+  tls?: { cert: string; key: string };
+}
+
+function text(status: number, body: string, extra: Record<string, string> = {}): Response {
+  return new Response(body + "\n", {
+    status,
+    headers: { ...COMMON_HEADERS, "content-type": "text/plain; charset=utf-8", ...extra },
+  });
+}
+
+/**
+ * Whether a browser's `Origin` is this server (same scheme, host and port as
+ * the request's `Host`). Requests without `Origin` (non-browser clients) pass.
+ *
+ * @param request the request
+ * @returns true when allowed
+ */
+export function sameOrigin(request: Request): boolean {
+  const origin = request.headers.get("origin");
+  if (origin === null) return true;
+  try {
+    return new URL(origin).host === new URL(request.url).host;
+  } catch {
+    return false;
+  }
+}
+
+/** Guesses an image type from the first bytes; only the inline types count. */
+export function sniffImage(data: Uint8Array): string | undefined {
+  const at = (i: number, ...bytes: number[]) => bytes.every((b, j) => data[i + j] === b);
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "image/png";
+  if (at(0, 0xff, 0xd8, 0xff)) return "image/jpeg";
+  if (at(0, 0x47, 0x49, 0x46, 0x38)) return "image/gif";
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return "image/webp";
+  return undefined;
+}
+
+/**
+ * Formats a byte count for people: `512 B`, `12.3 KB`, `4.5 MB`.
+ *
+ * @param bytes the size
+ * @returns the text
+ */
+export function humanSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1_000_000) return `${(bytes / 1000).toFixed(1)} KB`;
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
+}
+
+/** The running web front door. */
+export class WebServer {
+  /** The bound address. */
+  readonly addr: Deno.NetAddr;
+  /** `http` or `https`. */
+  readonly scheme: "http" | "https";
+  readonly #host: WebHost;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+
+  private constructor(host: WebHost, options: WebServerOptions) {
+    this.#host = host;
+    this.scheme = options.tls ? "https" : "http";
+    this.#server = Deno.serve({
+      hostname: options.hostname,
+      port: options.port,
+      ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
+      onListen: () => {},
+      onError: (error) => {
+        host.hub.log(`http error: ${error instanceof Error ? error.message : error}`);
+        return text(500, "internal error");
+      },
+    }, (request, info) => this.#handle(request, info.remoteAddr));
+    this.addr = this.#server.addr;
+  }
+
+  /**
+   * Binds and starts serving.
+   *
+   * @param host the chat server it belongs to
+   * @param options address and port
+   * @returns the running web server
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  static listen(host: WebHost, options: WebServerOptions): WebServer {
+    return new WebServer(host, options);
+  }
+
+  /** Stops accepting and closes every HTTP connection (WebSockets are closed by the caller). */
+  async shutdown(): Promise<void> {
+    await this.#server.shutdown();
+  }
+
+  #handle(request: Request, peer: PeerAddress): Response | Promise<Response> {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    if (path === "/ws") return this.#upgrade(request, peer);
+    if (path === "/upload") return this.#upload(request, url);
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return text(405, "method not allowed", { allow: "GET, HEAD" });
+    }
+    if (path.startsWith("/files/")) return this.#download(path);
+    const found = ASSETS.get(path === "/index.html" ? "/" : path);
+    if (!found) return text(404, "not found");
+    const headers: Record<string, string> = {
+      ...COMMON_HEADERS,
+      "content-type": found.type,
+      "cache-control": "no-cache",
+      etag: found.etag,
+    };
+    if (path === "/" || path === "/index.html") headers["content-security-policy"] = PAGE_CSP;
+    if (request.headers.get("if-none-match") === found.etag) {
+      return new Response(null, { status: 304, headers });
+    }
+    return new Response(request.method === "HEAD" ? null : found.body.slice(), { headers });
+  }
+
+  #upgrade(request: Request, peer: PeerAddress): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return text(426, "this is the chat's WebSocket endpoint", { upgrade: "websocket" });
+    }
+    if (!sameOrigin(request)) {
+      this.#host.hub.log(
+        `refuse ${peer.hostname}: WebSocket from origin ${request.headers.get("origin")}`,
+      );
+      return text(403, "cross-origin WebSocket refused");
+    }
+    const refusal = this.#host.refusal(peer.hostname);
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    if (refusal) {
+      this.#host.hub.log(`refuse ${peer.hostname}: ${refusal}`);
+      socket.onopen = () => {
+        socket.send(
+          JSON.stringify({ type: "error", code: "too_many_connections", message: refusal }),
+        );
+        socket.close(1013, "try again later");
+      };
+      return response;
+    }
+    const connection = new WsConnection(
+      socket,
+      this.#host.hub,
+      this.#host.limits,
+      peer,
+      this.#host.pressure,
+      (c) => this.#host.release(c),
+    );
+    this.#host.adopt(connection);
+    return response;
+  }
+
+  async #upload(request: Request, url: URL): Promise<Response> {
+    const host = this.#host;
+    if (request.method !== "POST") return text(405, "POST a file here", { allow: "POST" });
+    if (!sameOrigin(request)) return text(403, "cross-origin upload refused");
+    if (host.maxUploadBytes === 0) return text(403, "uploads are turned off on this server");
+    const auth = /^Bearer (\S+)$/.exec(request.headers.get("authorization") ?? "");
+    const session = auth ? host.hub.byToken(hashToken(auth[1]!)) : undefined;
+    if (!session || session.state !== "active") {
+      return text(401, "sign in first: send your session's resume token as a Bearer token");
+    }
+    const roomName = url.searchParams.get("room") ?? session.current?.name ?? "";
+    const room = roomName === "" ? undefined : session.rooms.get(roomKey(roomName));
+    if (!room) return text(403, `you are not in ${roomName || "a room"}`);
+    const length = Number(request.headers.get("content-length") ?? NaN);
+    if (Number.isFinite(length) && length > host.maxUploadBytes) {
+      await request.body?.cancel();
+      return text(413, `files may be at most ${humanSize(host.maxUploadBytes)}`);
+    }
+    const data = await readAtMost(request, host.maxUploadBytes);
+    if (data === undefined) {
+      return text(413, `files may be at most ${humanSize(host.maxUploadBytes)}`);
+    }
+    if (data.length === 0) return text(400, "the file is empty");
+    const name = cleanFileName(url.searchParams.get("name") ?? "file");
+    const image = sniffImage(data);
+    let meta;
+    try {
+      meta = await host.files.put(data, {
+        name,
+        type: image && INLINE_IMAGE_TYPES.has(image) ? image : "application/octet-stream",
+        size: data.length,
+        from: session.nick!,
+        room: room.name,
+        ts: Date.now(),
+      });
+    } catch (error) {
+      host.hub.log(`upload failed: ${error instanceof Error ? error.message : error}`);
+      return text(500, "the file could not be stored");
+    }
+    const link = `${url.origin}/files/${meta.id}/${encodeURIComponent(name)}`;
+    const message = `${name} (${humanSize(data.length)}) ${link}`;
+    const ref = url.searchParams.get("ref") ?? undefined;
+    host.hub.post(session, {
+      kind: "message",
+      room,
+      text: message,
+      ...(ref !== undefined && ref.length <= 64 ? { ref } : {}),
+    });
+    host.hub.log(`upload ${session.nick} ${room.name} ${name} ${data.length} bytes`);
+    return new Response(JSON.stringify({ url: link, text: message, type: meta.type }), {
+      status: 201,
+      headers: { ...COMMON_HEADERS, "content-type": "application/json" },
+    });
+  }
+
+  async #download(path: string): Promise<Response> {
+    const [, , id = ""] = path.split("/");
+    const found = await this.#host.files.get(id);
+    if (!found) return text(404, "no such file");
+    const { meta, data } = found;
+    const inline = INLINE_IMAGE_TYPES.has(meta.type);
+    return new Response(data.slice(), {
+      headers: {
+        ...COMMON_HEADERS,
+        "content-type": inline ? meta.type : "application/octet-stream",
+        "content-disposition": `${inline ? "inline" : "attachment"}; filename*=UTF-8''${
+          encodeURIComponent(meta.name)
+        }`,
+        "content-security-policy": FILE_CSP,
+        "cache-control": "private, max-age=31536000, immutable",
+      },
+    });
+  }
+}
+
+/** Reads a request body, giving up (and cancelling it) past `max` bytes. */
+async function readAtMost(request: Request, max: number): Promise<Uint8Array | undefined> {
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.length;
+    if (size > max) return undefined; // leaving the loop cancels the stream
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}

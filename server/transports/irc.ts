@@ -1,0 +1,1151 @@
+/**
+ * The IRC gateway: a protocol adapter that lets IRC clients (irssi, weechat,
+ * HexChat, bots) into the same rooms, private messages and history as every
+ * other user. It turns IRC commands into client frames for the one session
+ * core ({@linkcode Session}, the hub, the command registry: every rule on
+ * nicknames, rooms and text is the core's) and renders the frames the core
+ * sends as IRC lines. Bytes move through the TCP transport's line reader,
+ * flood control and send queue ({@linkcode TcpConnection}).
+ *
+ * Reference: RFC 1459, RFC 2812 and the Modern IRC documentation for
+ * commands and numerics; the IRCv3 specifications for capabilities.
+ * docs/irc.md has the mapping, the numerics and the deviations.
+ *
+ * @module
+ */
+
+import {
+  type ClientFrame,
+  type ErrorCode,
+  formatIrcLine,
+  IRC_LINE_BYTES,
+  type IrcMessage,
+  JOIN_HISTORY,
+  type LineErrorCode,
+  MAX_HISTORY_PAGE,
+  MAX_JOINED_ROOMS,
+  MAX_NICK_LENGTH,
+  MAX_TOPIC_LENGTH,
+  nickKey,
+  parseIrcLine,
+  sanitizeText,
+  type ServerFrame,
+  splitUtf8,
+} from "../../protocol/mod.ts";
+import type { Hub } from "../core/hub.ts";
+import type { Deliverable, FrameRenderer } from "../core/outbound.ts";
+import type { Room } from "../core/room.ts";
+import { Session, type Transport } from "../core/session.ts";
+import type { StoredMessage } from "../store/store.ts";
+import type { LineHandler, TcpConnection } from "./tcp.ts";
+
+const encoder = new TextEncoder();
+const CRLF = "\r\n";
+
+/** Capabilities offered in `CAP LS` (IRCv3 capability negotiation). */
+export const IRC_CAPS: readonly string[] = [
+  "away-notify",
+  "batch",
+  "draft/chathistory",
+  "echo-message",
+  "message-tags",
+  "multi-prefix",
+  "server-time",
+];
+
+/** Capability bits that change how shared lines look (one renderer per combination). */
+const TAG_TIME = 1;
+const TAG_MSGID = 2;
+
+/** Options for {@linkcode IrcGateway}. */
+export interface IrcGatewayOptions {
+  /** The program version shown in 002 and 004, e.g. `0.1.0`. */
+  version: string;
+  /** Lines of the message of the day. @default {a short description} */
+  motd?: readonly string[];
+}
+
+/**
+ * The gateway's shared state: the renderers (one per set of capabilities
+ * that changes shared lines), and what IRC knows of each user that the core
+ * does not (username, real name, away message).
+ */
+export class IrcGateway {
+  /** The shared chat state. */
+  readonly hub: Hub;
+  /** The server name in every numeric's source. */
+  readonly serverName: string;
+  /** Program version, e.g. `0.1.0`. */
+  readonly version: string;
+  /** When the gateway started (ms since epoch). */
+  readonly createdAt: number = Date.now();
+  /** The message of the day. */
+  readonly motd: readonly string[];
+  readonly #renderers = new Map<number, IrcRenderer>();
+  readonly #clients = new WeakMap<Session, IrcClient>();
+  // Usernames of IRC users by nickname key, for the source of lines about
+  // someone who already left (kept after they quit; bounded).
+  readonly #users = new Map<string, string>();
+
+  /**
+   * @param hub the shared chat state
+   * @param options version and MOTD
+   */
+  constructor(hub: Hub, options: IrcGatewayOptions) {
+    this.hub = hub;
+    this.serverName = hub.name;
+    this.version = options.version;
+    this.motd = options.motd ??
+      [`${hub.name} ${options.version}: one chat for terminal, nc, JSON, web and IRC users.`];
+  }
+
+  /**
+   * The handler of a new IRC connection, for {@linkcode TcpConnection}.
+   *
+   * @param connection the accepted connection
+   * @returns its IRC client
+   */
+  accept(connection: TcpConnection): LineHandler {
+    return new IrcClient(this, connection);
+  }
+
+  /** The renderer for a set of capability bits (shared by all clients with those bits). */
+  renderer(bits: number): IrcRenderer {
+    let renderer = this.#renderers.get(bits);
+    if (!renderer) this.#renderers.set(bits, renderer = new IrcRenderer(this, bits));
+    return renderer;
+  }
+
+  /** Registers a client's session (for WHO, WHOIS, AWAY). */
+  bind(session: Session, client: IrcClient): void {
+    this.#clients.set(session, client);
+  }
+
+  /** The IRC client behind a session, if it is one. */
+  clientOf(session: Session): IrcClient | undefined {
+    return this.#clients.get(session);
+  }
+
+  /**
+   * Notes the username of an IRC user's nickname.
+   *
+   * @param nick the nickname
+   * @param user the USER name
+   */
+  noteUser(nick: string, user: string): void {
+    if (this.#users.size >= 10_000) this.#users.clear();
+    this.#users.set(nickKey(nick), user);
+  }
+
+  /**
+   * The username shown for a session: its USER name for IRC clients, the
+   * wire format (`text`, `json`) for others.
+   */
+  userOf(session: Session | undefined, nick: string): string {
+    const client = session && this.#clients.get(session);
+    if (client) return client.user;
+    if (session) return session.format;
+    return this.#users.get(nickKey(nick)) ?? "chat";
+  }
+
+  /** The host shown for every user (addresses are not disclosed). */
+  get host(): string {
+    return "chat";
+  }
+
+  /** `nick!user@host` of a nickname (online or recently gone). */
+  source(nick: string): string {
+    return `${nick}!${this.userOf(this.hub.find(nick), nick)}@${this.host}`;
+  }
+}
+
+function isoTime(ts: number): string {
+  return new Date(ts).toISOString();
+}
+
+/**
+ * Renders the frames many receivers share (room messages, joins, parts,
+ * quits, topics, renames) as IRC lines for clients with one set of tag
+ * capabilities. `Outbound` caches the result per renderer.
+ */
+export class IrcRenderer implements FrameRenderer {
+  readonly #gateway: IrcGateway;
+  readonly #bits: number;
+
+  /**
+   * @param gateway the gateway
+   * @param bits which tags to add (server-time, msgid)
+   */
+  constructor(gateway: IrcGateway, bits: number) {
+    this.#gateway = gateway;
+    this.#bits = bits;
+  }
+
+  /** @inheritdoc */
+  render(frame: ServerFrame): Uint8Array | null {
+    const text = this.lines(frame);
+    return text === "" ? null : encoder.encode(text);
+  }
+
+  /**
+   * The lines of a frame, each with CR LF; `""` when it has no IRC form.
+   *
+   * @param frame a frame
+   * @param batch a batch reference tag to add, if any
+   */
+  lines(frame: ServerFrame, batch?: string): string {
+    const g = this.#gateway;
+    switch (frame.type) {
+      case "message":
+      case "action":
+      case "private":
+        return this.chat(frame, batch);
+      case "joined":
+        return `:${g.source(frame.nick)} JOIN ${frame.room}${CRLF}`;
+      case "left":
+        if (frame.reason === "part") return `:${g.source(frame.nick)} PART ${frame.room}${CRLF}`;
+        return this.#line({
+          source: g.source(frame.nick),
+          command: "QUIT",
+          params: [quitReason(frame.reason, frame.message)],
+        }, frame.ts);
+      case "topic":
+        return this.#line({
+          source: frame.by === undefined ? g.serverName : g.source(frame.by),
+          command: "TOPIC",
+          params: [frame.room, frame.topic],
+        }, frame.ts);
+      case "renamed":
+        return this.#line(
+          { source: g.source(frame.from), command: "NICK", params: [frame.to] },
+          frame.ts,
+        );
+      default:
+        return "";
+    }
+  }
+
+  /** A chat line as PRIVMSGs: one per line of the text, each split to fit 512 bytes. */
+  chat(
+    frame: Extract<ServerFrame, { type: "message" | "action" | "private" }>,
+    batch?: string,
+  ): string {
+    const target = frame.type === "private" ? frame.to : frame.room ?? "";
+    const source = this.#gateway.source(frame.from);
+    const head = `:${source} PRIVMSG ${target} :`;
+    const action = frame.type === "action";
+    const budget = IRC_LINE_BYTES - 2 - encoder.encode(head).length - (action ? 9 : 0);
+    let out = "";
+    let k = 0;
+    for (const line of frame.text.split("\n")) {
+      for (const piece of splitUtf8(line === "" ? " " : line, Math.max(16, budget))) {
+        const tags: string[] = [];
+        if (batch !== undefined) tags.push(`batch=${batch}`);
+        if (this.#bits & TAG_TIME) tags.push(`time=${isoTime(frame.ts)}`);
+        if (this.#bits & TAG_MSGID && frame.id !== undefined) {
+          tags.push(`msgid=${k === 0 ? frame.id : `${frame.id}.${k}`}`);
+        }
+        k++;
+        out += (tags.length ? `@${tags.join(";")} ` : "") + head +
+          (action ? `\x01ACTION ${piece}\x01` : piece) + CRLF;
+      }
+    }
+    return out;
+  }
+
+  #line(message: IrcMessage, ts: number | undefined): string {
+    if (this.#bits & TAG_TIME) message.tags = { time: isoTime(ts ?? Date.now()) };
+    return formatIrcLine(message, true) + CRLF;
+  }
+}
+
+/** `quit` with `bye` → `Quit: bye`; other reasons as they are. */
+function quitReason(reason: string, message: string | undefined): string {
+  if (reason === "quit") return message ? `Quit: ${message}` : "Quit";
+  return message ? `${reason}: ${message}` : reason;
+}
+
+/** What was sent, waiting for its ack to be echoed (echo-message). */
+interface PendingEcho {
+  kind: "message" | "action";
+  room: string;
+  text: string;
+}
+
+/** The command being handled, for turning the core's errors into numerics. */
+interface Context {
+  command: string;
+  target?: string;
+  /** JOIN: the session's own `joined` was seen (a `room` frame then means NAMES). */
+  joined?: boolean;
+  /** NOTICE: errors are never answered (RFC 2812 §3.3.2). */
+  quiet?: boolean;
+}
+
+/**
+ * Most messages one CHATHISTORY request returns (`CHATHISTORY=` in
+ * ISUPPORT): a reply goes out at once, so it must fit the send queue.
+ */
+export const IRC_CHATHISTORY_MAX = 100;
+
+const PRE_REGISTRATION = new Set(["CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"]);
+const MAX_PENDING_ECHOES = 256;
+
+/**
+ * One IRC connection: registration (NICK, USER, CAP), then IRC commands to
+ * client frames and frames back to IRC lines.
+ */
+export class IrcClient implements LineHandler, Transport {
+  /** The chat session behind this client. */
+  readonly session: Session;
+  /** The USER name (`~` prefixed as identd-less servers do). */
+  user = "~u";
+  /** The real name from USER. */
+  realname = "";
+  /** Enabled capabilities. */
+  readonly caps = new Set<string>();
+  readonly #gateway: IrcGateway;
+  readonly #connection: TcpConnection;
+  #nick: string | undefined; // the NICK before registration
+  #gotUser = false;
+  #negotiating = false;
+  #renderer: IrcRenderer;
+  #context: Context | undefined;
+  #historyBatch: string | undefined;
+  #batches = 0;
+  #echoes = new Map<string, PendingEcho>();
+  #echoSeq = 0;
+  #errors = 0; // error frames seen: tells whether the core refused a frame
+  // Quits already shown, by nickname key: someone who shared several rooms
+  // with this client leaves each of them, but IRC shows one QUIT.
+  readonly #quits = new Map<string, number>();
+
+  /**
+   * @param gateway the gateway
+   * @param connection the TCP connection
+   */
+  constructor(gateway: IrcGateway, connection: TcpConnection) {
+    this.#gateway = gateway;
+    this.#connection = connection;
+    this.session = new Session(gateway.hub, this, "irc");
+    this.#renderer = gateway.renderer(0);
+    gateway.bind(this.session, this);
+  }
+
+  /** @inheritdoc */
+  get remote(): string {
+    return this.#connection.remote;
+  }
+
+  /** @inheritdoc */
+  send(bytes: Uint8Array): void {
+    this.#connection.send(bytes);
+  }
+
+  /** @inheritdoc */
+  close(): void {
+    this.#connection.close();
+  }
+
+  /** @inheritdoc */
+  get backlog(): number {
+    return this.#connection.backlog;
+  }
+
+  /** @inheritdoc */
+  whenBelow(bytes: number, callback: () => void): void {
+    this.#connection.whenBelow(bytes, callback);
+  }
+
+  /** The nickname in numerics: the registered one, or `*`. */
+  get nick(): string {
+    return this.session.nick ?? "*";
+  }
+
+  // ---- input ----
+
+  /** @inheritdoc */
+  receiveLine(line: string): void {
+    const parsed = parseIrcLine(line);
+    if (!parsed.ok) {
+      if (parsed.problem === "tags_too_long") this.#num("417", ["Input line was too long"]);
+      return; // empty lines and junk are ignored, as IRC servers do
+    }
+    const { command, params } = parsed.message;
+    if (this.session.state !== "active" && !PRE_REGISTRATION.has(command)) {
+      if (command !== "AUTHENTICATE") this.#num("451", ["You have not registered"]);
+      return;
+    }
+    const handler = COMMANDS[command];
+    if (!handler) {
+      this.#num("421", [command, "Unknown command"]);
+      return;
+    }
+    try {
+      handler(this, params);
+    } finally {
+      this.#context = undefined;
+    }
+  }
+
+  /** @inheritdoc */
+  lineError(code: LineErrorCode): void {
+    if (code === "invalid_utf8") {
+      // UTF8ONLY (IRCv3): refuse the line, say so, keep the connection.
+      this.#raw(
+        `:${this.#gateway.serverName} FAIL * INVALID_UTF8 :Message rejected, it is not valid UTF-8`,
+      );
+      return;
+    }
+    // The line reader skips the rest of an overlong line: the stream stays in step.
+    this.#num("417", ["Input line was too long"]);
+  }
+
+  /** Sends a frame to the core in the context of an IRC command. */
+  #frame(frame: ClientFrame, context: Context): void {
+    this.#context = context;
+    this.session.receiveFrame(frame);
+  }
+
+  // ---- output ----
+
+  /** @inheritdoc */
+  deliver(out: Deliverable): void {
+    const parts = out.parts;
+    if (parts.length === 1) {
+      const frame = parts[0]!.frame;
+      if (!isShared(frame)) return this.#own(frame);
+      const ctx = this.#context;
+      if (ctx?.command === "JOIN" && frame.type === "joined" && frame.nick === this.session.nick) {
+        ctx.joined = true; // the `room` frame that follows is answered with NAMES
+      }
+      if (!this.#wants(frame)) return;
+    } else {
+      for (const part of parts) {
+        if (!this.#wants(part.frame)) {
+          // Something in the run is not for us: take the frames one at a time.
+          for (const p of parts) if (this.#wants(p.frame)) this.#push(p.rendered(this.#renderer));
+          return;
+        }
+      }
+    }
+    this.#push(out.rendered(this.#renderer));
+  }
+
+  /** Whether a shared frame is shown (one QUIT per user; no self-echo without echo-message). */
+  #wants(frame: ServerFrame): boolean {
+    if (frame.type === "left" && frame.reason !== "part") {
+      const key = nickKey(frame.nick);
+      const seen = this.#quits.get(key);
+      if (seen !== undefined && Math.abs(frame.ts - seen) < 60_000) return false;
+      if (this.#quits.size >= 64) this.#quits.delete(this.#quits.keys().next().value!);
+      this.#quits.set(key, frame.ts);
+    } else if (frame.type === "joined" && this.#quits.size > 0) {
+      this.#quits.delete(nickKey(frame.nick));
+    } else if (
+      frame.type === "private" && frame.from === this.session.nick && frame.to !== frame.from
+    ) {
+      return this.caps.has("echo-message");
+    }
+    return true;
+  }
+
+  #push(bytes: Uint8Array | null): void {
+    if (bytes) this.#connection.send(bytes);
+  }
+
+  #raw(line: string): void {
+    this.#connection.send(encoder.encode(line + CRLF));
+  }
+
+  /** Sends a numeric (or any server reply) to this client; the last parameter is trailing. */
+  #num(command: string, params: string[], trailing = true): void {
+    this.#raw(
+      formatIrcLine(
+        { source: this.#gateway.serverName, command, params: [this.nick, ...params] },
+        trailing,
+      ),
+    );
+  }
+
+  /** Frames for this session only: replies, errors, acks, history. */
+  #own(frame: ServerFrame): void {
+    const ctx = this.#context;
+    switch (frame.type) {
+      case "welcome":
+        this.#welcome();
+        return;
+      case "error":
+        this.#error(frame.code, frame.message);
+        return;
+      case "ack": {
+        const echo = frame.ref === undefined ? undefined : this.#echoes.get(frame.ref);
+        if (!echo) return;
+        this.#echoes.delete(frame.ref!);
+        this.#push(this.#renderer.render({
+          type: echo.kind,
+          id: frame.id,
+          room: echo.room,
+          from: this.session.nick!,
+          text: echo.text,
+          ts: frame.ts,
+        }));
+        return;
+      }
+      case "room":
+        if (ctx?.command === "JOIN" && ctx.joined && frame.room !== null) {
+          const room = this.#gateway.hub.room(frame.room);
+          if (room) {
+            if (room.topic) this.#topicReply(room);
+            this.#names(room);
+          }
+        }
+        return;
+      case "who":
+        return; // NAMES and WHO read the rooms directly
+      case "whois":
+        return this.#whoisReply(frame);
+      case "away":
+        if (frame.nick !== this.session.nick) {
+          if (ctx?.quiet) return;
+          return this.#num("301", [frame.nick, frame.text ?? ""]);
+        }
+        if (frame.text === undefined) this.#num("305", ["You are no longer marked as being away"]);
+        else this.#num("306", ["You have been marked as being away"]);
+        return;
+      case "topic":
+        if (frame.by !== undefined) return this.#push(this.#renderer.render(frame));
+        {
+          const room = this.#gateway.hub.room(frame.room);
+          if (room?.topic) this.#topicReply(room);
+          else this.#num("331", [frame.room, "No topic is set"]);
+        }
+        return;
+      case "message":
+      case "action":
+      case "private":
+        if (!frame.history) {
+          if (this.#wants(frame)) this.#push(this.#renderer.render(frame));
+          return;
+        }
+        this.#historyLine(frame);
+        return;
+      case "history":
+        if (this.#historyBatch !== undefined) {
+          this.#raw(`BATCH -${this.#historyBatch}`);
+          this.#historyBatch = undefined;
+        }
+        return;
+      case "bye":
+        this.#raw(`ERROR :Closing link: ${this.#gateway.host} (${frame.reason})`);
+        return;
+      case "ping":
+        this.#raw(`PING :${frame.token ?? this.#gateway.serverName}`);
+        return;
+      case "left":
+      case "renamed":
+        if (this.#wants(frame)) this.#push(this.#renderer.render(frame));
+        return;
+      default:
+        return; // pong, rooms, help: IRC has its own replies
+    }
+  }
+
+  /**
+   * A replayed message (join history): sent to clients that show times
+   * (server-time) and do not fetch history themselves (draft/chathistory),
+   * in a `chathistory` batch when they speak batch.
+   */
+  #historyLine(frame: Extract<ServerFrame, { type: "message" | "action" | "private" }>): void {
+    if (!this.caps.has("server-time") || this.caps.has("draft/chathistory")) return;
+    if (this.#historyBatch === undefined && this.caps.has("batch") && frame.type !== "private") {
+      this.#historyBatch = `h${++this.#batches}`;
+      this.#raw(`BATCH +${this.#historyBatch} chathistory ${frame.room}`);
+    }
+    this.#raw(this.#renderer.chat(frame, this.#historyBatch).slice(0, -2));
+  }
+
+  #error(code: ErrorCode, message: string): void {
+    this.#errors++;
+    const ctx = this.#context;
+    if (ctx?.quiet) return;
+    const target = ctx?.target ?? "*";
+    switch (code) {
+      case "nick_invalid":
+        return this.#num("432", [target, "Erroneous nickname: " + message]);
+      case "nick_taken":
+        return this.#num("433", [target, "Nickname is already in use"]);
+      case "no_such_nick":
+        this.#num("401", [target, "No such nick/channel"]);
+        if (ctx?.command === "WHOIS") this.#num("318", [target, "End of /WHOIS list"]);
+        return;
+      case "no_such_room":
+        if (ctx?.command === "NAMES") return this.#num("366", [target, "End of /NAMES list"]);
+        return this.#num("403", [target, "No such channel"]);
+      case "room_invalid":
+        return this.#num("403", [target, "No such channel: " + message]);
+      case "not_in_room":
+        if (ctx?.command === "PRIVMSG") return this.#num("404", [target, "Cannot send to channel"]);
+        return this.#num("442", [target, "You're not on that channel"]);
+      case "too_many_rooms":
+        if (ctx?.command === "JOIN") {
+          return this.#num("405", [target, "You have joined too many channels"]);
+        }
+        break;
+      case "empty_text":
+        return this.#num("412", ["No text to send"]);
+      case "not_registered":
+        return this.#num("451", ["You have not registered"]);
+    }
+    this.#raw(formatIrcLine({
+      source: this.#gateway.serverName,
+      command: "FAIL",
+      params: [ctx?.command ?? "*", code.toUpperCase(), message],
+    }, true));
+  }
+
+  // ---- registration ----
+
+  /** CAP: capability negotiation (IRCv3 Capability Negotiation, 302). */
+  cap(params: string[]): void {
+    const sub = (params[0] ?? "").toUpperCase();
+    const nick = this.nick;
+    const server = this.#gateway.serverName;
+    switch (sub) {
+      case "LS":
+        if (this.session.state !== "active") this.#negotiating = true;
+        this.#raw(`:${server} CAP ${nick} LS :${IRC_CAPS.join(" ")}`);
+        return;
+      case "LIST":
+        this.#raw(`:${server} CAP ${nick} LIST :${[...this.caps].join(" ")}`);
+        return;
+      case "REQ": {
+        if (this.session.state !== "active") this.#negotiating = true;
+        const wanted = (params[1] ?? "").split(" ").filter((c) => c !== "");
+        const ok = wanted.length > 0 && wanted.every((c) => IRC_CAPS.includes(c.replace(/^-/, "")));
+        if (!ok) {
+          this.#raw(`:${server} CAP ${nick} NAK :${params[1] ?? ""}`);
+          return;
+        }
+        for (const c of wanted) {
+          if (c.startsWith("-")) this.caps.delete(c.slice(1));
+          else this.caps.add(c);
+        }
+        this.#renderer = this.#gateway.renderer(
+          (this.caps.has("server-time") ? TAG_TIME : 0) |
+            (this.caps.has("message-tags") ? TAG_MSGID : 0),
+        );
+        this.#raw(`:${server} CAP ${nick} ACK :${wanted.join(" ")}`);
+        return;
+      }
+      case "END":
+        this.#negotiating = false;
+        this.#tryRegister();
+        return;
+      default:
+        this.#num("410", [params[0] ?? "", "Invalid CAP command"]);
+    }
+  }
+
+  /** NICK: before registration, checked by the core's rules; after, a rename. */
+  nickCommand(params: string[]): void {
+    const requested = params[0];
+    if (requested === undefined || requested === "") return this.#num("431", ["No nickname given"]);
+    if (this.session.state === "active") {
+      this.#frame({ type: "nick", nick: requested }, { command: "NICK", target: requested });
+      this.#gateway.noteUser(this.session.nick!, this.user);
+      return;
+    }
+    const result = this.#gateway.hub.checkNick(this.session, requested);
+    if (!result.ok) {
+      this.#context = { command: "NICK", target: requested };
+      this.#error(result.code, result.message);
+      return;
+    }
+    this.#nick = result.nick;
+    this.#tryRegister();
+  }
+
+  /** USER: username and real name. */
+  userCommand(params: string[]): void {
+    if (this.session.state === "active" || this.#gotUser) {
+      return this.#num("462", ["You may not reregister"]);
+    }
+    if (params.length < 4 || params[0] === "") {
+      return this.#num("461", ["USER", "Not enough parameters"]);
+    }
+    this.user = "~" + params[0]!.replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 10) || "~u";
+    this.realname = params[3]!;
+    this.#gotUser = true;
+    this.#tryRegister();
+  }
+
+  #tryRegister(): void {
+    if (this.session.state === "active" || this.#negotiating || !this.#gotUser) return;
+    const nick = this.#nick;
+    if (nick === undefined) return;
+    this.#context = { command: "NICK", target: nick };
+    if (!this.session.register(nick)) this.#nick = undefined;
+    else this.#gateway.noteUser(this.session.nick!, this.user);
+  }
+
+  #welcome(): void {
+    const g = this.#gateway;
+    const hub = g.hub;
+    this.#num("001", [`Welcome to the ${hub.name} IRC gateway, ${g.source(this.nick)}`]);
+    this.#num("002", [`Your host is ${g.serverName}, running version chat-${g.version}`]);
+    this.#num("003", [`This server was created ${new Date(g.createdAt).toUTCString()}`]);
+    this.#num("004", [g.serverName, `chat-${g.version}`, "i", "n"], false);
+    const tokens = [
+      "AWAYLEN=300",
+      "CASEMAPPING=rfc8265",
+      `CHANLIMIT=#:${MAX_JOINED_ROOMS}`,
+      "CHANMODES=,,,n",
+      "CHANNELLEN=33",
+      "CHANTYPES=#",
+      `CHATHISTORY=${IRC_CHATHISTORY_MAX}`,
+      `NETWORK=${hub.name}`,
+      `NICKLEN=${MAX_NICK_LENGTH}`,
+      "PREFIX=",
+      "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1",
+      `TOPICLEN=${MAX_TOPIC_LENGTH}`,
+      "UTF8ONLY",
+    ];
+    for (let i = 0; i < tokens.length; i += 12) {
+      this.#num("005", [...tokens.slice(i, i + 12), "are supported by this server"]);
+    }
+    this.lusers();
+    this.motd();
+  }
+
+  // ---- commands ----
+
+  /** LUSERS: counts of users and channels. */
+  lusers(): void {
+    const hub = this.#gateway.hub;
+    const users = String(hub.size);
+    this.#num("251", [`There are ${users} users and 0 invisible on 1 servers`]);
+    this.#num("252", ["0", "operator(s) online"]);
+    this.#num("254", [String(hub.rooms().length), "channels formed"]);
+    this.#num("255", [`I have ${users} clients and 0 servers`]);
+    this.#num("265", [users, users, `Current local users ${users}, max ${users}`]);
+    this.#num("266", [users, users, `Current global users ${users}, max ${users}`]);
+  }
+
+  /** MOTD: the message of the day. */
+  motd(): void {
+    const g = this.#gateway;
+    this.#num("375", [`- ${g.serverName} Message of the day - `]);
+    for (const line of g.motd) this.#num("372", [`- ${line}`]);
+    this.#num("376", ["End of /MOTD command."]);
+  }
+
+  /** PING: answered at once. */
+  ping(params: string[]): void {
+    if (params.length === 0) return this.#num("409", ["No origin specified"]);
+    const server = this.#gateway.serverName;
+    this.#raw(
+      formatIrcLine({ source: server, command: "PONG", params: [server, params[0]!] }, true),
+    );
+  }
+
+  /** JOIN #a,#b (keys ignored: no channel has one); `JOIN 0` parts every channel. */
+  join(params: string[]): void {
+    const list = params[0];
+    if (!list) return this.#num("461", ["JOIN", "Not enough parameters"]);
+    if (list === "0") {
+      for (const room of [...this.session.rooms.values()]) {
+        this.#frame({ type: "part", room: room.name }, { command: "PART", target: room.name });
+      }
+      return;
+    }
+    for (const name of list.split(",")) {
+      if (name === "") continue;
+      if (!name.startsWith("#")) {
+        this.#num("403", [name, "No such channel"]);
+        continue;
+      }
+      if (this.#gateway.hub.room(name)?.has(this.session)) continue;
+      this.#frame({ type: "join", room: name }, { command: "JOIN", target: name });
+    }
+  }
+
+  /** PART #a,#b [reason] (the reason is not carried: the core's part has none). */
+  part(params: string[]): void {
+    const list = params[0];
+    if (!list) return this.#num("461", ["PART", "Not enough parameters"]);
+    for (const name of list.split(",")) {
+      if (name !== "") this.#frame({ type: "part", room: name }, { command: "PART", target: name });
+    }
+  }
+
+  /** PRIVMSG and NOTICE to rooms and people; CTCP ACTION is an action. */
+  message(params: string[], notice: boolean): void {
+    const command = notice ? "NOTICE" : "PRIVMSG";
+    if (params.length === 0 || params[0] === "") {
+      if (!notice) this.#num("411", [`No recipient given (${command})`]);
+      return;
+    }
+    if (params.length < 2 || params[1] === "") {
+      if (!notice) this.#num("412", ["No text to send"]);
+      return;
+    }
+    let text = params[1]!;
+    let kind: "say" | "me" = "say";
+    if (text.startsWith("\x01")) {
+      // deno-lint-ignore no-control-regex -- CTCP is delimited by \x01
+      const m = /^\x01ACTION(?: ([\s\S]*?))?\x01?$/.exec(text);
+      if (!m) return; // other CTCP requests (VERSION, PING…) have no chat form
+      kind = "me";
+      text = m[1] ?? "";
+    }
+    const hub = this.#gateway.hub;
+    for (const target of params[0]!.split(",").slice(0, 4)) {
+      if (target === "") continue;
+      const ctx: Context = { command: "PRIVMSG", target, ...(notice ? { quiet: true } : {}) };
+      if (target.startsWith("#")) {
+        const ref = String(++this.#echoSeq);
+        const room = hub.room(target);
+        const frame: ClientFrame = kind === "say"
+          ? { type: "say", room: target, text, ref }
+          : { type: "me", room: target, text, ref };
+        const before = this.#errors;
+        this.#frame(frame, ctx);
+        if (this.#errors === before && room && this.caps.has("echo-message")) {
+          if (this.#echoes.size >= MAX_PENDING_ECHOES) {
+            this.#echoes.delete(this.#echoes.keys().next().value!);
+          }
+          this.#echoes.set(ref, {
+            kind: kind === "say" ? "message" : "action",
+            room: room.name,
+            text: cleanForEcho(text),
+          });
+        }
+        continue;
+      }
+      this.#frame({ type: "msg", to: target, text: kind === "me" ? `* ${text}` : text }, ctx);
+    }
+  }
+
+  /** TOPIC #room [text]. */
+  topic(params: string[]): void {
+    const room = params[0];
+    if (!room) return this.#num("461", ["TOPIC", "Not enough parameters"]);
+    const frame: ClientFrame = params.length > 1
+      ? { type: "topic", room, text: params[1]! }
+      : { type: "topic", room };
+    this.#frame(frame, { command: "TOPIC", target: room });
+  }
+
+  #topicReply(room: Room): void {
+    this.#num("332", [room.name, room.topic]);
+    if (room.topicBy !== undefined) {
+      this.#num(
+        "333",
+        [room.name, room.topicBy, String(Math.floor((room.topicTs ?? 0) / 1000))],
+        false,
+      );
+    }
+  }
+
+  #names(room: Room): void {
+    const nicks = room.nicks();
+    const head = `:${this.#gateway.serverName} 353 ${this.nick} = ${room.name} :`;
+    const budget = IRC_LINE_BYTES - 2 - encoder.encode(head).length;
+    let line = "";
+    for (const nick of nicks) {
+      if (line !== "" && encoder.encode(line + " " + nick).length > budget) {
+        this.#raw(head + line);
+        line = "";
+      }
+      line = line === "" ? nick : line + " " + nick;
+    }
+    if (line !== "") this.#raw(head + line);
+    this.#num("366", [room.name, "End of /NAMES list"]);
+  }
+
+  /** NAMES [#room,…]. */
+  namesCommand(params: string[]): void {
+    if (!params[0]) return this.#num("366", ["*", "End of /NAMES list"]);
+    for (const name of params[0].split(",")) {
+      const room = this.#gateway.hub.room(name);
+      if (room) this.#names(room);
+      else this.#num("366", [name, "End of /NAMES list"]);
+    }
+  }
+
+  /** LIST: every room with its member count and topic. */
+  list(params: string[]): void {
+    const only = params[0]?.split(",").map((n) => n.toLowerCase());
+    this.#num("321", ["Channel", "Users  Name"]);
+    for (const room of this.#gateway.hub.rooms()) {
+      if (only && !only.includes(room.key)) continue;
+      this.#num("322", [room.name, String(room.size), room.topic]);
+    }
+    this.#num("323", ["End of /LIST"]);
+  }
+
+  #whoLine(channel: string, session: Session): void {
+    const g = this.#gateway;
+    const client = g.clientOf(session);
+    const flags = session.away !== undefined ? "G" : "H";
+    this.#num("352", [
+      channel,
+      g.userOf(session, session.nick!),
+      g.host,
+      g.serverName,
+      session.nick!,
+      flags,
+      `0 ${client?.realname || `chat ${session.format} user`}`,
+    ]);
+  }
+
+  /** WHO #room | nick. */
+  who(params: string[]): void {
+    const mask = params[0] ?? "*";
+    const hub = this.#gateway.hub;
+    if (mask.startsWith("#")) {
+      const room = hub.room(mask);
+      for (const member of room?.members() ?? []) this.#whoLine(room!.name, member);
+    } else {
+      const session = hub.find(mask);
+      if (session) this.#whoLine([...session.rooms.values()][0]?.name ?? "*", session);
+    }
+    this.#num("315", [mask, "End of WHO list"]);
+  }
+
+  /** WHOIS [server] nick: the core's `whois`. */
+  whois(params: string[]): void {
+    const target = params.length > 1 ? params[1]! : params[0];
+    if (!target) return this.#num("431", ["No nickname given"]);
+    this.#frame({ type: "whois", nick: target }, { command: "WHOIS", target });
+  }
+
+  #whoisReply(frame: Extract<ServerFrame, { type: "whois" }>): void {
+    const g = this.#gateway;
+    const session = g.hub.find(frame.nick);
+    const nick = frame.nick;
+    const realname = (session && g.clientOf(session)?.realname) ||
+      `chat ${session?.format ?? ""} user`;
+    this.#num("311", [nick, g.userOf(session, nick), g.host, "*", realname]);
+    if (frame.rooms.length > 0) this.#num("319", [nick, frame.rooms.join(" ")]);
+    this.#num("312", [nick, g.serverName, `chat ${g.version}`]);
+    if (frame.away !== undefined) this.#num("301", [nick, frame.away]);
+    this.#num("317", [
+      nick,
+      String(Math.floor(frame.idle / 1000)),
+      String(Math.floor(frame.connected / 1000)),
+      "seconds idle, signon time",
+    ]);
+    this.#num("318", [nick, "End of /WHOIS list"]);
+  }
+
+  /** AWAY [message]: the core's `away`; the change is told to away-notify peers. */
+  awayCommand(params: string[]): void {
+    const text = params[0] ?? "";
+    const before = this.session.away;
+    this.#frame({ type: "away", text }, { command: "AWAY" });
+    if (this.session.away === before) return;
+    const line = encoder.encode(
+      formatIrcLine({
+        source: this.#gateway.source(this.nick),
+        command: "AWAY",
+        params: this.session.away === undefined ? [] : [this.session.away],
+      }, true) + CRLF,
+    );
+    const told = new Set<Session>([this.session]);
+    for (const room of this.session.rooms.values()) {
+      for (const member of room.members()) {
+        if (told.has(member)) continue;
+        told.add(member);
+        const client = this.#gateway.clientOf(member);
+        if (client?.caps.has("away-notify")) client.send(line);
+      }
+    }
+  }
+
+  /** MODE: channels report `+n`; a user's own mode is `+i`; nothing can be changed yet. */
+  mode(params: string[]): void {
+    const target = params[0];
+    if (!target) return this.#num("461", ["MODE", "Not enough parameters"]);
+    const hub = this.#gateway.hub;
+    if (target.startsWith("#")) {
+      const room = hub.room(target);
+      if (!room) return this.#num("403", [target, "No such channel"]);
+      const change = params[1];
+      if (change === undefined) return this.#num("324", [room.name, "+n"], false);
+      if (/^[+-]?b$/.test(change) && params.length === 2) {
+        return this.#num("368", [room.name, "End of channel ban list"]);
+      }
+      return this.#num("482", [room.name, "You're not channel operator"]);
+    }
+    if (hub.find(target) !== this.session) {
+      return this.#num("502", ["Can't change mode for other users"]);
+    }
+    if (params[1] === undefined) return this.#num("221", ["+i"], false);
+    // Accepted and ignored: every chat user is invisible to WHO masks already.
+  }
+
+  /** QUIT [reason]. */
+  quit(params: string[]): void {
+    const reason = params[0];
+    this.#frame(reason ? { type: "quit", reason } : { type: "quit" }, { command: "QUIT" });
+  }
+
+  /** INVITE nick #room: tells an IRC user (others have no invitations yet). */
+  invite(params: string[]): void {
+    const [nick, channel] = params;
+    if (!nick || !channel) return this.#num("461", ["INVITE", "Not enough parameters"]);
+    const hub = this.#gateway.hub;
+    const target = hub.find(nick);
+    if (!target) return this.#num("401", [nick, "No such nick/channel"]);
+    const room = hub.room(channel);
+    if (!room) return this.#num("403", [channel, "No such channel"]);
+    if (!room.has(this.session)) return this.#num("442", [room.name, "You're not on that channel"]);
+    if (room.has(target)) {
+      return this.#num("443", [target.nick!, room.name, "is already on channel"]);
+    }
+    this.#num("341", [target.nick!, room.name], false);
+    this.#gateway.clientOf(target)?.send(
+      encoder.encode(
+        `:${this.#gateway.source(this.nick)} INVITE ${target.nick} ${room.name}${CRLF}`,
+      ),
+    );
+  }
+
+  /** ISON nick…: which of them are online. */
+  ison(params: string[]): void {
+    const hub = this.#gateway.hub;
+    const online = params.flatMap((p) => p.split(" ")).filter((n) => n !== "").map((n) =>
+      hub.find(n)?.nick
+    )
+      .filter((n) => n !== undefined);
+    this.#num("303", [online.join(" ")]);
+  }
+
+  /** USERHOST nick…. */
+  userhost(params: string[]): void {
+    const g = this.#gateway;
+    const replies = params.slice(0, 5).map((n) => g.hub.find(n)).filter((s) => s !== undefined).map(
+      (s) => `${s.nick}=${s.away !== undefined ? "-" : "+"}${g.userOf(s, s.nick!)}@${g.host}`,
+    );
+    this.#num("302", [replies.join(" ")]);
+  }
+
+  /**
+   * CHATHISTORY LATEST|BEFORE|AFTER target ref limit (IRCv3
+   * draft/chathistory): a room's history from the store, in a batch. Refs
+   * are `*`, `msgid=ID` or `timestamp=ISO` (times are searched among the
+   * newest {@linkcode MAX_HISTORY_PAGE} messages).
+   */
+  chathistory(params: string[]): void {
+    const [sub = "", target = "", ref = "", rawLimit = ""] = params.map((p, i) =>
+      i === 0 ? p.toUpperCase() : p
+    );
+    const fail = (code: string, text: string) =>
+      this.#raw(`:${this.#gateway.serverName} FAIL CHATHISTORY ${code} ${sub || "*"} :${text}`);
+    if (sub === "TARGETS") {
+      this.#raw(`BATCH +t${++this.#batches} draft/chathistory-targets`);
+      this.#raw(`BATCH -t${this.#batches}`);
+      return;
+    }
+    if (!["LATEST", "BEFORE", "AFTER"].includes(sub)) {
+      return fail("INVALID_PARAMS", "unsupported subcommand");
+    }
+    const limit = Math.min(IRC_CHATHISTORY_MAX, Number(rawLimit) || JOIN_HISTORY);
+    const batch = `c${++this.#batches}`;
+    const hub = this.#gateway.hub;
+    const room = target.startsWith("#") ? hub.room(target) : undefined;
+    if (target.startsWith("#") && !room) return fail("INVALID_TARGET", "no such channel");
+    let messages: StoredMessage[] = [];
+    if (room) {
+      const m = /^(msgid|timestamp)=(.+)$/.exec(ref);
+      if (ref !== "*" && !m) {
+        return fail("INVALID_PARAMS", "reference must be *, msgid= or timestamp=");
+      }
+      if (sub === "LATEST" && ref === "*") messages = hub.store.page(room.key, Infinity, limit);
+      else if (m?.[1] === "msgid") {
+        const id = parseInt(m[2]!, 10);
+        if (!Number.isFinite(id)) return fail("INVALID_PARAMS", "bad msgid");
+        if (sub === "BEFORE") messages = hub.store.page(room.key, id, limit);
+        else {
+          const newest = hub.store.page(room.key, Infinity, MAX_HISTORY_PAGE).filter((r) =>
+            r.id > id
+          );
+          messages = sub === "LATEST" ? newest.slice(-limit) : newest.slice(0, limit);
+        }
+      } else if (m) {
+        const ts = Date.parse(m[2]!);
+        if (Number.isNaN(ts)) return fail("INVALID_PARAMS", "bad timestamp");
+        const newest = hub.store.page(room.key, Infinity, MAX_HISTORY_PAGE);
+        messages = sub === "BEFORE"
+          ? newest.filter((r) => r.ts < ts).slice(-limit)
+          : sub === "AFTER"
+          ? newest.filter((r) => r.ts > ts).slice(0, limit)
+          : newest.filter((r) => r.ts > ts).slice(-limit);
+      } else return fail("INVALID_PARAMS", "reference must be * for LATEST only");
+    }
+    this.#raw(`BATCH +${batch} chathistory ${room?.name ?? target}`);
+    for (const record of messages) {
+      const frame = hub.frameOf(record, true);
+      if (frame.type === "message" || frame.type === "action" || frame.type === "private") {
+        this.#raw(
+          this.#renderer.chat(frame, this.caps.has("batch") ? batch : undefined).slice(0, -2),
+        );
+      }
+    }
+    this.#raw(`BATCH -${batch}`);
+  }
+}
+
+/** The text as the core stores it (what the other receivers see). */
+function cleanForEcho(text: string): string {
+  return sanitizeText(text, false).trim();
+}
+
+/** Frames that reach many receivers (rendered once per renderer). */
+function isShared(frame: ServerFrame): boolean {
+  switch (frame.type) {
+    case "message":
+    case "action":
+      return !frame.history;
+    case "joined":
+    case "left":
+    case "renamed":
+      return true;
+    case "topic":
+      return frame.by !== undefined;
+    default:
+      return false;
+  }
+}
+
+type Command = (client: IrcClient, params: string[]) => void;
+
+/** IRC commands by name. */
+const COMMANDS: Record<string, Command> = {
+  CAP: (c, p) => c.cap(p),
+  NICK: (c, p) => c.nickCommand(p),
+  USER: (c, p) => c.userCommand(p),
+  PASS: () => {},
+  PING: (c, p) => c.ping(p),
+  PONG: () => {},
+  QUIT: (c, p) => c.quit(p),
+  JOIN: (c, p) => c.join(p),
+  PART: (c, p) => c.part(p),
+  PRIVMSG: (c, p) => c.message(p, false),
+  NOTICE: (c, p) => c.message(p, true),
+  TOPIC: (c, p) => c.topic(p),
+  NAMES: (c, p) => c.namesCommand(p),
+  LIST: (c, p) => c.list(p),
+  WHO: (c, p) => c.who(p),
+  WHOIS: (c, p) => c.whois(p),
+  AWAY: (c, p) => c.awayCommand(p),
+  MODE: (c, p) => c.mode(p),
+  INVITE: (c, p) => c.invite(p),
+  LUSERS: (c) => c.lusers(),
+  MOTD: (c) => c.motd(),
+  ISON: (c, p) => c.ison(p),
+  USERHOST: (c, p) => c.userhost(p),
+  CHATHISTORY: (c, p) => c.chathistory(p),
+};

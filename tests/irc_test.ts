@@ -1,0 +1,201 @@
+// The IRC gateway end to end: the real server as a subprocess with
+// --irc-port, IRC clients over real sockets beside plain-text and JSON
+// clients in the same rooms.
+
+import assert from "@chat/assert";
+import {
+  freePort,
+  type LineMatcher,
+  startTestServer,
+  TestClient,
+  type TestServer,
+} from "./test_util.ts";
+
+/** An IRC connection: raw lines both ways, waited for with deadlines. */
+class IrcTestClient implements AsyncDisposable {
+  readonly client: TestClient;
+  readonly nick: string;
+
+  private constructor(client: TestClient, nick: string) {
+    this.client = client;
+    this.nick = nick;
+  }
+
+  /** Connects and registers (optionally asking for capabilities); waits for the end of the MOTD. */
+  static async register(port: number, nick: string, caps: string[] = []): Promise<IrcTestClient> {
+    const client = await TestClient.connect(port);
+    const irc = new IrcTestClient(client, nick);
+    if (caps.length > 0) await irc.send("CAP LS 302");
+    await irc.send(`NICK ${nick}`);
+    await irc.send(`USER ${nick} 0 * :${nick} the tester`);
+    if (caps.length > 0) {
+      await irc.send(`CAP REQ :${caps.join(" ")}`);
+      await irc.expect(/ CAP \S+ ACK /);
+      await irc.send("CAP END");
+    }
+    await irc.expect(new RegExp(`^:\\S+ 376 ${nick} `));
+    return irc;
+  }
+
+  send(line: string): Promise<void> {
+    return this.client.write(line + "\r\n");
+  }
+
+  expect(pattern: LineMatcher): Promise<string> {
+    return this.client.lines.expect(pattern);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.client[Symbol.asyncDispose]();
+  }
+}
+
+async function startIrcServer(args: string[] = []): Promise<TestServer & { ircPort: number }> {
+  const ircPort = freePort();
+  const server = await startTestServer(["--irc-port", String(ircPort), ...args]);
+  return Object.assign(server, { ircPort });
+}
+
+Deno.test("irc: registration gets the welcome burst: 001, ISUPPORT, LUSERS, MOTD", async () => {
+  await using server = await startIrcServer();
+  await using alice = await IrcTestClient.register(server.ircPort, "alice");
+  const lines = alice.client.lines.seen;
+  assert.match(lines[0]!, /^:chat 001 alice :Welcome .* alice!~alice@chat$/);
+  const isupport = lines.filter((l) => / 005 /.test(l)).join(" ");
+  for (
+    const token of ["CHANTYPES=#", "NICKLEN=24", "CHANNELLEN=33", "CASEMAPPING=rfc8265", "UTF8ONLY"]
+  ) {
+    assert.ok(isupport.includes(token), `${token} in ${isupport}`);
+  }
+  assert.ok(lines.some((l) => / 251 alice /.test(l)));
+  await alice.send("PING :abc");
+  await alice.expect(/^:chat PONG chat :abc$/);
+});
+
+Deno.test("irc: nickname rules are the core's (reserved, mixed scripts, taken by a text user)", async () => {
+  await using server = await startIrcServer();
+  await using _bob = await TestClient.joinText(server.port, "bob");
+  const client = await TestClient.connect(server.ircPort);
+  await using _ = client;
+  await client.send("NICK admin");
+  await client.lines.expect(
+    /^:chat 432 \* admin :Erroneous nickname: nickname "admin" is reserved$/,
+  );
+  await client.send("NICK pаypal"); // Cyrillic а
+  await client.lines.expect(/ 432 \* pаypal :.*mixes letters of different scripts/);
+  await client.send("NICK BOB");
+  await client.lines.expect(/^:chat 433 \* BOB :Nickname is already in use$/);
+  await client.send("JOIN #x");
+  await client.lines.expect(/ 451 \* :You have not registered/);
+  await client.send("NICK Zoë");
+  await client.send("USER z 0 * :Z");
+  await client.lines.expect(/^:chat 001 Zoë /);
+});
+
+Deno.test("irc: IRC, plain-text and JSON users share a room and private messages", async () => {
+  await using server = await startIrcServer();
+  await using alice = await IrcTestClient.register(server.ircPort, "alice");
+  await using text = await TestClient.joinText(server.port, "tom");
+  await using json = await TestClient.joinJson(server.port, "jay");
+  await text.send("/join #dev");
+  await json.sendFrame({ type: "join", room: "#dev" });
+  await text.lines.expect(/^\* jay joined #dev$/);
+
+  await alice.send("JOIN #dev");
+  await alice.expect(/^:alice!~alice@chat JOIN #dev$/);
+  const names = await alice.expect(/ 353 alice = #dev :/);
+  assert.deepEqual(names.split(" :")[1]!.split(" ").sort(), ["alice", "jay", "tom"]);
+  await alice.expect(/ 366 alice #dev :End of \/NAMES list/);
+  await text.lines.expect(/^\* alice joined #dev$/);
+
+  await alice.send("PRIVMSG #dev :hello from irc");
+  await text.lines.expect("alice: hello from irc");
+  await json.expectFrame((f) =>
+    f.type === "message" && f.from === "alice" && f.text === "hello from irc"
+  );
+
+  await text.send("hi from nc");
+  await alice.expect(/^:tom!text@chat PRIVMSG #dev :hi from nc$/);
+  await json.sendFrame({ type: "say", room: "#dev", text: "two\nlines" });
+  await alice.expect(/^:jay!json@chat PRIVMSG #dev :two$/);
+  await alice.expect(/^:jay!json@chat PRIVMSG #dev :lines$/);
+  await json.sendFrame({ type: "me", room: "#dev", text: "waves" });
+  await alice.expect((l) => l === ":jay!json@chat PRIVMSG #dev :\x01ACTION waves\x01");
+  await alice.send("PRIVMSG #dev :\x01ACTION nods\x01");
+  await text.lines.expect("* alice nods");
+
+  await json.sendFrame({ type: "msg", to: "alice", text: "psst" });
+  await alice.expect(/^:jay!json@chat PRIVMSG alice :psst$/);
+  await alice.send("PRIVMSG tom :hi tom");
+  await text.lines.expect("[private] alice: hi tom");
+  await alice.send("PRIVMSG nobody :hi");
+  await alice.expect(/^:chat 401 alice nobody :No such nick/);
+
+  await json.sendFrame({ type: "topic", room: "#dev", text: "release day" });
+  await alice.expect(/^:jay!json@chat TOPIC #dev :release day$/);
+  await alice.send("TOPIC #dev");
+  await alice.expect(/^:chat 332 alice #dev :release day$/);
+  await alice.expect(/^:chat 333 alice #dev jay \d+$/);
+
+  await text.send("/part #dev");
+  await alice.expect(/^:tom!text@chat PART #dev$/);
+  await alice.send("PART #dev");
+  await alice.expect(/^:alice!~alice@chat PART #dev$/);
+  await json.expectFrame((f) => f.type === "left" && f.nick === "alice");
+  await alice.send("QUIT :bye now");
+  await alice.expect(/^ERROR :/);
+});
+
+Deno.test("irc: echo-message and server-time; one QUIT for a user in several shared rooms", async () => {
+  await using server = await startIrcServer();
+  await using alice = await IrcTestClient.register(server.ircPort, "alice", [
+    "echo-message",
+    "server-time",
+    "message-tags",
+  ]);
+  await using bob = await IrcTestClient.register(server.ircPort, "bob");
+  for (const room of ["#a", "#b"]) {
+    await alice.send(`JOIN ${room}`);
+    await alice.expect(new RegExp(` 366 alice ${room} `));
+    await bob.send(`JOIN ${room}`);
+    await bob.expect(new RegExp(` 366 bob ${room} `));
+  }
+  await alice.send("PRIVMSG #a :echo me");
+  await alice.expect(
+    /^@time=\d{4}-\d\d-\d\dT[\d:.]+Z;msgid=\d+ :alice!~alice@chat PRIVMSG #a :echo me$/,
+  );
+  await bob.expect(/^:alice!~alice@chat PRIVMSG #a :echo me$/);
+  await bob.send("QUIT :gone");
+  await alice.expect(/:bob!~bob@chat QUIT :Quit: gone$/);
+  await alice.send("PING :after");
+  await alice.expect(/ PONG chat :after$/);
+  const quits = alice.client.lines.seen.filter((l) => / QUIT /.test(l));
+  assert.equal(quits.length, 1, quits.join("\n"));
+});
+
+Deno.test("irc: AWAY and WHOIS are the core's: 306, 301 to a sender, 311 319 317 318, 401", async () => {
+  await using server = await startIrcServer();
+  await using alice = await IrcTestClient.register(server.ircPort, "alice");
+  await using bob = await IrcTestClient.register(server.ircPort, "bob", ["away-notify"]);
+  await alice.send("JOIN #dev");
+  await alice.expect(/ 366 alice #dev /);
+  await bob.send("JOIN #dev");
+  await bob.expect(/ 366 bob #dev /);
+  await alice.send("AWAY :lunch");
+  await alice.expect(/^:chat 306 alice :/);
+  await bob.expect(/^:alice!~alice@chat AWAY :lunch$/);
+  await bob.send("PRIVMSG alice :are you there?");
+  await bob.expect(/^:chat 301 bob alice :lunch$/);
+  await bob.send("WHOIS alice");
+  await bob.expect(/^:chat 311 bob alice ~alice chat \* :alice the tester$/);
+  await bob.expect(/^:chat 319 bob alice :#dev$/);
+  await bob.expect(/^:chat 301 bob alice :lunch$/);
+  await bob.expect(/^:chat 317 bob alice \d+ \d+ :seconds idle, signon time$/);
+  await bob.expect(/^:chat 318 bob alice :End of \/WHOIS list$/);
+  await bob.send("WHOIS nobody");
+  await bob.expect(/^:chat 401 bob nobody :No such nick/);
+  await bob.expect(/^:chat 318 bob nobody :End of \/WHOIS list$/);
+  await alice.send("AWAY");
+  await alice.expect(/^:chat 305 alice :/);
+  await bob.expect(/^:alice!~alice@chat AWAY$/);
+});
