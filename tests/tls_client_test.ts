@@ -19,8 +19,12 @@ import {
 } from "./test_util.ts";
 
 /** A client environment whose known_hosts lives in a temp HOME. */
+/** Deno's cache as the test runner has it: a fresh HOME must not mean a fresh download of every npm package. */
+const DENO_DIR = Deno.env.get("DENO_DIR") ??
+  `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`}/deno`;
+
 function clientEnv(home: string): Record<string, string> {
-  return { HOME: home, XDG_CONFIG_HOME: "" };
+  return { HOME: home, XDG_CONFIG_HOME: "", DENO_DIR };
 }
 
 async function withHome(fn: (home: string) => Promise<void>): Promise<void> {
