@@ -169,6 +169,18 @@ Deno.test("web: two pages, nc and a JSON client chat in rooms, history, privatel
         ?.textContent === "1"
     );
 
+    // A mention elsewhere: a mention badge on the room, and one in the tab title.
+    await dave.sendFrame({ type: "say", text: "alice: ping", room: "#lobby" });
+    await alice.waitForSelector('nav[aria-label="Rooms"] [aria-label="#lobby"] .badge.mention');
+    await alice.waitForFunction(() => /^\(1\) /.test(document.title));
+    // @ completes nicknames (Tab or Enter picks).
+    const box = await alice.waitForSelector("::-p-aria(Message)");
+    await box!.type("@bo");
+    await alice.waitForSelector("#complete:not([hidden]) ::-p-text(@bob)");
+    await alice.keyboard.press("Tab");
+    assert.equal(await alice.$eval("#input", (el) => (el as HTMLTextAreaElement).value), "@bob ");
+    await alice.$eval("#input", (el) => void ((el as HTMLTextAreaElement).value = ""));
+
     // History scroll-back: 120 older messages in #old, paged as /history.
     await dave.sendFrame({ type: "join", room: "#old" });
     for (let i = 1; i <= 120; i++) {

@@ -91,8 +91,47 @@ function dayLabel(ts) {
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
 const IMAGE_RE = /\.(png|jpe?g|gif|webp)$/i;
 
+const SHARED_RE = /^(.+) \(([\d.]+ [KM]?B)\) (https?:\/\/\S+\/files\/[\w-]{22}\/\S+)$/;
+
+/** A file shared from the web client (`NAME (SIZE) URL`): a link, and a preview for images. */
+function renderShared(m) {
+  let parsed;
+  try {
+    parsed = new URL(m[3]);
+  } catch {
+    return undefined;
+  }
+  const image = IMAGE_RE.test(parsed.pathname);
+  const frag = document.createDocumentFragment();
+  // Same origin: the link goes to this page's own server, whatever host the uploader used.
+  const href = parsed.origin === location.origin ? parsed.pathname : parsed.href;
+  frag.append(
+    el("a", {
+      href,
+      class: "file-link",
+      target: "_blank",
+      rel: "noopener noreferrer",
+      download: image ? undefined : m[1],
+    }, m[1]),
+    el("span", { class: "size" }, ` · ${m[2]}`),
+  );
+  if (image) {
+    const img = el("img", { class: "preview", src: href, alt: m[1], loading: "lazy" });
+    img.addEventListener("load", () => keepBottom());
+    frag.append(
+      el("a", { href, target: "_blank", rel: "noopener noreferrer", tabindex: "-1" }, img),
+    );
+  }
+  return frag;
+}
+
 /** Renders message text: kept lines, clickable links, previews of shared images. */
 function renderText(text) {
+  const shared = SHARED_RE.exec(text);
+  if (shared) {
+    const node = renderShared(shared);
+    if (node) return node;
+  }
   const frag = document.createDocumentFragment();
   let last = 0;
   for (const m of text.matchAll(URL_RE)) {
@@ -567,14 +606,13 @@ function error(f) {
     $("login-nick").focus();
     return;
   }
-  const c = state.convs.get(state.current);
-  // A refused line: mark our latest pending entry as failed.
-  if (
-    ["text_too_long", "empty_text", "not_in_room", "no_such_nick", "storage_failed"].includes(
-      f.code,
-    )
-  ) {
-    const e = c?.entries.findLast((x) => x.pending && x.from === state.nick);
+  let c = state.convs.get(state.current);
+  // A refused line carries its ref: mark that entry as not sent, and say why there.
+  const refused = f.ref ? state.unacked.get(f.ref) : undefined;
+  if (refused) {
+    state.unacked.delete(f.ref);
+    c = state.convs.get(refused.convKey) ?? c;
+    const e = c?.entries.find((x) => x.ref === f.ref);
     if (e) {
       e.pending = false;
       e.failed = true;
@@ -801,6 +839,7 @@ function renderMembers() {
           class: "nick-color",
           style: `color: hsl(${hueOf(nick)} 65% var(--nick-l))`,
         }, nick),
+        nick === state.nick ? el("span", { class: "you" }, " (you)") : undefined,
       ),
     )
   ));

@@ -142,6 +142,32 @@ export class WsConnection implements Transport {
     return this.#closed;
   }
 
+  /** Bytes the socket has buffered and not yet sent (`bufferedAmount`). @inheritdoc */
+  get backlog(): number {
+    return this.#closed ? 0 : this.#ws.bufferedAmount;
+  }
+
+  /**
+   * Calls back once at most `bytes` are buffered (looked at every 10 ms);
+   * never after the connection closed. @inheritdoc
+   */
+  whenBelow(bytes: number, callback: () => void): void {
+    if (this.#closed) return;
+    if (this.#ws.bufferedAmount <= bytes) {
+      queueMicrotask(() => {
+        if (!this.#closed) callback();
+      });
+      return;
+    }
+    const timer = setInterval(() => {
+      if (this.#closed) clearInterval(timer);
+      else if (this.#ws.bufferedAmount <= bytes) {
+        clearInterval(timer);
+        callback();
+      }
+    }, POLL_MS);
+  }
+
   /**
    * Sends JSON lines, one WebSocket message per frame. @inheritdoc
    *
