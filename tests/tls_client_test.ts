@@ -18,11 +18,11 @@ import {
   type TestServer,
 } from "./test_util.ts";
 
-/** A client environment whose known_hosts lives in a temp HOME. */
 /** Deno's cache as the test runner has it: a fresh HOME must not mean a fresh download of every npm package. */
 const DENO_DIR = Deno.env.get("DENO_DIR") ??
   `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`}/deno`;
 
+/** A client environment whose known_hosts lives in a temp HOME. */
 function clientEnv(home: string): Record<string, string> {
   return { HOME: home, XDG_CONFIG_HOME: "", DENO_DIR };
 }
@@ -61,13 +61,13 @@ Deno.test("tls client: pinned on first use on a terminal, then used and enforced
           color: false,
           columns: () => 80,
         });
-        await until(() => stderr.text.includes("Pin it and connect?"), "the question", 10_000);
+        await until(() => stderr.text.includes("Pin it and connect?"), "the question", 30_000);
         assert.ok(stderr.text.includes(`Its fingerprint is ${first}`), stderr.text);
         stdin.type("yes\n");
-        await bob.lines.expect("* alice joined the chat");
+        await bob.lines.expect("* alice joined the chat", 30_000);
         assert.ok(stderr.text.includes(`pinned 127.0.0.1:${tlsPort} in ${knownHosts(home)}`));
         await bob.send("hello alice");
-        await until(() => stdout.text.includes("bob: hello alice"), "bob's line", 10_000);
+        await until(() => stdout.text.includes("bob: hello alice"), "bob's line", 30_000);
         stdin.type("/quit\r");
         assert.equal(await exit, 0);
         const pins = await Deno.readTextFile(knownHosts(home));
@@ -90,7 +90,7 @@ Deno.test("tls client: pinned on first use on a terminal, then used and enforced
           color: false,
           columns: () => 80,
         });
-        await until(() => stderr.text.includes("Pin it and connect?"), "the question", 10_000);
+        await until(() => stderr.text.includes("Pin it and connect?"), "the question", 30_000);
         stdin.type("no\n");
         assert.equal(await exit, 1);
         assert.match(stderr.text, /127\.0\.0\.1:\d+ not pinned; not connecting\n$/);
@@ -103,9 +103,9 @@ Deno.test("tls client: pinned on first use on a terminal, then used and enforced
         await using carol = startClient(tlsPort, ["--tls", "--nick", "carol"], {
           env: clientEnv(home),
         });
-        await carol.stdout.expect(/^\* welcome, carol!/);
+        await carol.stdout.expect(/^\* welcome, carol!/, 30_000);
         await carol.end();
-        assert.equal((await carol.exit()).code, 0);
+        assert.equal((await carol.exit(30_000)).code, 0);
       });
 
       await t.step("a regenerated certificate is refused, naming both fingerprints", async () => {
@@ -116,7 +116,7 @@ Deno.test("tls client: pinned on first use on a terminal, then used and enforced
         await using carol = startClient(tlsPort, ["--tls", "--nick", "carol"], {
           env: clientEnv(home),
         });
-        const status = await carol.exit();
+        const status = await carol.exit(30_000);
         assert.equal(status.code, 1);
         const text = carol.stderr.seen.join("\n");
         assert.match(text, /WARNING: the certificate of 127\.0\.0\.1:\d+ has changed/);
@@ -141,7 +141,7 @@ Deno.test("tls client: piped, a new fingerprint is never accepted; --fingerprint
     await t.step("unknown and piped: refused, with the fingerprint and how to pin it", async () => {
       await using dave = startClient(port, ["--tls", "--nick", "dave"], { env: clientEnv(home) });
       await dave.send("hello?");
-      assert.equal((await dave.exit()).code, 1);
+      assert.equal((await dave.exit(30_000)).code, 1);
       const text = dave.stderr.seen.join("\n");
       assert.ok(text.includes(`its fingerprint is ${server.fingerprint}`), text);
       assert.ok(text.includes(`--fingerprint ${server.fingerprint}`), text);
@@ -157,11 +157,11 @@ Deno.test("tls client: piped, a new fingerprint is never accepted; --fingerprint
           env: clientEnv(home),
         },
       );
-      await dave.stdout.expect(/^\* welcome, dave!/);
+      await dave.stdout.expect(/^\* welcome, dave!/, 30_000);
       await dave.send("scripted hello");
       await bob.lines.expect("dave: scripted hello");
       await dave.end();
-      assert.equal((await dave.exit()).code, 0);
+      assert.equal((await dave.exit(30_000)).code, 0);
       await assert.rejects(Deno.stat(knownHosts(home)), Deno.errors.NotFound);
     });
 
@@ -170,14 +170,14 @@ Deno.test("tls client: piped, a new fingerprint is never accepted; --fingerprint
       await using dave = startClient(port, ["--fingerprint", wrong, "--nick", "dave"], {
         env: clientEnv(home),
       });
-      assert.equal((await dave.exit()).code, 1);
+      assert.equal((await dave.exit(30_000)).code, 1);
       const text = dave.stderr.seen.join("\n");
       assert.ok(text.includes(server.fingerprint!) && text.includes(wrong), text);
     });
 
     await t.step("a malformed --fingerprint is a usage error", async () => {
       await using dave = startClient(port, ["--fingerprint", "abc"], { env: clientEnv(home) });
-      assert.equal((await dave.exit()).code, 2);
+      assert.equal((await dave.exit(30_000)).code, 2);
     });
   });
 });
@@ -199,17 +199,17 @@ Deno.test("tls client: a reconnect checks the same pin", async (t) => {
         "--retries",
         "20",
       ], { env: clientEnv(home) });
-      await erin.stdout.expect(/^\* welcome, erin!/);
+      await erin.stdout.expect(/^\* welcome, erin!/, 30_000);
 
       await t.step("the same server: reconnected", async () => {
         proxy.cut();
-        await erin.stdout.expect(/^\* reconnected as erin/);
+        await erin.stdout.expect(/^\* reconnected as erin/, 30_000);
       });
 
       await t.step("another key behind the same address: refused, exit 1", async () => {
         await server.stop();
         server = await startTestServer(["--tls-port", String(tlsPort)]);
-        assert.equal((await erin.exit(20_000)).code, 1);
+        assert.equal((await erin.exit(30_000)).code, 1);
         const text = erin.stderr.seen.join("\n");
         assert.match(text, /certificate of 127\.0\.0\.1:\d+ changed during this session/);
         assert.ok(text.includes(server.fingerprint!), text);
@@ -283,9 +283,9 @@ Deno.test("tls client: a certificate from a trusted authority verifies without a
       await using frank = startClient(server.tlsPort!, ["--tls", "--nick", "frank"], {
         env: { ...clientEnv(home), DENO_CERT: files.ca },
       });
-      await frank.stdout.expect(/^\* welcome, frank!/);
+      await frank.stdout.expect(/^\* welcome, frank!/, 30_000);
       await frank.end();
-      assert.equal((await frank.exit()).code, 0);
+      assert.equal((await frank.exit(30_000)).code, 0);
       await assert.rejects(Deno.stat(knownHosts(home)), Deno.errors.NotFound);
     } finally {
       await Deno.remove(dir, { recursive: true });
