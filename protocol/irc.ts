@@ -185,7 +185,8 @@ export function parseIrcLine(line: string): IrcParseResult {
  * {@linkcode splitUtf8} and {@linkcode ircLineBytes}.
  *
  * @param message the message; parameters before the last must be non-empty,
- * without spaces, not starting with `:`; no parameter may contain CR, LF or NUL
+ * without spaces, not starting with `:`; no parameter may contain CR, LF or
+ * NUL, and no tag value NUL (message-tags has no escape for it)
  * @param trailing always mark the last parameter with `:` (as servers do for text)
  * @returns the line
  * @throws {RangeError} when a parameter cannot be represented
@@ -193,9 +194,10 @@ export function parseIrcLine(line: string): IrcParseResult {
 export function formatIrcLine(message: IrcMessage, trailing = false): string {
   let line = "";
   if (message.tags) {
-    const items = Object.entries(message.tags).map(([k, v]) =>
-      v === "" ? k : `${k}=${escapeTagValue(v)}`
-    );
+    const items = Object.entries(message.tags).map(([k, v]) => {
+      if (v.includes("\0")) throw new RangeError("IRC tag values cannot contain NUL");
+      return v === "" ? k : `${k}=${escapeTagValue(v)}`;
+    });
     if (items.length > 0) line = "@" + items.join(";") + " ";
   }
   if (message.source !== undefined) line += ":" + message.source + " ";

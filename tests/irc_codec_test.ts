@@ -77,7 +77,11 @@ const trailingParam = fc.string({ unit: "grapheme", maxLength: 40 }).map((s) =>
 const tagKey = fc.stringMatching(/^\+?([a-z][a-z0-9.-]{0,10}\/)?[A-Za-z][A-Za-z0-9-]{0,10}$/);
 const messages: fc.Arbitrary<IrcMessage> = fc.record(
   {
-    tags: fc.dictionary(tagKey, fc.string({ unit: "binary", maxLength: 20 }), { maxKeys: 4 }),
+    tags: fc.dictionary(
+      tagKey,
+      fc.string({ unit: "binary", maxLength: 20 }).map((v) => v.replaceAll("\0", "")),
+      { maxKeys: 4 },
+    ),
     source: fc.stringMatching(/^[^\s:\0@][^\s\0]{0,30}$/),
     command: fc.oneof(fc.stringMatching(/^[A-Z]{1,10}$/), fc.stringMatching(/^\d{3}$/)),
     params: fc.tuple(fc.array(middle, { maxLength: 6 }), fc.option(trailingParam)).map((
@@ -113,6 +117,10 @@ Deno.test("parseIrcLine() never throws, whatever the line (property)", () => {
 Deno.test("formatIrcLine() refuses unrepresentable parameters", () => {
   assert.throws(() => formatIrcLine({ command: "PRIVMSG", params: ["a b", "x"] }), RangeError);
   assert.throws(() => formatIrcLine({ command: "PRIVMSG", params: ["#c", "a\nb"] }), RangeError);
+  assert.throws(
+    () => formatIrcLine({ tags: { a: "\0" }, command: "PING", params: [] }),
+    RangeError,
+  );
   assert.equal(formatIrcLine({ command: "PRIVMSG", params: ["#c", "hi"] }, true), "PRIVMSG #c :hi");
   assert.equal(formatIrcLine({ command: "TOPIC", params: ["#c", ""] }), "TOPIC #c :");
 });
