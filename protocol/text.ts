@@ -5,10 +5,18 @@
  * @module
  */
 
+import CONFUSABLES from "unhomoglyph/data.json" with { type: "json" };
 import { MAX_NICK_LENGTH } from "./limits.ts";
 
 /** Why a nickname is refused. */
-export type NickProblem = "empty" | "too_long" | "bad_char" | "mixed_script" | "reserved";
+export type NickProblem =
+  | "empty"
+  | "too_long"
+  | "bad_char"
+  | "invisible"
+  | "no_letter"
+  | "mixed_script"
+  | "reserved";
 
 /** Nicknames nobody may take, compared by {@linkcode nickKey}. */
 export const RESERVED_NICKS: ReadonlySet<string> = new Set([
@@ -53,6 +61,70 @@ const CJK_SETS: ReadonlyArray<ReadonlySet<string>> = [
 ];
 
 /**
+ * The prototypes of Unicode's confusables table (`confusables.txt` of
+ * Unicode TS #39, version 13.0.0, as shipped by the npm package
+ * `unhomoglyph`, MIT licence): each source code point maps to the string it
+ * can be mistaken for, e.g. Cyrillic `а` to Latin `a`, `m` to `rn`.
+ */
+const PROTOTYPES: ReadonlyMap<string, string> = new Map(
+  Object.entries(CONFUSABLES as Record<string, string>),
+);
+
+/**
+ * The confusable skeleton of a string, as defined by Unicode TS #39 §4:
+ * NFD, then every code point replaced by its prototype from the confusables
+ * table, then NFD again. Two strings are confusable when their skeletons are
+ * equal.
+ *
+ * @param text any text
+ * @returns its skeleton (for comparison only, not for display)
+ *
+ * @example
+ * ```ts
+ * import { skeleton } from "./text.ts";
+ * skeleton("\u0430\u04cf\u0456\u0441\u0435") === skeleton("alice"); // true (Cyrillic)
+ * ```
+ */
+export function skeleton(text: string): string {
+  let out = "";
+  for (const ch of text.normalize("NFD")) out += PROTOTYPES.get(ch) ?? ch;
+  return out.normalize("NFD");
+}
+
+/**
+ * The keys under which a nickname must be unique, two look-alike checks:
+ *
+ * 1. the confusable skeleton (Unicode TS #39 §4, {@linkcode skeleton}) of its
+ *    case-folded NFKC form ({@linkcode nickKey}), as TS #39 recommends;
+ * 2. because nicknames ignore case, the skeleton of the same form in capitals
+ *    (a name that is confusable once upper-cased is confusable): the table maps
+ *    Cyrillic `Ӏ`, `І` and Latin `I` to `l`, so `аӏісе` (Cyrillic) and `alice`
+ *    collide here although the lower-case table maps `ӏ` to `i`.
+ *
+ * Each key is folded again ({@linkcode nickKey}: the table maps some
+ * characters to capitals, e.g. `0` to `O`). `alice`, `ALICE`, `a1ice` and
+ * `аӏісе` share a key; so do `m` and `rn`.
+ *
+ * @param nick a nickname
+ * @returns the two keys, prefixed `l:` and `u:`
+ */
+export function nickSkeletons(nick: string): [string, string] {
+  const folded = nickKey(nick);
+  return [
+    "l:" + nickKey(skeleton(folded)),
+    "u:" + nickKey(skeleton(folded.toUpperCase())),
+  ];
+}
+
+// Code points that show nothing (Unicode UAX #44 Default_Ignorable_Code_Point,
+// which includes the Hangul fillers U+115F, U+1160, U+3164, U+FFA0 and the
+// combining grapheme joiner U+034F), variation selectors (Variation_Selector:
+// U+FE00–FE0F, U+E0100–E01EF, the Mongolian U+180B–180D, U+180F), and the
+// blank Braille pattern U+2800. Refused anywhere in a nickname.
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Variation_Selector}\u2800]/u;
+const LETTER_OR_DIGIT = /[\p{L}\p{Nd}]/u;
+
+/**
  * Normalises a nickname for display: NFKC (Unicode UAX #15), trimmed.
  *
  * @param nick the nickname as typed
@@ -63,8 +135,11 @@ export function normalizeNick(nick: string): string {
 }
 
 /**
- * The comparison key of a nickname: NFKC, then lower case, as in the PRECIS
- * `UsernameCaseMapped` profile (RFC 8265 §3.3). `Alice` and `ALICE` share a key.
+ * The case folding of nicknames, the one used everywhere a nickname is
+ * looked up or stored as a key (the hub, the store's keys, the clients, the
+ * IRC gateway's CASEMAPPING): NFKC, then Unicode `toLowerCase()`, then NFKC,
+ * as in the PRECIS `UsernameCaseMapped` profile (RFC 8265 §3.3). `Alice` and
+ * `ALICE` share a key. Uniqueness is stricter: see {@linkcode nickSkeletons}.
  *
  * @param nick a nickname
  * @returns its key for uniqueness checks
@@ -73,10 +148,18 @@ export function nickKey(nick: string): string {
   return nick.normalize("NFKC").toLowerCase().normalize("NFKC");
 }
 
+const RESERVED_SKELETONS: ReadonlySet<string> = new Set(
+  [...RESERVED_NICKS].flatMap((n) => nickSkeletons(n)),
+);
+
 /**
  * Checks a nickname: 1–24 characters, each a letter (any script, with its
- * combining marks), a decimal digit, `_`, `-` or `.`; letters from one script
- * only (no Latin mixed with Cyrillic or Greek); not reserved.
+ * combining marks), a decimal digit, `_`, `-` or `.`; at least one letter or
+ * digit, and no combining mark first; no invisible character anywhere
+ * (default-ignorable code points, variation selectors, Hangul fillers; Unicode
+ * UAX #44 / TS #39); letters from one script only (no Latin mixed with
+ * Cyrillic or Greek, after TS #39 §5.2); not reserved, nor confusable with a
+ * reserved name ({@linkcode nickSkeletons}).
  *
  * @param nick a nickname, already passed through {@linkcode normalizeNick}
  * @returns the problem, or `undefined` when the nickname is acceptable
@@ -85,6 +168,7 @@ export function checkNick(nick: string): NickProblem | undefined {
   const chars = [...nick];
   if (chars.length === 0) return "empty";
   if (chars.length > MAX_NICK_LENGTH) return "too_long";
+  if (INVISIBLE.test(nick)) return "invisible";
   const scripts = new Set<string>();
   for (const ch of chars) {
     if (!NICK_CHAR.test(ch)) return "bad_char";
@@ -99,7 +183,11 @@ export function checkNick(nick: string): NickProblem | undefined {
   if (scripts.size > 1 && !CJK_SETS.some((set) => [...scripts].every((s) => set.has(s)))) {
     return "mixed_script";
   }
-  if (RESERVED_NICKS.has(nickKey(nick))) return "reserved";
+  // A nickname must show a letter or digit first: not only punctuation
+  // (`-`, `.`), and no combining mark at the start to join what precedes it.
+  if (!LETTER_OR_DIGIT.test(nick)) return "no_letter";
+  if (!LETTER_OR_DIGIT.test(chars[0]!) && !/[_.\-]/.test(chars[0]!)) return "bad_char";
+  if (nickSkeletons(nick).some((k) => RESERVED_SKELETONS.has(k))) return "reserved";
   return undefined;
 }
 
@@ -111,7 +199,7 @@ export function checkNick(nick: string): NickProblem | undefined {
  * @returns e.g. `nickname "a b" is invalid: use letters, digits, "_", "-" or "."`
  */
 export function describeNickProblem(nick: string, problem: NickProblem): string {
-  const quoted = JSON.stringify(escapeControls(nick));
+  const quoted = quoteValue(nick);
   switch (problem) {
     case "empty":
       return "nickname is empty";
@@ -119,6 +207,12 @@ export function describeNickProblem(nick: string, problem: NickProblem): string 
       return `nickname ${quoted} is too long: at most ${MAX_NICK_LENGTH} characters`;
     case "bad_char":
       return `nickname ${quoted} is invalid: use letters, digits, "_", "-" or "."`;
+    case "invisible": {
+      const ch = [...nick].find((c) => INVISIBLE.test(c))!;
+      return `nickname ${quoted} is invalid: it contains an invisible character (${codePoint(ch)})`;
+    }
+    case "no_letter":
+      return `nickname ${quoted} is invalid: it needs a letter or digit`;
     case "mixed_script":
       return `nickname ${quoted} is invalid: it mixes letters of different scripts`;
     case "reserved":
@@ -173,6 +267,29 @@ export function escapeControls(text: string): string {
     if (code === 0x7f) return "^?";
     return `<U+${code.toString(16).toUpperCase().padStart(4, "0")}>`;
   });
+}
+
+function codePoint(ch: string): string {
+  return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+// What an echoed value must not carry raw: controls, format characters
+// (bidi marks and overrides, joiners), default-ignorables, variation
+// selectors, line and paragraph separators, and lone surrogates.
+const UNSEEN =
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Variation_Selector}]|\p{Surrogate}/gu;
+
+/**
+ * Quotes a value a peer sent for echoing in an error message: every control,
+ * format or invisible character (and any lone surrogate) is shown as
+ * `<U+XXXX>`, so a refused value can neither reorder the line (bidi), hide
+ * part of itself, nor break the JSON or the terminal it is shown in.
+ *
+ * @param value the refused value
+ * @returns it in double quotes, e.g. `"a<U+202E>b"`
+ */
+export function quoteValue(value: string): string {
+  return JSON.stringify(value.replace(UNSEEN, (ch) => `<${codePoint(ch)}>`));
 }
 
 const ROOM_NAME = /^#[A-Za-z0-9_-]{1,32}$/;

@@ -49,10 +49,16 @@ Deno.test("checkNick() refuses bad nicknames with the reason", () => {
     ["a b", "bad_char"],
     ["bob!", "bad_char"],
     ["emoji👋", "bad_char"],
-    ["zero\u200bwidth", "bad_char"], // zero-width space
-    ["zw\u200djoiner", "bad_char"], // zero-width joiner
-    ["zw\u200cnon", "bad_char"], // zero-width non-joiner
-    ["rtl\u202eevil", "bad_char"],
+    ["zero\u200bwidth", "invisible"], // zero-width space
+    ["zw\u200djoiner", "invisible"], // zero-width joiner
+    ["zw\u200cnon", "invisible"], // zero-width non-joiner
+    ["rtl\u202eevil", "invisible"], // bidi override (also default-ignorable)
+    ["cgj\u034f", "invisible"],
+    ["vs\ufe0f", "invisible"],
+    ["\u3164", "invisible"], // Hangul filler
+    ["--", "no_letter"],
+    ["\u0301e", "bad_char"], // a combining mark first
+    ["r00t", "reserved"], // digits zero: looks like a reserved name
     ["tab\there", "bad_char"],
     ["esc\x1b[2J", "bad_char"],
     ["pаypal", "mixed_script"], // Cyrillic а among Latin

@@ -17,8 +17,10 @@ import {
   MAX_RESUME_REPLAY,
   MAX_ROOMS,
   nickKey,
+  nickSkeletons,
   normalizeNick,
   normalizeRoom,
+  quoteValue,
   roomKey,
   type ServerFrame,
   type TextLimits,
@@ -173,6 +175,8 @@ export class Hub {
   /** See {@linkcode HubOptions.resumeReplay}. */
   readonly resumeReplay: number;
   readonly #byKey = new Map<string, Session>();
+  /** The same sessions by their look-alike keys (`nickSkeletons`): no two look alike. */
+  readonly #bySkeleton = new Map<string, Session>();
   readonly #byToken = new Map<string, Session>();
   readonly #rooms = new Map<string, Room>();
   #nextId: number;
@@ -273,8 +277,12 @@ export class Hub {
     const result = this.checkNick(session, requested);
     if (!result.ok) return result;
     const { nick, previous } = result;
-    if (previous !== undefined) this.#byKey.delete(nickKey(previous));
+    if (previous !== undefined) {
+      this.#byKey.delete(nickKey(previous));
+      for (const shape of nickSkeletons(previous)) this.#bySkeleton.delete(shape);
+    }
     this.#byKey.set(nickKey(nick), session);
+    for (const shape of nickSkeletons(nick)) this.#bySkeleton.set(shape, session);
     return result;
   }
 
@@ -293,12 +301,17 @@ export class Hub {
       return { ok: false, code: "nick_invalid", message: describeNickProblem(nick, problem) };
     }
     const key = nickKey(nick);
-    const holder = this.#byKey.get(key);
+    const shapes = nickSkeletons(nick);
+    const holder = this.#byKey.get(key) ?? this.#bySkeleton.get(shapes[0]) ??
+      this.#bySkeleton.get(shapes[1]);
     if (holder && holder !== session) {
+      const same = nickKey(holder.nick!) === key;
       return {
         ok: false,
         code: "nick_taken",
-        message: `nickname ${JSON.stringify(nick)} is taken`,
+        message: same
+          ? `nickname ${quoteValue(nick)} is taken`
+          : `nickname ${quoteValue(nick)} looks like ${quoteValue(holder.nick!)}, which is taken`,
       };
     }
     return { ok: true, nick, previous: session.nick };
@@ -328,6 +341,9 @@ export class Hub {
     const key = nickKey(session.nick);
     if (this.#byKey.get(key) !== session) return false;
     this.#byKey.delete(key);
+    for (const shape of nickSkeletons(session.nick)) {
+      if (this.#bySkeleton.get(shape) === session) this.#bySkeleton.delete(shape);
+    }
     return true;
   }
 

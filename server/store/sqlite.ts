@@ -5,6 +5,7 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { nickKey } from "../../protocol/text.ts";
 import {
   type Batch,
   type RoomRecord,
@@ -290,8 +291,8 @@ export class SqliteStore implements Store {
           m.room,
           m.from,
           m.to,
-          m.from.toLowerCase(),
-          m.to?.toLowerCase() ?? null,
+          nickKey(m.from),
+          m.to === null ? null : nickKey(m.to),
           m.fromId,
           m.toId,
           m.text,
