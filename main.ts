@@ -43,6 +43,9 @@ export const DEFAULT_IRC_PORT = 6667;
 /** Default `--http-port`: the web client's port. */
 export const DEFAULT_HTTP_PORT = 8081;
 
+/** Default `--https-port`: the web client over HTTPS, when TLS is on. */
+export const DEFAULT_HTTPS_PORT = 8444;
+
 /** The program's version, from deno.json. */
 export const VERSION: string = config.version;
 
@@ -67,6 +70,8 @@ Server options (0 means unlimited / off where it makes sense):
   --tls-key FILE           its private key (PEM); with --tls-cert
   --http-port PORT         web client: the page, and its WebSocket at /ws
                            (0: no web client)                            [8081]
+  --https-port PORT        the web client over HTTPS and WSS, with the TLS
+                           certificate (0: off; needs --tls-port)        [8444]
   --max-upload BYTES       largest file shared from the web client
                            (0: no uploads; kept beside the database)     [10485760]
   --max-line BYTES         longest line; longer: error, then disconnect  [32768]
@@ -154,6 +159,7 @@ const SERVER_FLAGS = {
   port: { type: "string" },
   "plain-port": { type: "string" },
   "http-port": { type: "string" },
+  "https-port": { type: "string" },
   "max-upload": { type: "string" },
   "tls-port": { type: "string" },
   "irc-port": { type: "string" },
@@ -219,6 +225,7 @@ export function parseServerArgs(
     port: plainPort || (integer(flags, "port", 65535) ?? SERVER_DEFAULTS.port),
     plainTcp: plainPort !== 0,
     httpPort: integer(flags, "http-port", 65535) ?? DEFAULT_HTTP_PORT,
+    httpsPort: integer(flags, "https-port", 65535) ?? DEFAULT_HTTPS_PORT,
     version: VERSION,
     quiet: values.quiet ?? false,
     help: values.help ?? false,
@@ -252,6 +259,7 @@ export function parseServerArgs(
   }
   // 0 turns the web client off (ServerOptions: undefined).
   if (options.httpPort === 0) delete options.httpPort;
+  if (options.httpsPort === 0 || tlsPort === 0) delete options.httpsPort;
   // Uploads live in a folder beside the database; with :memory:, in memory.
   if (options.db !== ":memory:") options.uploadDir = `${options.db}.files`;
   return options;
@@ -424,14 +432,6 @@ async function runServer(args: string[]): Promise<number> {
       }
     }
   }
-  if (server.web) {
-    const { scheme, addr } = server.web;
-    const local = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    const shown = wildcard ? lanAddresses() : [local];
-    for (const address of shown.length > 0 ? shown : ["127.0.0.1"]) {
-      console.log(`  web client: open ${scheme}://${address}:${addr.port} in a browser`);
-    }
-  }
   const onHangup = identity ? reloadOnHangup(identity, log) : undefined;
   if (server.tlsAddr && identity) {
     const { hostname, port } = server.tlsAddr;
@@ -443,6 +443,15 @@ async function runServer(args: string[]): Promise<number> {
       for (const address of lanAddresses()) {
         console.log(`  others can join with: chat client ${address} ${port} --tls`);
       }
+    }
+  }
+  for (const web of [server.web, server.secureWeb]) {
+    if (!web) continue;
+    const { scheme, addr } = web;
+    const local = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    const shown = wildcard ? lanAddresses() : [local];
+    for (const address of shown.length > 0 ? shown : ["127.0.0.1"]) {
+      console.log(`  web client: open ${scheme}://${address}:${addr.port} in a browser`);
     }
   }
   if (server.ircAddr) {

@@ -98,6 +98,12 @@ export interface ServerOptions {
    * this. @default {no web client}
    */
   httpPort?: number;
+  /**
+   * Serve the web client over HTTPS (and WSS) on this port too, with the TLS
+   * certificate (`tls.identity`, as it is at start); 0 picks a free one. Only
+   * {@linkcode ChatServer.open} reads this, and only with `tls`. @default {no HTTPS}
+   */
+  httpsPort?: number;
   /** Largest upload from the web client in bytes; 0 turns uploads off. @default {10485760} */
   maxUploadBytes?: number;
   /** Folder for uploads (beside the database). @default {in memory, at most 64 MiB} */
@@ -184,11 +190,17 @@ export class ChatServer {
   /** The plain TCP address; `undefined` when plain TCP is off. */
   readonly addr: Deno.NetAddr | undefined;
   readonly #options: Required<
-    Omit<ServerOptions, "log" | "store" | "tls" | "httpPort" | "uploadDir" | "ircPort">
+    Omit<
+      ServerOptions,
+      "log" | "store" | "tls" | "httpPort" | "httpsPort" | "uploadDir" | "ircPort"
+    >
   >;
   #web: WebServer | undefined;
-  /** What TCP and TLS connections enforce, and where they send browsers. */
+  #secureWeb: WebServer | undefined;
+  /** What plain TCP connections enforce, and where they send browsers (HTTP). */
   readonly #tcpLimits: ConnectionLimits;
+  /** The same for TLS connections, which send browsers to HTTPS. */
+  readonly #tlsLimits: ConnectionLimits;
   readonly #listener: Deno.TcpListener | undefined;
   #tlsListener: TlsListener | undefined;
   #irc: { gateway: IrcGateway; listener: Deno.TcpListener } | undefined;
@@ -209,8 +221,14 @@ export class ChatServer {
   #stopping = false;
 
   private constructor(listener: Deno.TcpListener | undefined, options: ServerOptions) {
-    const { tls: _tls, httpPort: _httpPort, uploadDir: _uploadDir, ircPort: _ircPort, ...rest } =
-      options;
+    const {
+      tls: _tls,
+      httpPort: _httpPort,
+      httpsPort: _httpsPort,
+      uploadDir: _uploadDir,
+      ircPort: _ircPort,
+      ...rest
+    } = options;
     this.#options = { ...SERVER_DEFAULTS, plainTcp: true, ...definedOnly(rest) };
     this.#listener = listener;
     this.addr = listener?.addr;
@@ -232,6 +250,7 @@ export class ChatServer {
         : Math.min(DEFAULT_REPLY_BUDGET_BYTES, Math.floor(this.#options.sendQueueBytes / 8)),
     });
     this.#tcpLimits = { ...this.#options };
+    this.#tlsLimits = { ...this.#options };
     if (
       this.#options.historyDays > 0 || this.#options.historyMaxRows > 0 ||
       this.#options.resumeExpiryMs > 0
@@ -287,12 +306,18 @@ export class ChatServer {
         throw new ListenError(options.tls.port, error);
       }
     }
-    if (options.httpPort !== undefined) {
+    const files = new FileStore(options.uploadDir);
+    const webs: [number | undefined, { cert: string; key: string } | undefined][] = [
+      [options.httpPort, undefined],
+      [options.tls ? options.httpsPort : undefined, options.tls?.identity.current],
+    ];
+    for (const [port, tls] of webs) {
+      if (port === undefined) continue;
       try {
-        server.listenWeb(options.httpPort, new FileStore(options.uploadDir));
+        server.listenWeb(port, files, tls);
       } catch (error) {
         await server.shutdown(0);
-        throw new ListenError(options.httpPort, error);
+        throw new ListenError(port, error);
       }
     }
     if (options.ircPort !== undefined) {
@@ -304,6 +329,11 @@ export class ChatServer {
       }
     }
     return server;
+  }
+
+  /** The web client's HTTPS server, once {@linkcode listenWeb} has bound it with TLS. */
+  get secureWeb(): WebServer | undefined {
+    return this.#secureWeb;
   }
 
   /** The web client's server, once {@linkcode listenWeb} has bound it. */
@@ -318,11 +348,13 @@ export class ChatServer {
    *
    * @param port the HTTP port; 0 picks a free one
    * @param files where uploads go
+   * @param tls PEM certificate and key: serve HTTPS and WSS, and redirect
+   * browsers that open the TLS chat port here
    * @returns the bound address
    * @throws {Deno.errors.AddrInUse} when the port is taken
    */
-  listenWeb(port: number, files: FileStore): Deno.NetAddr {
-    this.#web = WebServer.listen({
+  listenWeb(port: number, files: FileStore, tls?: { cert: string; key: string }): Deno.NetAddr {
+    const web = WebServer.listen({
       hub: this.hub,
       limits: this.#options,
       pressure: this.#pressure,
@@ -331,9 +363,16 @@ export class ChatServer {
       refusal: (hostname) => this.#refusal(hostname),
       adopt: (connection) => this.#adopt(connection),
       release: this.#finished,
-    }, { hostname: this.#options.hostname, port });
-    this.#tcpLimits.webPort = this.#web.addr.port;
-    return this.#web.addr;
+    }, { hostname: this.#options.hostname, port, ...(tls ? { tls } : {}) });
+    if (tls) {
+      this.#secureWeb = web;
+      this.#tlsLimits.webPort = web.addr.port;
+      this.#tlsLimits.webScheme = "https";
+    } else {
+      this.#web = web;
+      this.#tcpLimits.webPort = web.addr.port;
+    }
+    return web.addr;
   }
 
   /** The IRC gateway's address, once {@linkcode listenIrc} has bound it. */
@@ -383,7 +422,7 @@ export class ChatServer {
           tcp.destroy();
           return;
         }
-        this.admit(new NodeSocketConn(secure, tcp));
+        this.admit(new NodeSocketConn(secure, tcp), this.#tlsLimits);
       },
       onError: (error) => this.hub.log(`TLS accept failed: ${error.message}`),
     });
@@ -421,7 +460,7 @@ export class ChatServer {
       this.#listener?.close();
     } catch { /* already closed */ }
     this.#tlsListener?.close();
-    const web = this.#web?.shutdown();
+    const web = Promise.all([this.#web?.shutdown(), this.#secureWeb?.shutdown()]);
     try {
       this.#irc?.listener.close();
     } catch { /* already closed */ }

@@ -269,6 +269,7 @@ export interface TestServer extends AsyncDisposable {
 export const EXTRA_LISTENERS_OFF: [flag: string, off: string][] = [
   ["--tls-port", "0"],
   ["--http-port", "0"],
+  ["--https-port", "0"],
   ["--irc-port", "0"],
 ];
 

@@ -5,6 +5,7 @@
  */
 
 import assert from "@chat/assert";
+import tls from "node:tls";
 import { freePort, startTestServer, TestClient } from "./test_util.ts";
 import {
   countInLog,
@@ -300,4 +301,36 @@ Deno.test("web: two pages, nc and a JSON client chat in rooms, history, privatel
     await server.stop("SIGKILL");
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("web: HTTPS and WSS with the TLS certificate; the TLS chat port sends browsers there", async () => {
+  await using server = await startTestServer([
+    "--tls-port",
+    String(freePort()),
+    "--https-port",
+    String(freePort()),
+  ]);
+  const url = await webUrl(server, "https");
+  await using browser = await startBrowser({ acceptInsecureCerts: true });
+  await using carol = await TestClient.joinText(server.port, "carol");
+  const page = await browser.open(url);
+  await login(page, "alice");
+  await say(page, "over wss");
+  await carol.lines.expect("alice: over wss");
+  await carol.send("and back");
+  await expectInLog(page, "and back");
+  assert.ok(await page.evaluate(() => location.protocol === "https:"));
+
+  const socket = tls.connect({
+    host: "127.0.0.1",
+    port: server.tlsPort!,
+    rejectUnauthorized: false,
+  });
+  let reply = "";
+  socket.on("data", (chunk) => reply += chunk);
+  const closed = new Promise((resolve) => socket.on("close", resolve));
+  socket.write(`GET /x HTTP/1.1\r\nHost: 127.0.0.1:${server.tlsPort}\r\n\r\n`);
+  await closed;
+  assert.match(reply, /^HTTP\/1.1 307 /);
+  assert.ok(reply.includes(`Location: ${url}/x\r\n`), reply);
 });

@@ -35,13 +35,18 @@ export interface TestBrowser extends AsyncDisposable {
 /**
  * Starts Chromium.
  *
+ * @param options `acceptInsecureCerts`: trust any certificate (the server's
+ * generated, self-signed one)
  * @returns the browser; dispose it to close it and delete its profile
  */
-export async function startBrowser(): Promise<TestBrowser> {
+export async function startBrowser(
+  options: { acceptInsecureCerts?: boolean } = {},
+): Promise<TestBrowser> {
   const profile = await Deno.makeTempDir({ prefix: "chat-chromium-" });
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
+    acceptInsecureCerts: options.acceptInsecureCerts ?? false,
     args: [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`],
   });
   return {
@@ -73,8 +78,11 @@ export async function startBrowser(): Promise<TestBrowser> {
  * @param server a server started with `--http-port`
  * @returns e.g. `http://127.0.0.1:41234`
  */
-export async function webUrl(server: TestServer): Promise<string> {
-  const line = await server.stdout.expect(/web client: open \S+ in a browser/);
+export async function webUrl(server: TestServer, scheme = "http"): Promise<string> {
+  const pattern = new RegExp(`web client: open ${scheme}://\\S+ in a browser`);
+  // startTestServer may have read past it already (the TLS lines come first).
+  const line = server.stdout.seen.find((l) => pattern.test(l)) ??
+    await server.stdout.expect(pattern);
   return /open (\S+) in/.exec(line)![1]!;
 }
 

@@ -31,6 +31,8 @@ export interface ConnectionLimits {
    * there. Without it, HTTP requests get a 400 and an explanation.
    */
   webPort?: number | undefined;
+  /** The web client's scheme on `webPort`. @default {"http"} */
+  webScheme?: "http" | "https";
 }
 
 /**
@@ -296,7 +298,7 @@ export class TcpConnection implements Transport, SendQueueSink {
     const name = host?.replace(/:\d+$/, "");
     if (port !== undefined && name && /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/.test(name)) {
       const path = http.path.startsWith("/") ? http.path : "/";
-      const location = `http://${name}:${port}${path}`;
+      const location = `${this.#limits.webScheme ?? "http"}://${name}:${port}${path}`;
       this.#hub.log(`redirect ${this.remote}: HTTP request on the chat port, to ${location}`);
       this.#queue.push(encoder.encode(
         `HTTP/1.1 307 Temporary Redirect\r\nLocation: ${location}\r\nContent-Length: 0\r\n` +
