@@ -33,7 +33,8 @@ export type ClientFrame =
   /** A private message to the last user who sent you one. */
   | { type: "reply"; text: string; ref?: string }
   | { type: "join"; room: string }
-  | { type: "part"; room?: string }
+  /** `reason` is shown to the room (IRC's PART message). */
+  | { type: "part"; room?: string; reason?: string }
   | { type: "rooms" }
   /** Without `text`: asks for the topic; with it: sets it. */
   | { type: "topic"; room?: string; text?: string }
@@ -99,7 +100,7 @@ export type ServerFrame =
   | ({ type: "action"; room?: string } & ChatLine)
   | ({ type: "private"; to: string } & ChatLine)
   | { type: "joined"; nick: string; room?: string; ts: number }
-  /** `message`: the text of a `/quit REASON`. */
+  /** `message`: the text of a `/quit REASON` or of a part's `reason`. */
   | { type: "left"; nick: string; room?: string; reason: string; message?: string; ts: number }
   | { type: "renamed"; from: string; to: string; ts: number }
   /**
@@ -246,7 +247,7 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
   input: { text: "string", room: "string?", ref: "string?" },
   reply: { text: "string", ref: "string?" },
   join: { room: "string" },
-  part: { room: "string?" },
+  part: { room: "string?", reason: "string?" },
   rooms: {},
   topic: { room: "string?", text: "string?" },
   who: { room: "string?" },

@@ -139,9 +139,9 @@ Deno.test("irc: IRC, plain-text and JSON users share a room and private messages
 
   await text.send("/part #dev");
   await alice.expect(/^:tom!text@chat PART #dev$/);
-  await alice.send("PART #dev");
-  await alice.expect(/^:alice!~alice@chat PART #dev$/);
-  await json.expectFrame((f) => f.type === "left" && f.nick === "alice");
+  await alice.send("PART #dev :see you");
+  await alice.expect(/^:alice!~alice@chat PART #dev :see you$/);
+  await json.expectFrame((f) => f.type === "left" && f.nick === "alice" && f.message === "see you");
   await alice.send("QUIT :bye now");
   await alice.expect(/^ERROR :/);
 });

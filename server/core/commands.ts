@@ -209,6 +209,13 @@ function* whoPages(
   }
 }
 
+/** A one-line reason (quit, part): cleaned, at most MAX_AWAY_LENGTH characters. */
+function shortText(raw: string | undefined): string {
+  return raw === undefined
+    ? ""
+    : [...sanitizeText(raw, false).trim()].slice(0, MAX_AWAY_LENGTH).join("");
+}
+
 const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   hello(session) {
     session.error("already_registered", "hello was already sent");
@@ -276,7 +283,7 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   },
   part(session, frame) {
     const room = targetRoom(session, frame.room, true);
-    if (room) session.leaveRoom(room, "part");
+    if (room) session.leaveRoom(room, "part", true, shortText(frame.reason) || undefined);
   },
   rooms(session) {
     session.reply(roomPages(session.hub.rooms()));
@@ -392,10 +399,7 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   },
   quit(session, frame) {
     session.forget();
-    const message = frame.reason === undefined
-      ? ""
-      : [...sanitizeText(frame.reason, false).trim()].slice(0, MAX_AWAY_LENGTH).join("");
-    session.end("quit", "goodbye", message || undefined);
+    session.end("quit", "goodbye", shortText(frame.reason) || undefined);
   },
   ping(session, frame) {
     session.send(

@@ -418,7 +418,8 @@ export class Session {
    * @param room a room the session is in
    * @param reason `part`, or why the session ended
    * @param announce tell the remaining members
-   * @param message the text of a `/quit REASON`, carried by the `left` notices
+   * @param message the text of a `/quit REASON` (or a part's reason), carried by
+   * the `left` notices
    */
   leaveRoom(room: Room, reason: string, announce = true, message?: string): void {
     // Counted with the leaving member, as a join counts the joining one.
@@ -437,7 +438,14 @@ export class Session {
       });
     }
     if (this.#state !== "active") return;
-    this.send({ type: "left", nick: this.#nick!, room: room.name, reason, ts: Date.now() });
+    this.send({
+      type: "left",
+      nick: this.#nick!,
+      room: room.name,
+      reason,
+      ...(message ? { message } : {}),
+      ts: Date.now(),
+    });
     if (this.#current === room) {
       this.#current = [...this.rooms.values()].at(-1);
       const current = this.#current;

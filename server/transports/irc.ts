@@ -201,9 +201,23 @@ export class IrcRenderer implements FrameRenderer {
       case "private":
         return this.chat(frame, batch);
       case "joined":
-        return `:${g.source(frame.nick)} JOIN ${frame.room}${CRLF}`;
+        return this.#line(
+          { source: g.source(frame.nick), command: "JOIN", params: [frame.room ?? ""] },
+          frame.ts,
+          false,
+        );
       case "left":
-        if (frame.reason === "part") return `:${g.source(frame.nick)} PART ${frame.room}${CRLF}`;
+        if (frame.reason === "part") {
+          return this.#line(
+            {
+              source: g.source(frame.nick),
+              command: "PART",
+              params: frame.message ? [frame.room ?? "", frame.message] : [frame.room ?? ""],
+            },
+            frame.ts,
+            frame.message !== undefined,
+          );
+        }
         return this.#line({
           source: g.source(frame.nick),
           command: "QUIT",
@@ -253,9 +267,9 @@ export class IrcRenderer implements FrameRenderer {
     return out;
   }
 
-  #line(message: IrcMessage, ts: number | undefined): string {
+  #line(message: IrcMessage, ts: number | undefined, trailing = true): string {
     if (this.#bits & TAG_TIME) message.tags = { time: isoTime(ts ?? Date.now()) };
-    return formatIrcLine(message, true) + CRLF;
+    return formatIrcLine(message, trailing) + CRLF;
   }
 }
 
@@ -770,12 +784,16 @@ export class IrcClient implements LineHandler, Transport {
     }
   }
 
-  /** PART #a,#b [reason] (the reason is not carried: the core's part has none). */
+  /** PART #a,#b [reason]. */
   part(params: string[]): void {
-    const list = params[0];
+    const [list, reason] = params;
     if (!list) return this.#num("461", ["PART", "Not enough parameters"]);
     for (const name of list.split(",")) {
-      if (name !== "") this.#frame({ type: "part", room: name }, { command: "PART", target: name });
+      if (name === "") continue;
+      const frame: ClientFrame = reason
+        ? { type: "part", room: name, reason }
+        : { type: "part", room: name };
+      this.#frame(frame, { command: "PART", target: name });
     }
   }
 
