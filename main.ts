@@ -55,6 +55,7 @@ Usage:
   chat server [--host HOST] [--port PORT] [options]
   chat client [HOST] [PORT] [--nick NAME] [--retries N] [--retry-delay MS]
               [--tls] [--fingerprint SHA256:…] [--known-hosts FILE]
+              (chat client --help: the client's own help)
   chat bench [HOST] [PORT] --clients N --senders S --rate R|--blast --size B
              --duration D [--mode json|text] [--json]
   chat --help | --version
@@ -478,51 +479,131 @@ async function runServer(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `chat client --help`. */
+const CLIENT_USAGE = `chat ${VERSION}: the terminal client
+
+Usage:
+  chat client [HOST] [PORT] [--nick NAME] [options]
+
+  HOST                     server address                                [127.0.0.1]
+  PORT                     server port                     [8080; with --tls: 8443]
+  --nick NAME              nickname (asked for when absent)
+  --retries N              reconnect attempts after a dropped connection
+                           before giving up (0: none)  [terminal: unlimited; piped: 5]
+  --retry-delay MS         first reconnect delay; doubles up to 30 s     [1000]
+  --tls                    connect over TLS; a self-signed certificate is
+                           trusted on first use (pinned in known_hosts)
+  --fingerprint SHA256:…   trust exactly this key (implies --tls; scripts)
+  --known-hosts FILE       the pin file (implies --tls)
+  --no-bell                no bell for mentions and private messages
+  --no-timestamps          no [14:02] before live lines
+  --no-color               no colours (also: NO_COLOR=1)
+
+Defaults come from $XDG_CONFIG_HOME/chat/client.toml (~/.config/chat/client.toml):
+  host = "192.168.1.20"    port = 8080    nick = "alice"    tls = false
+  color = true             bell = true    timestamps = true
+Input history and ignored nicknames are kept in $XDG_STATE_HOME/chat/
+(~/.local/state/chat/).
+
+On a terminal every room and private conversation has a window: Alt+1…9,
+Alt+←/→ or Ctrl+N/P switch, PgUp/PgDn scroll, Tab completes nicknames,
+commands and rooms, Alt+Enter or a paste makes a multi-line message.
+Inside the chat, type /help for the commands. Piped, the client reads lines
+from stdin and prints one line per message.`;
+
+const CLIENT_FLAGS = {
+  nick: { type: "string", short: "n" },
+  retries: { type: "string" },
+  "retry-delay": { type: "string" },
+  tls: { type: "boolean" },
+  fingerprint: { type: "string" },
+  "known-hosts": { type: "string" },
+  "no-bell": { type: "boolean" },
+  "no-timestamps": { type: "boolean" },
+  "no-color": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Our one-line words for what parseArgs refuses in `chat client`. */
+function clientArgs(args: string[]) {
+  try {
+    return parseArgs({ args, options: CLIENT_FLAGS, allowPositionals: true, strict: true });
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? "";
+    const flag = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? "";
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      const name = flag.replace(/^-+/, "").split("=")[0];
+      const hint = name === "port" || name === "p"
+        ? "; give the port after the host: chat client HOST PORT"
+        : name === "host"
+        ? "; give the host as the first argument: chat client HOST PORT"
+        : "";
+      throw new ClientUsageError(`unknown option ${flag}${hint}`);
+    }
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      throw new ClientUsageError(`option ${flag || "given"} needs a value`);
+    }
+    throw new ClientUsageError((error as Error).message.split("\n")[0]!);
+  }
+}
+
+/** A mistake on the `chat client` command line: one line, pointing at `chat client --help`. */
+class ClientUsageError extends Error {}
+
 async function runClientCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      nick: { type: "string", short: "n" },
-      retries: { type: "string" },
-      "retry-delay": { type: "string" },
-      tls: { type: "boolean" },
-      fingerprint: { type: "string" },
-      "known-hosts": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = clientArgs(args);
   if (values.help) {
-    console.log(USAGE);
+    console.log(CLIENT_USAGE);
     return 0;
   }
   if (positionals.length > 2) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[2])}`);
+    throw new ClientUsageError(`unexpected argument ${JSON.stringify(positionals[2])}`);
   }
-  const fingerprint = values.fingerprint;
+  const { loadSettings, stateDir, ConfigError } = await import("./client/config.ts");
+  let settings;
+  try {
+    const loaded = loadSettings();
+    settings = loaded.settings;
+    if (loaded.warning) console.error(`chat client: ${loaded.warning}`);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`chat client: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  const fingerprint = values.fingerprint ?? settings.fingerprint;
   if (fingerprint !== undefined && parseFingerprint(fingerprint) === undefined) {
-    throw new UsageError(
+    throw new ClientUsageError(
       `--fingerprint must look like SHA256:<43 base64 characters>, got ${
         JSON.stringify(fingerprint)
       }`,
     );
   }
-  if (values["known-hosts"] === "") throw new UsageError("--known-hosts needs a path");
-  const tls = values.tls === true || fingerprint !== undefined ||
+  if (values["known-hosts"] === "") throw new ClientUsageError("--known-hosts needs a path");
+  const tls = values.tls === true || settings.tls === true || fingerprint !== undefined ||
     values["known-hosts"] !== undefined;
-  const port = integer(
-    { port: positionals[1] ?? String(tls ? DEFAULT_TLS_PORT : 8080) },
-    "port",
-    65535,
-  )!;
+  let port: number;
+  try {
+    port = integer(
+      { port: positionals[1] ?? String(settings.port ?? (tls ? DEFAULT_TLS_PORT : 8080)) },
+      "port",
+      65535,
+    )!;
+  } catch {
+    throw new ClientUsageError(
+      `the port must be a whole number from 0 to 65535, got ${JSON.stringify(positionals[1])}`,
+    );
+  }
   const retries = integer(values, "retries");
   const retryDelay = integer(values, "retry-delay", 30_000);
+  const nick = values.nick ?? settings.nick;
   const { runClient } = await import("./client/mod.ts");
+  const state = stateDir();
   return runClient({
-    hostname: positionals[0] ?? "127.0.0.1",
+    hostname: positionals[0] ?? settings.host ?? "127.0.0.1",
     port,
-    ...(values.nick !== undefined ? { nick: values.nick } : {}),
+    ...(nick !== undefined ? { nick } : {}),
     ...(tls
       ? {
         tls: {
@@ -531,6 +612,10 @@ async function runClientCommand(args: string[]): Promise<number> {
         },
       }
       : {}),
+    ...(values["no-bell"] || settings.bell === false ? { bell: false } : {}),
+    ...(values["no-timestamps"] || settings.timestamps === false ? { timestamps: false } : {}),
+    ...(values["no-color"] || settings.color === false ? { color: false } : {}),
+    ...(state !== undefined ? { stateDir: state } : {}),
     ...(retries !== undefined ? { retries } : {}),
     ...(retryDelay !== undefined
       ? { backoff: (attempt: number) => backoffDelay(attempt, { baseMs: retryDelay }) }
@@ -571,6 +656,10 @@ export async function main(args: string[]): Promise<number> {
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (error) {
+    if (error instanceof ClientUsageError) {
+      console.error(`chat client: ${error.message} (see chat client --help)`);
+      return 2;
+    }
     if (
       error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
     ) {

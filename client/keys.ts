@@ -31,6 +31,16 @@ export type KeyName =
   | "eof"
   /** Ctrl+L. */
   | "redraw"
+  /** Tab: complete the word before the cursor. */
+  | "tab"
+  /** Alt+Enter: a new line inside the message. */
+  | "newline"
+  | "page-up"
+  | "page-down"
+  /** Alt+→, Ctrl+N: the next window. */
+  | "window-next"
+  /** Alt+←, Ctrl+P: the previous window. */
+  | "window-prev"
   /** A lone Escape, or a sequence this decoder does not know. */
   | "ignored";
 
@@ -38,7 +48,16 @@ export type KeyName =
 export type Key =
   /** Printable text (one or more characters; a paste arrives as one run). */
   | { type: "text"; text: string }
+  /** A bracketed paste (the terminal marks it): its text, newlines kept. */
+  | { type: "paste"; text: string }
+  /** Alt+1…9: window N. */
+  | { type: "window"; n: number }
   | { type: KeyName };
+
+/** Most bytes of one bracketed paste kept; the rest is dropped. */
+export const MAX_PASTE_BYTES = 1024 * 1024;
+
+const PASTE_END = [0x1b, 0x5b, 0x32, 0x30, 0x31, 0x7e]; // ESC [ 2 0 1 ~
 
 const ESC = 0x1b;
 
@@ -51,12 +70,13 @@ const CONTROL_KEYS: ReadonlyMap<number, Key> = new Map<number, Key>([
   [0x05, { type: "end" }], // Ctrl+E
   [0x06, { type: "right" }], // Ctrl+F
   [0x08, { type: "backspace" }], // Ctrl+H
+  [0x09, { type: "tab" }], // Tab, Ctrl+I
   [0x0a, { type: "enter" }], // Ctrl+J
   [0x0b, { type: "kill-after" }], // Ctrl+K
   [0x0c, { type: "redraw" }], // Ctrl+L
   [0x0d, { type: "enter" }], // Ctrl+M, Enter
-  [0x0e, { type: "down" }], // Ctrl+N
-  [0x10, { type: "up" }], // Ctrl+P
+  [0x0e, { type: "window-next" }], // Ctrl+N
+  [0x10, { type: "window-prev" }], // Ctrl+P
   [0x15, { type: "kill-before" }], // Ctrl+U
   [0x17, { type: "kill-word" }], // Ctrl+W
   [0x7f, { type: "backspace" }], // DEL, what most terminals send for Backspace
@@ -79,6 +99,8 @@ const TILDE_KEYS: Readonly<Record<string, KeyName>> = {
   "4": "end",
   "8": "end",
   "3": "delete",
+  "5": "page-up",
+  "6": "page-down",
 };
 
 /**
@@ -98,6 +120,8 @@ const TILDE_KEYS: Readonly<Record<string, KeyName>> = {
 export class KeyDecoder {
   readonly #text = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
   #pending: number[] = [];
+  /** Inside a bracketed paste: its bytes so far. */
+  #paste: number[] | undefined;
 
   /** Whether an unfinished escape sequence is held. */
   get pending(): boolean {
@@ -112,6 +136,11 @@ export class KeyDecoder {
    */
   push(chunk: Uint8Array): Key[] {
     const keys: Key[] = [];
+    if (this.#paste !== undefined) {
+      const rest = this.#takePaste(chunk, keys);
+      if (rest === undefined) return keys;
+      chunk = rest;
+    }
     let bytes = chunk;
     if (this.#pending.length > 0) {
       bytes = new Uint8Array(this.#pending.length + chunk.length);
@@ -145,11 +174,37 @@ export class KeyDecoder {
         this.#pending = Array.from(bytes.slice(i));
         break;
       }
-      keys.push(decodeEscape(bytes, i, end));
+      const key = decodeEscape(bytes, i, end);
       i = end;
+      if (key === PASTE_START) {
+        this.#paste = [];
+        const rest = this.#takePaste(bytes.subarray(i), keys);
+        if (rest === undefined) return keys;
+        keys.push(...this.push(rest));
+        return keys;
+      }
+      keys.push(key);
     }
     endText(i);
     return keys;
+  }
+
+  /** Adds bytes to the paste; at its end, emits it and returns what follows. */
+  #takePaste(chunk: Uint8Array, keys: Key[]): Uint8Array | undefined {
+    const paste = this.#paste!;
+    const start = Math.max(0, paste.length - PASTE_END.length + 1);
+    for (const b of chunk) if (paste.length < MAX_PASTE_BYTES + PASTE_END.length) paste.push(b);
+    for (let i = start; i + PASTE_END.length <= paste.length; i++) {
+      if (PASTE_END.every((b, k) => paste[i + k] === b)) {
+        const text = new TextDecoder().decode(new Uint8Array(paste.slice(0, i)));
+        // What followed the end marker in this chunk.
+        const consumed = i + PASTE_END.length - (paste.length - chunk.length);
+        this.#paste = undefined;
+        keys.push({ type: "paste", text: text.replaceAll("\r\n", "\n").replaceAll("\r", "\n") });
+        return chunk.subarray(Math.max(0, consumed));
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -194,6 +249,9 @@ function escapeEnd(bytes: Uint8Array, start: number): number {
   return start + 2; // Alt+key, or ESC ESC
 }
 
+/** The start of a bracketed paste (`CSI 200 ~`). */
+const PASTE_START: Key = { type: "ignored" };
+
 function decodeEscape(bytes: Uint8Array, start: number, end: number): Key {
   if (end === start + 1) return { type: "ignored" };
   const next = bytes[start + 1]!;
@@ -201,15 +259,19 @@ function decodeEscape(bytes: Uint8Array, start: number, end: number): Key {
     const final = String.fromCharCode(bytes[end - 1]!);
     const params = String.fromCharCode(...bytes.subarray(start + 2, end - 1));
     if (final === "~") {
+      if (params === "200") return PASTE_START;
       const type = TILDE_KEYS[params.split(";")[0]!];
       return { type: type ?? "ignored" };
     }
     const type = FINAL_KEYS[final];
     if (type === undefined) return { type: "ignored" };
-    // Ctrl or Alt with the arrows (CSI 1;5D, CSI 1;3D) moves by words.
+    // Ctrl with the arrows (CSI 1;5D) moves by words; Alt (CSI 1;3D) switches windows.
     const modifier = params.split(";")[1];
-    if ((modifier === "5" || modifier === "3") && (type === "left" || type === "right")) {
+    if (modifier === "5" && (type === "left" || type === "right")) {
       return { type: type === "left" ? "word-left" : "word-right" };
+    }
+    if (modifier === "3" && (type === "left" || type === "right")) {
+      return { type: type === "left" ? "window-prev" : "window-next" };
     }
     return { type };
   }
@@ -222,8 +284,11 @@ function decodeEscape(bytes: Uint8Array, start: number, end: number): Key {
     case 0x08:
       return { type: "kill-word" };
     case 0x0d: // Alt+Enter
-      return { type: "enter" };
+    case 0x0a:
+      return { type: "newline" };
     default:
+      // Alt+1…9: window N.
+      if (next >= 0x31 && next <= 0x39) return { type: "window", n: next - 0x30 };
       return { type: "ignored" };
   }
 }

@@ -35,6 +35,13 @@ export interface LineEditorOptions {
 
 // deno-lint-ignore no-control-regex -- control characters are what is removed
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+// deno-lint-ignore no-control-regex -- control characters are what is removed
+const CONTROL_BUT_NEWLINE = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+/** How a newline inside the input line is drawn. */
+export const NEWLINE_MARK = "↵";
+/** Drawn at the left edge when the start of the line is scrolled out of view. */
+export const SCROLL_MARK = "<";
 
 /**
  * A single-line editor: insert at the cursor, Backspace/Delete, Left/Right by
@@ -88,6 +95,12 @@ export class LineEditor {
     switch (key.type) {
       case "text":
         this.insert(key.text);
+        return undefined;
+      case "paste":
+        this.insert(key.text, true);
+        return undefined;
+      case "newline":
+        this.insert("\n", true);
         return undefined;
       case "enter": {
         const line = this.#text;
@@ -150,18 +163,55 @@ export class LineEditor {
         return undefined;
       case "redraw":
       case "ignored":
+      case "tab":
+      case "page-up":
+      case "page-down":
+      case "window-next":
+      case "window-prev":
+      case "window":
         return undefined;
     }
   }
 
   /**
+   * Replaces the whole line, the cursor at its end (e.g. a completion, or a
+   * refused line put back).
+   *
+   * @param text the new line
+   * @param cursor where the cursor goes (a UTF-16 offset)
+   */
+  setText(text: string, cursor = text.length): void {
+    this.#text = text;
+    this.#cursor = Math.max(0, Math.min(cursor, text.length));
+  }
+
+  /** The submitted lines Up/Down recall, oldest first. */
+  get history(): readonly string[] {
+    return this.#history;
+  }
+
+  /**
+   * Sets the lines Up/Down recall (e.g. from the state file).
+   *
+   * @param lines oldest first
+   */
+  loadHistory(lines: readonly string[]): void {
+    this.#history.length = 0;
+    this.#history.push(...lines.slice(-this.#historySize));
+    this.#historyIndex = this.#history.length;
+  }
+
+  /**
    * Inserts text at the cursor. Tabs become spaces; other control
-   * characters (including newlines of a paste) are dropped.
+   * characters are dropped, and so are newlines unless `multiline` (a
+   * bracketed paste, Alt+Enter).
    *
    * @param text typed or pasted text
+   * @param multiline keep newlines (a multi-line message)
    */
-  insert(text: string): void {
-    const clean = text.replaceAll("\t", " ").replace(CONTROL, "");
+  insert(text: string, multiline = false): void {
+    const kept = multiline ? text.replaceAll("\r\n", "\n").replaceAll("\r", "\n") : text;
+    const clean = kept.replaceAll("\t", " ").replace(multiline ? CONTROL_BUT_NEWLINE : CONTROL, "");
     if (clean === "") return;
     this.#text = this.#text.slice(0, this.#cursor) + clean + this.#text.slice(this.#cursor);
     // Snap to a cluster boundary (a combining mark joins the cluster before it).
@@ -179,7 +229,7 @@ export class LineEditor {
    */
   view(width: number): EditorView {
     width = Math.max(1, Math.floor(width));
-    const clusters = graphemes(this.#text);
+    const clusters = graphemes(this.#text).map((c) => c === "\n" ? NEWLINE_MARK : c);
     const widths = clusters.map(clusterWidth);
     let at = 0;
     let cursorIndex = 0;
@@ -202,6 +252,15 @@ export class LineEditor {
     let used = 0;
     let end = scroll;
     while (end < clusters.length && used + widths[end]! <= width) used += widths[end++]!;
+    if (scroll > 0 && cursorIndex > scroll) {
+      // Mark that the start is out of view, in place of the first visible cluster.
+      const first = scroll;
+      return {
+        text: SCROLL_MARK + " ".repeat(Math.max(0, widths[first]! - 1)) +
+          clusters.slice(first + 1, end).join(""),
+        cursor: span(scroll, cursorIndex),
+      };
+    }
     return { text: clusters.slice(scroll, end).join(""), cursor: span(scroll, cursorIndex) };
   }
 

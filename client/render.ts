@@ -47,6 +47,16 @@ export interface RenderOptions {
    * @default {false}
    */
   localTime?: boolean;
+  /**
+   * The colour of a nickname, as an SGR sequence (colour theme).
+   * @default {nickColor(): a stable colour of the 16-colour palette}
+   */
+  nickColor?: (nick: string) => string;
+  /**
+   * Highlight the text (a mention of the reader): bold yellow in colour.
+   * @default {false}
+   */
+  highlight?: boolean;
 }
 
 /** What {@linkcode shouldUseColor} looks at. */
@@ -114,14 +124,23 @@ function nick(name: string, options: RenderOptions): string {
   const text = escapeControls(name);
   if (!options.theme.color) return text;
   if (isViewer(name, options.viewer)) return `${BOLD}${text}${NORMAL_INTENSITY}`;
-  return `\x1b[${nickColor(name)}m${text}${DEFAULT_COLOR}`;
+  const color = options.nickColor?.(name) ?? `\x1b[${nickColor(name)}m`;
+  return `${color}${text}${DEFAULT_COLOR}`;
 }
 
 /** Message text after a prefix; continuation lines indented like plain text. */
-function body(prefix: string, text: string): string {
+function body(prefix: string, text: string, highlight = false): string {
   const indent = " ".repeat(Math.min(plainLength(prefix), 8));
-  return prefix + text.split("\n").map(escapeControls).join("\n" + indent);
+  const lines = text.split("\n").map(escapeControls);
+  if (highlight) {
+    return prefix + lines.map((l) => `${HIGHLIGHT}${l}${NORMAL_INTENSITY}${DEFAULT_COLOR}`)
+      .join("\n" + indent);
+  }
+  return prefix + lines.join("\n" + indent);
 }
+
+/** The look of a line that mentions the reader (colour theme). */
+export const HIGHLIGHT = "\x1b[1;33m";
 
 function dim(text: string, theme: Theme = COLOR_THEME): string {
   if (!theme.color) return text;
@@ -240,7 +259,7 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
         : `* ${nick(frame.from, options)} `;
       if (frame.history) prefix = `[${clock(frame.ts, local)}] ${prefix}`;
       prefix = roomTag(frame.room, options) + prefix;
-      const line = body(prefix, frame.text);
+      const line = body(prefix, frame.text, options.highlight && theme.color);
       return frame.history ? dim(line, theme) : line;
     }
     case "private": {
@@ -253,7 +272,11 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
           frame.text,
         );
       } else {
-        line = body(`${time}${open}[private]${close} ${nick(frame.from, options)}: `, frame.text);
+        line = body(
+          `${time}${open}[private]${close} ${nick(frame.from, options)}: `,
+          frame.text,
+          options.highlight && theme.color,
+        );
       }
       return frame.history ? dim(line, theme) : line;
     }

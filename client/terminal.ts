@@ -13,10 +13,21 @@
  */
 
 import { escapeControls, LineReader } from "../protocol/mod.ts";
-import { KeyDecoder } from "./keys.ts";
+import type { CompletionSources } from "./complete.ts";
+import { Completer } from "./complete.ts";
+import { type Key, KeyDecoder } from "./keys.ts";
 import { LineEditor } from "./line_editor.ts";
-import { COLOR_THEME, MONO_THEME, renderPrompt, shouldUseColor, type Theme } from "./render.ts";
-import { displayWidth } from "./width.ts";
+import {
+  COLOR_THEME,
+  MONO_THEME,
+  renderNotice,
+  renderPrompt,
+  shouldUseColor,
+  type Theme,
+} from "./render.ts";
+import { displayWidth, graphemes } from "./width.ts";
+import { type ChatWindow, type WindowLine, WindowList } from "./windows.ts";
+import { wrap } from "./wrap.ts";
 
 /** Where keys and lines come from (`Deno.stdin` fits). */
 export interface ClientInput {
@@ -63,6 +74,16 @@ export interface TerminalOptions {
    * @default {Deno.consoleSize().columns, or 80}
    */
   columns?: () => number;
+  /**
+   * Height of the terminal in rows, asked before each redraw.
+   * @default {Deno.consoleSize().rows, or 24}
+   */
+  rows?: () => number;
+  /**
+   * Ring the bell (BEL) for {@linkcode Screen.bell}.
+   * @default {true}
+   */
+  bell?: boolean;
   /**
    * In interactive mode, quit on SIGINT/SIGTERM/SIGHUP and redraw on SIGWINCH.
    * @default {true when stdin is Deno.stdin}
@@ -112,6 +133,47 @@ export interface Terminal {
   fail(text: string): void;
   /** Restores the terminal and stops reading; safe to call more than once. */
   close(): Promise<void>;
+  /** The full-screen view of the interactive mode (windows, status line); absent when piped. */
+  readonly screen?: Screen;
+}
+
+/**
+ * The interactive terminal's full screen: the current window's lines
+ * (wrapped, scrollable with PgUp/PgDn), a status line listing the windows,
+ * and the input line. Alt+1…9, Alt+←/→, Ctrl+N/P switch windows; Tab
+ * completes; a bracketed paste or Alt+Enter makes a multi-line message.
+ */
+export interface Screen {
+  /** The windows; change them, then {@linkcode Screen.refresh}. */
+  readonly windows: WindowList;
+  /** Redraws soon (once for everything changed in the same turn). */
+  refresh(): void;
+  /** Rings the terminal bell (unless turned off). */
+  bell(): void;
+  /**
+   * Adds a line to a window and redraws.
+   *
+   * @param window where
+   * @param line what
+   * @returns whether the line alerts (highlighted, outside the current window)
+   */
+  add(window: ChatWindow, line: WindowLine): boolean;
+  /**
+   * Puts a refused line back in the input (when the input is empty).
+   *
+   * @param text the line
+   */
+  putBack(text: string): void;
+  /** Where Tab completion takes its words from. */
+  completion: () => CompletionSources;
+  /** The input history, oldest first (for the state file). */
+  readonly history: readonly string[];
+  /**
+   * Sets the input history (from the state file).
+   *
+   * @param lines oldest first
+   */
+  loadHistory(lines: readonly string[]): void;
 }
 
 /**
@@ -129,7 +191,9 @@ export function openTerminal(options: TerminalOptions = {}): Terminal {
     return new TtyTerminal(stdin, stdout, stderr, {
       theme: color ? COLOR_THEME : MONO_THEME,
       columns: options.columns ?? consoleColumns,
+      rows: options.rows ?? consoleRows,
       signals: options.signals ?? stdin === Deno.stdin,
+      bell: options.bell ?? true,
     });
   }
   return new PipedTerminal(stdin, stdout, stderr);
@@ -140,6 +204,14 @@ function consoleColumns(): number {
     return Deno.consoleSize().columns || 80;
   } catch {
     return 80;
+  }
+}
+
+function consoleRows(): number {
+  try {
+    return Deno.consoleSize().rows || 24;
+  } catch {
+    return 24;
   }
 }
 
@@ -264,35 +336,75 @@ class PipedTerminal implements Terminal {
 interface TtyOptions {
   theme: Theme;
   columns: () => number;
+  rows: () => number;
   signals: boolean;
+  bell: boolean;
 }
 
-const CLEAR_LINE = "\r\x1b[2K";
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 /** How long a lone ESC waits for the rest of a sequence, in ms. */
 const ESCAPE_TIMEOUT = 50;
+/** A message of more lines than this asks for a second Enter before it is sent. */
+export const CONFIRM_LINES = 5;
+/** …and so does one of more characters than this. */
+export const CONFIRM_CHARS = 2000;
 
-/** stdin and stdout are a terminal: raw mode, line editor, prompt. */
-class TtyTerminal implements Terminal {
+const ENTER_SCREEN = "\x1b[?1049h\x1b[?2004h";
+const LEAVE_SCREEN = "\x1b[?2004l\x1b[?1049l";
+const RESET = "\x1b[0m";
+
+/** The day-change line's text: `— Tuesday, 1 December 2026 —`, in local time. */
+function dayName(ts: number): string {
+  const day = new Date(ts).toLocaleDateString("en-GB", {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+  });
+  return `— ${day} —`;
+}
+
+/** Cuts plain text to at most `width` columns. */
+function truncate(text: string, width: number): string {
+  let used = 0;
+  let out = "";
+  for (const cluster of graphemes(text)) {
+    const w = displayWidth(cluster);
+    if (used + w > width) break;
+    out += cluster;
+    used += w;
+  }
+  return out;
+}
+
+/** stdin and stdout are a terminal: raw mode, full screen, windows, line editor. */
+class TtyTerminal implements Terminal, Screen {
   readonly interactive = true;
   readonly theme: Theme;
+  readonly windows: WindowList;
+  completion: () => CompletionSources = () => ({ commands: [], rooms: [], nicks: [] });
   readonly #stdin: ClientInput;
   readonly #stdout: ClientOutput;
   readonly #stderr: ClientOutput;
   readonly #columns: () => number;
+  readonly #rows: () => number;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #keys = new KeyDecoder();
-  readonly #editor = new LineEditor();
+  readonly #editor = new LineEditor({ historySize: 500 });
+  readonly #completer = new Completer();
   readonly #queue = new LineQueue();
   readonly #signals: boolean;
-  #prompt = "";
-  #promptWidth = 0;
-  #showPrompt = false;
-  #echo = false;
+  readonly #bell: boolean;
+  #nick = "";
+  #status: string | undefined;
+  #asking = false;
+  /** A long message waiting for a second Enter. */
+  #confirming: string | undefined;
   #escapeTimer: ReturnType<typeof setTimeout> | undefined;
+  #drawScheduled = false;
   #closed = false;
   readonly #onSignal = () => this.#queue.end();
-  readonly #onResize = () => this.#draw("");
+  readonly #onResize = () => this.#draw();
   readonly #onUnload = () => this.#restore();
 
   constructor(stdin: ClientInput, stdout: ClientOutput, stderr: ClientOutput, options: TtyOptions) {
@@ -301,8 +413,12 @@ class TtyTerminal implements Terminal {
     this.#stderr = stderr;
     this.theme = options.theme;
     this.#columns = options.columns;
+    this.#rows = options.rows;
     this.#signals = options.signals;
+    this.#bell = options.bell;
+    this.windows = new WindowList((ts) => renderNotice(`${dayName(ts)}`, { theme: this.theme }));
     stdin.setRaw?.(true);
+    writeAll(stdout, ENTER_SCREEN);
     // Restore the terminal even when something calls Deno.exit() first.
     globalThis.addEventListener("unload", this.#onUnload);
     if (this.#signals) {
@@ -313,11 +429,40 @@ class TtyTerminal implements Terminal {
     this.#pump();
   }
 
+  get screen(): Screen {
+    return this;
+  }
+
+  get history(): readonly string[] {
+    return this.#editor.history;
+  }
+
+  loadHistory(lines: readonly string[]): void {
+    this.#editor.loadHistory(lines);
+  }
+
   async askNick(): Promise<string | undefined> {
-    this.#setPrompt("nickname: ");
-    this.#echo = true;
-    const line = await this.#queue.next();
-    return line?.trim();
+    this.#asking = true;
+    this.#draw();
+    try {
+      while (true) {
+        const line = await this.#queue.next();
+        if (line === undefined) return undefined;
+        if (line.trim() !== "") {
+          this.print("nickname: " + escapeControls(line.trim()));
+          return line.trim();
+        }
+        this.print(
+          renderNotice(
+            "a nickname is needed to join the chat: type one and press Enter (Ctrl+C quits)",
+            { theme: this.theme },
+          ),
+        );
+      }
+    } finally {
+      this.#asking = false;
+      this.refresh();
+    }
   }
 
   readLine(): Promise<string | undefined> {
@@ -325,16 +470,13 @@ class TtyTerminal implements Terminal {
   }
 
   setNick(nick: string, options: PromptState = {}): void {
-    const prompt = renderPrompt(nick, options.room ?? null, {
-      theme: this.theme,
-      ...(options.status !== undefined ? { status: options.status } : {}),
-    });
-    this.#echo = false;
-    this.#setPrompt(prompt.plain, prompt.styled);
+    this.#nick = nick;
+    this.#status = options.status;
+    this.refresh();
   }
 
   print(text: string): void {
-    this.#draw(text.replaceAll("\n", "\r\n") + "\r\n");
+    this.add(this.windows.current, { text, indent: 2, ts: Date.now() });
   }
 
   warn(text: string): void {
@@ -345,12 +487,36 @@ class TtyTerminal implements Terminal {
     writeAll(this.#stderr, text + "\n");
   }
 
+  add(window: ChatWindow, line: WindowLine): boolean {
+    const { alert } = this.windows.add(window, line);
+    this.refresh();
+    return alert;
+  }
+
+  bell(): void {
+    if (this.#bell && !this.#closed) writeAll(this.#stdout, "\x07");
+  }
+
+  putBack(text: string): void {
+    if (this.#editor.text === "") this.#editor.setText(text);
+    this.refresh();
+  }
+
+  refresh(): void {
+    if (this.#drawScheduled || this.#closed) return;
+    this.#drawScheduled = true;
+    queueMicrotask(() => {
+      this.#drawScheduled = false;
+      this.#draw();
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#escapeTimer);
     this.#queue.end();
-    if (this.#showPrompt) writeAll(this.#stdout, CLEAR_LINE);
+    writeAll(this.#stdout, RESET + LEAVE_SCREEN);
     this.#restore();
     globalThis.removeEventListener("unload", this.#onUnload);
     if (this.#signals) {
@@ -368,27 +534,92 @@ class TtyTerminal implements Terminal {
     }
   }
 
-  #setPrompt(plain: string, styled = plain): void {
-    this.#prompt = styled;
-    this.#promptWidth = displayWidth(plain);
-    this.#showPrompt = true;
-    this.#draw("");
+  /** The prompt for the current window: `alice #dev> `, `alice @bob> `, `nickname: `. */
+  #prompt(width: number): { plain: string; styled: string } {
+    if (this.#asking) return { plain: "nickname: ", styled: "nickname: " };
+    if (this.#nick === "") return { plain: "", styled: "" };
+    const window = this.windows.current;
+    const where = window.kind === "status" ? null : window.label;
+    const prompt = renderPrompt(this.#nick, where, {
+      theme: this.theme,
+      ...(this.#status !== undefined ? { status: this.#status } : {}),
+    });
+    // A prompt wider than half the terminal is cut, so there is room to type.
+    const max = Math.floor(width / 2);
+    if (displayWidth(prompt.plain) <= max) return prompt;
+    const cut = truncate(prompt.plain, Math.max(0, max - 3)) + "…> ";
+    return { plain: cut, styled: cut };
   }
 
-  /**
-   * Clears the input line, writes `above` (complete lines, `\r\n`-ended),
-   * then redraws prompt, visible input and cursor, in one write.
-   */
-  #draw(above: string): void {
-    if (this.#closed) return;
-    let out = CLEAR_LINE + above;
-    if (this.#showPrompt) {
-      const width = this.#columns() - this.#promptWidth - 1;
-      const view = this.#editor.view(width);
-      out += this.#prompt + view.text + "\r";
-      const column = this.#promptWidth + view.cursor;
-      if (column > 0) out += `\x1b[${column}C`;
+  /** The status line: the windows, unread counts and mention marks. */
+  #statusLine(width: number, scrolled: boolean): string {
+    const color = this.theme.color;
+    const parts = this.windows.all.map((w, i) => {
+      const count = w.unread > 0 ? `(${w.unread}${w.mentioned ? "!" : ""})` : "";
+      const label = `${i + 1}:${escapeControls(w.label)}${count}`;
+      const plain = w === this.windows.current ? `[${label}]` : label;
+      if (!color) return { plain, styled: plain };
+      const style = w.mentioned ? "\x1b[1;33m" : w.unread > 0 ? "\x1b[1m" : "";
+      return { plain, styled: style ? `${style}${plain}\x1b[22;39m` : plain };
+    });
+    const extra = (this.#status ? ` (${this.#status})` : "") +
+      (scrolled ? " -- more below --" : "");
+    let plain = "";
+    let styled = "";
+    for (const part of parts) {
+      if (displayWidth(plain + " " + part.plain + extra) > width) break;
+      plain += " " + part.plain;
+      styled += " " + part.styled;
     }
+    plain += extra;
+    styled += extra;
+    plain = truncate(plain, width);
+    if (!color) return plain;
+    return `\x1b[7m${styled}${" ".repeat(Math.max(0, width - displayWidth(plain)))}${RESET}`;
+  }
+
+  /** The rows of one window line: its text, its state mark, wrapped. */
+  #rowsOf(line: WindowLine, width: number): string[] {
+    let text = line.text;
+    const color = this.theme.color;
+    if (line.state === "pending") text += color ? " \x1b[2m…\x1b[22m" : " …";
+    if (line.state === "refused") {
+      const note = ` [not sent: ${escapeControls(line.note ?? "refused")}]`;
+      text += color ? ` \x1b[31m${note.slice(1)}\x1b[39m` : note;
+    }
+    return wrap(text, width, line.indent);
+  }
+
+  /** Draws the whole screen in one write. */
+  #draw(): void {
+    if (this.#closed) return;
+    const width = Math.max(1, this.#columns());
+    const height = Math.max(1, this.#rows());
+    const body = Math.max(0, height - 2);
+    const window = this.windows.current;
+    // The rows of the window from the newest back, enough for the scroll position.
+    const rows: string[] = [];
+    const wanted = body + window.scroll;
+    for (let i = window.lines.length - 1; i >= 0 && rows.length < wanted; i--) {
+      rows.unshift(...this.#rowsOf(window.lines[i]!, width));
+    }
+    const maxScroll = Math.max(0, rows.length - body);
+    if (window.scroll > maxScroll) window.scroll = maxScroll;
+    const end = rows.length - window.scroll;
+    const visible = rows.slice(Math.max(0, end - body), end);
+    let out = "\x1b[?25l";
+    for (let r = 0; r < body; r++) {
+      const row = visible[r - (body - visible.length)];
+      out += `\x1b[${r + 1};1H\x1b[2K${row ?? ""}`;
+    }
+    if (height >= 2) {
+      out += `\x1b[${height - 1};1H\x1b[2K${this.#statusLine(width, window.scroll > 0)}`;
+    }
+    const prompt = this.#prompt(width);
+    const promptWidth = displayWidth(prompt.plain);
+    const view = this.#editor.view(Math.max(1, width - promptWidth - 1));
+    out += `\x1b[${height};1H\x1b[2K${prompt.styled}${view.text}`;
+    out += `\x1b[${height};${promptWidth + view.cursor + 1}H\x1b[?25h`;
     writeAll(this.#stdout, out);
   }
 
@@ -411,23 +642,69 @@ class TtyTerminal implements Terminal {
     this.#queue.end();
   }
 
-  #key(key: Parameters<LineEditor["handle"]>[0]): void {
-    if (key.type === "redraw") {
-      writeAll(this.#stdout, "\x1b[H\x1b[2J");
+  #key(key: Key): void {
+    if (key.type !== "tab") this.#completer.reset();
+    if (key.type !== "enter") this.#confirming = undefined;
+    const body = Math.max(1, this.#rows() - 3);
+    switch (key.type) {
+      case "redraw":
+        writeAll(this.#stdout, "\x1b[2J");
+        break;
+      case "window":
+        this.windows.selectNumber(key.n);
+        break;
+      case "window-next":
+      case "window-prev":
+        this.windows.cycle(key.type === "window-next" ? 1 : -1);
+        break;
+      case "page-up":
+        this.windows.current.scroll += body;
+        break;
+      case "page-down":
+        this.windows.current.scroll = Math.max(0, this.windows.current.scroll - body);
+        break;
+      case "tab": {
+        const done = this.#completer.complete(
+          this.#editor.text,
+          this.#editor.cursor,
+          this.completion(),
+        );
+        if (done) this.#editor.setText(done.text, done.cursor);
+        break;
+      }
+      default: {
+        const event = this.#editor.handle(key);
+        if (event?.type === "quit") {
+          this.#queue.end();
+          return;
+        }
+        if (event?.type === "submit") this.#submit(event.line);
+      }
     }
-    const event = this.#editor.handle(key);
-    if (event?.type === "quit") {
-      this.#queue.end();
+    this.refresh();
+  }
+
+  #submit(line: string): void {
+    if (line.trim() === "" && !this.#asking) return;
+    const lines = line.split("\n").length;
+    if (
+      !this.#asking && (lines > CONFIRM_LINES || line.length > CONFIRM_CHARS) &&
+      this.#confirming !== line
+    ) {
+      // Ask before sending a long paste: the text stays, a second Enter sends it.
+      this.#confirming = line;
+      this.#editor.setText(line);
+      this.print(
+        renderNotice(
+          `send ${lines} lines (${line.length} characters) as one message? ` +
+            "Enter sends it, Ctrl+C clears it",
+          { theme: this.theme },
+        ),
+      );
       return;
     }
-    if (event?.type === "submit" && event.line.trim() !== "") {
-      // The nickname stays on screen after its prompt; chat lines are shown
-      // by the client as rendered messages instead.
-      const echo = this.#echo ? this.#prompt + escapeControls(event.line) + "\r\n" : "";
-      this.#draw(echo);
-      this.#queue.push(event.line);
-      return;
-    }
-    this.#draw("");
+    this.#confirming = undefined;
+    this.windows.current.scroll = 0;
+    this.#queue.push(line);
   }
 }

@@ -1,7 +1,8 @@
 // The interactive client in-process (runClient on a fake terminal with a
 // screen emulator) against the real server behind a cuttable TCP proxy:
-// rooms in the prompt and in lines, and a half-typed line that survives
-// messages from two rooms and a reconnect.
+// windows per room, own lines pending until acknowledged, refused lines put
+// back, mentions and the bell, a half-typed line that survives a reconnect,
+// and quitting at once while offline.
 
 import assert from "@chat/assert";
 import { runClient } from "../client/mod.ts";
@@ -9,79 +10,202 @@ import { FakeInput, FakeOutput, Screen, until } from "./fake_tty.ts";
 import { startTcpProxy, startTestServer, TestClient } from "./test_util.ts";
 
 const COLUMNS = 60;
+const ROWS = 16;
 
-Deno.test("client on a terminal: rooms, and a half-typed line kept across a reconnect", async (t) => {
-  await using server = await startTestServer();
-  await using proxy = startTcpProxy(server.port);
-  await using bob = await TestClient.joinJson(server.port, "bob");
-  await bob.sendFrame({ type: "join", room: "#dev" });
+function fakeClient(port: number, extra: { bell?: boolean; maxText?: number } = {}) {
   const stdin = new FakeInput(true);
   const stdout = new FakeOutput(true);
   const stderr = new FakeOutput(false);
   const exit = runClient({
     hostname: "127.0.0.1",
-    port: proxy.port,
+    port,
     nick: "alice",
     stdin,
     stdout,
     stderr,
     color: false,
+    timestamps: false,
     columns: () => COLUMNS,
+    rows: () => ROWS,
     backoff: () => 20,
+    ...(extra.bell !== undefined ? { bell: extra.bell } : {}),
   });
-  const lines = () => {
-    const screen = new Screen(COLUMNS);
-    screen.write(stdout.text);
-    return screen.lines().filter((l) => l !== "");
+  const screen = () => {
+    const s = new Screen(COLUMNS, ROWS);
+    s.write(stdout.text);
+    return s;
   };
+  const lines = () => screen().lines().filter((l) => l !== "");
   const shows = (line: string) => until(() => lines().includes(line), `"${line}"`, 10_000);
   const prompt = () => lines().at(-1);
+  /** The window's text with wrapped rows joined (whitespace collapsed). */
+  const text = () => lines().slice(0, -2).join(" ").replace(/\s+/g, " ");
+  const status = () => lines().at(-2);
+  return { stdin, stdout, stderr, exit, screen, lines, shows, prompt, status, text };
+}
 
-  await t.step("the prompt shows the current room", async () => {
-    await shows("alice #lobby>");
+Deno.test("client on a terminal: windows, pending lines, a half-typed line kept across a reconnect", async (t) => {
+  await using server = await startTestServer();
+  await using proxy = startTcpProxy(server.port);
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  await bob.sendFrame({ type: "join", room: "#dev" });
+  const c = fakeClient(proxy.port);
+
+  await t.step("the prompt and the status line show the current room", async () => {
+    await c.shows("alice #lobby>");
+    assert.equal(c.status(), " [1:#lobby]");
   });
 
-  await t.step("a line pasted right after /join goes to the new room", async () => {
-    stdin.type("/join #dev\rhello dev\r");
+  await t.step("a line pasted right after /join goes to the new room's window", async () => {
+    c.stdin.type("/join #dev\rhello dev\r");
     const frame = await bob.expectFrame((f) => f.type === "message" && f.text === "hello dev");
     assert.equal(frame.type === "message" && frame.room, "#dev");
-    await shows("alice: hello dev");
-    await shows("alice #dev>");
+    await c.shows("alice: hello dev");
+    await c.shows("alice #dev>");
+    assert.equal(c.status(), " 1:#lobby [2:#dev]");
   });
 
-  await t.step("lines from two rooms print above a half-typed line", async () => {
-    stdin.type("half typed");
-    await shows("alice #dev> half typed");
-    await bob.sendFrame({ type: "say", room: "#lobby", text: "in the lobby" });
-    await bob.sendFrame({ type: "say", room: "#dev", text: "in dev" });
-    await shows("[#lobby] bob: in the lobby");
-    await shows("bob: in dev");
-    assert.equal(prompt(), "alice #dev> half typed");
+  await t.step(
+    "a line from another room counts as unread there; the current one shows",
+    async () => {
+      c.stdin.type("half typed");
+      await c.shows("alice #dev> half typed");
+      await bob.sendFrame({ type: "say", room: "#lobby", text: "in the lobby" });
+      await bob.sendFrame({ type: "say", room: "#dev", text: "in dev" });
+      await c.shows("bob: in dev");
+      await until(() => c.status() === " 1:#lobby(1) [2:#dev]", "the unread count", 10_000);
+      assert.equal(c.lines().includes("bob: in the lobby"), false);
+      assert.equal(c.prompt(), "alice #dev> half typed");
+    },
+  );
+
+  await t.step("switching windows redraws that window's lines", async () => {
+    c.stdin.type("\x1b1");
+    await c.shows("bob: in the lobby");
+    assert.equal(c.status(), " [1:#lobby] 2:#dev");
+    assert.equal(c.prompt(), "alice #lobby> half typed");
+    c.stdin.type("\x1b2");
+    await c.shows("alice #dev> half typed");
   });
 
-  await t.step("a reconnect keeps the half-typed line and shows what was missed", async () => {
+  await t.step("a reconnect is one line, updated in place; the half-typed line stays", async () => {
     proxy.cut({ hold: true });
-    await shows("* connection lost; reconnecting in 0.0 s…");
-    assert.equal(prompt(), "alice #dev (offline)> half typed");
+    await c.shows("* connection lost; reconnecting in 0.0 s…");
+    await until(() => c.prompt() === "alice #dev (offline)> half typed", "offline prompt", 10_000);
     await bob.expectFrame((f) => f.type === "left" && f.nick === "alice");
     await bob.sendFrame({ type: "say", room: "#dev", text: "missed", ref: "m" });
     await bob.expectFrame((f) => f.type === "ack" && f.ref === "m");
+    // Several retries, still one line about the outage.
+    await until(
+      () => c.lines().some((l) => l.includes("cannot reconnect")),
+      "a retry in the same line",
+      10_000,
+    );
+    assert.equal(c.lines().filter((l) => l.startsWith("* connection lost")).length, 1);
     proxy.restore();
-    await shows("* reconnected as alice; 2 online");
-    await shows("bob: missed");
-    assert.equal(prompt(), "alice #dev> half typed");
-    stdin.type(" and sent\r");
+    await until(
+      () => c.lines().some((l) => /^\* connection lost; reconnected as alice; 2 online/.test(l)),
+      "the reconnected line",
+      10_000,
+    );
+    assert.equal(c.lines().filter((l) => l.startsWith("* connection lost")).length, 1);
+    await c.shows("bob: missed");
+    assert.equal(c.prompt(), "alice #dev> half typed");
+    c.stdin.type(" and sent\r");
     const frame = await bob.expectFrame((f) => f.type === "message" && f.from === "alice");
     assert.equal(frame.type === "message" && frame.text, "half typed and sent");
-    await shows("alice: half typed and sent");
+    await c.shows("alice: half typed and sent");
   });
 
   await t.step("/quit exits 0 without reconnecting", async () => {
     const accepted = proxy.accepted;
-    stdin.type("/quit\r");
-    assert.equal(await exit, 0);
+    c.stdin.type("/quit\r");
+    assert.equal(await c.exit, 0);
     assert.equal(proxy.accepted, accepted);
-    assert.equal(stderr.text, "");
-    assert.equal(lines().filter((l) => l === "bob: missed").length, 1);
+    assert.equal(c.stderr.text, "");
   });
+});
+
+Deno.test("client on a terminal: own lines pending until acked; a refused line goes back to the input", async (t) => {
+  await using server = await startTestServer(["--max-text", "20"]);
+  await using proxy = startTcpProxy(server.port);
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  const c = fakeClient(proxy.port);
+  await c.shows("alice #lobby>");
+
+  await t.step("a line typed while offline shows as pending, then sent", async () => {
+    proxy.cut({ hold: true });
+    await until(() => c.prompt()?.includes("(offline)") ?? false, "offline", 10_000);
+    c.stdin.type("while away\r");
+    await c.shows("alice: while away …");
+    proxy.restore();
+    await bob.expectFrame((f) => f.type === "message" && f.text === "while away");
+    await c.shows("alice: while away");
+  });
+
+  await t.step("a refused line is marked and its text is back in the input", async () => {
+    c.stdin.type("this line is much too long for the server\r");
+    await until(
+      () => c.text().includes("[not sent: message is longer than 20 bytes]"),
+      "the refusal",
+      10_000,
+    );
+    await c.shows("alice #lobby> this line is much too long for the server");
+  });
+
+  await t.step("a private message to someone gone is refused in its line", async () => {
+    c.stdin.type("\x15/msg nobody hi\r");
+    await until(
+      () => c.text().includes('[not sent: no one called "nobody" is online]'),
+      "the refusal",
+      10_000,
+    );
+  });
+
+  c.stdin.type("\x15/quit\r");
+  assert.equal(await c.exit, 0);
+});
+
+Deno.test("client on a terminal: mentions and private messages in other windows ring the bell", async () => {
+  await using server = await startTestServer();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  const c = fakeClient(server.port);
+  await c.shows("alice #lobby>");
+  c.stdin.type("/join #dev\r");
+  await c.shows("alice #dev>");
+  await bob.sendFrame({ type: "say", room: "#lobby", text: "no mention of malice here" });
+  await until(() => c.status() === " 1:#lobby(1) [2:#dev]", "unread", 10_000);
+  assert.equal(c.screen().bells, 0, "not a mention: no bell");
+  await bob.sendFrame({ type: "say", room: "#lobby", text: "ALICE: lunch?" });
+  await until(() => c.status() === " 1:#lobby(2!) [2:#dev]", "the mention mark", 10_000);
+  assert.equal(c.screen().bells, 1);
+  await bob.sendFrame({ type: "msg", to: "alice", text: "psst" });
+  await until(() => c.status() === " 1:#lobby(2!) [2:#dev] 3:@bob(1!)", "a query window", 10_000);
+  assert.equal(c.screen().bells, 2);
+  // In the window you are looking at, a mention is highlighted but rings nothing.
+  await bob.sendFrame({ type: "join", room: "#dev" });
+  await bob.sendFrame({ type: "say", room: "#dev", text: "alice, here" });
+  await c.shows("bob: alice, here");
+  assert.equal(c.screen().bells, 2);
+  c.stdin.type("\x1b3");
+  await c.shows("[private] bob: psst");
+  c.stdin.type("sure\r");
+  const reply = await bob.expectFrame((f) => f.type === "private" && f.from === "alice");
+  assert.equal(reply.type === "private" && reply.text, "sure");
+  await c.shows("[private to bob] sure");
+  c.stdin.type("/quit\r");
+  assert.equal(await c.exit, 0);
+});
+
+Deno.test("client on a terminal: Ctrl+C quits at once while offline with a line queued", async () => {
+  await using server = await startTestServer();
+  await using proxy = startTcpProxy(server.port);
+  const c = fakeClient(proxy.port);
+  await c.shows("alice #lobby>");
+  proxy.cut({ hold: true });
+  await until(() => c.prompt()?.includes("(offline)") ?? false, "offline", 10_000);
+  c.stdin.type("queued line\r");
+  await c.shows("alice: queued line …");
+  c.stdin.type("\x03");
+  assert.equal(await c.exit, 0);
 });

@@ -58,42 +58,58 @@ export class FakeOutput implements ClientOutput {
 }
 
 /**
- * Interprets what the client writes to a terminal: printable clusters (wide
- * ones take two cells), CR, LF, `CSI 2K`, `CSI n C`, `CSI H`, `CSI 2J`; SGR
- * is ignored. Enough to see what a user would see, and where the cursor is.
+ * Interprets what the client writes to a terminal of `columns` × `rows`
+ * cells: printable clusters (wide ones take two cells), CR, LF, BEL
+ * (counted), `CSI row;col H`, `CSI K`/`2K`, `CSI J`/`2J`, `CSI n C`; SGR and
+ * mode changes (`CSI ? … h/l`) are ignored. Enough to see what a user would
+ * see, and where the cursor is.
  */
 export class Screen {
-  readonly rows: string[][] = [[]];
+  readonly rows: string[][];
   x = 0;
   y = 0;
+  bells = 0;
   readonly #columns: number;
+  readonly #height: number;
 
-  constructor(columns: number) {
+  constructor(columns: number, rows = 24) {
     this.#columns = columns;
+    this.#height = rows;
+    this.rows = Array.from({ length: rows }, () => []);
   }
 
   write(text: string): void {
     // deno-lint-ignore no-control-regex -- parsing terminal output
-    const tokens = text.match(/\x1b\[[0-9;]*[A-Za-z]|\r|\n|[^\x1b\r\n]+/g) ?? [];
+    const tokens = text.match(/\x1b\[[?0-9;]*[A-Za-z~]|\r|\n|\x07|[^\x1b\r\n\x07]+/g) ?? [];
     for (const token of tokens) {
       if (token === "\r") this.x = 0;
+      else if (token === "\x07") this.bells++;
       else if (token === "\n") {
-        this.y++;
-        this.rows[this.y] ??= [];
+        if (this.y < this.#height - 1) this.y++;
+        else {
+          this.rows.shift();
+          this.rows.push([]);
+        }
       } else if (token.startsWith("\x1b[")) {
-        const n = Number(token.slice(2, -1) || "1");
+        if (token[2] === "?") continue;
+        const params = token.slice(2, -1);
+        const n = Number(params || "1");
         switch (token.at(-1)) {
           case "K":
-            this.rows[this.y] = [];
+            this.rows[this.y] = this.rows[this.y]!.slice(0, params === "2" ? 0 : this.x);
+            if (params === "2") this.rows[this.y] = [];
             break;
           case "C":
             this.x += n;
             break;
-          case "H":
-            this.x = this.y = 0;
+          case "H": {
+            const [row, col] = params.split(";").map((p) => Number(p || "1"));
+            this.y = Math.min(this.#height, row ?? 1) - 1;
+            this.x = (col ?? 1) - 1;
             break;
+          }
           case "J":
-            this.rows.splice(0, this.rows.length, []);
+            for (let r = 0; r < this.#height; r++) this.rows[r] = [];
             break;
         }
       } else {

@@ -118,18 +118,19 @@ Deno.test("LineEditor.view() places the cursor in columns, wide characters as 2"
     const e = new LineEditor();
     type(e, "abcdefghijklmnopqrstuvwxyz");
     const end = e.view(10);
-    assert.deepEqual(end, { text: "qrstuvwxyz", cursor: 10 });
+    // "<" in place of the first visible character: the start is out of view.
+    assert.deepEqual(end, { text: "<rstuvwxyz", cursor: 10 });
     type(e, ":home");
     assert.deepEqual(e.view(10), { text: "abcdefghij", cursor: 0 });
     type(e, ":end", ":backspace");
-    assert.deepEqual(e.view(10), { text: "pqrstuvwxy", cursor: 10 });
+    assert.deepEqual(e.view(10), { text: "<qrstuvwxy", cursor: 10 });
   });
   await t.step("scrolling never cuts a wide character and keeps it under the cursor", () => {
     const e = new LineEditor();
     type(e, "漢字漢字漢字漢字", ":left");
     const v = e.view(7);
     assert.ok(v.cursor + 2 <= 7, JSON.stringify(v));
-    assert.equal(v.text, "字漢字");
+    assert.equal(v.text, "< 漢字");
     assert.equal(v.cursor, 4);
   });
   await t.step("the view keeps its scroll while the cursor moves inside it", () => {
@@ -137,7 +138,23 @@ Deno.test("LineEditor.view() places the cursor in columns, wide characters as 2"
     type(e, "abcdefghijklmnopqrstuvwxyz");
     e.view(10);
     type(e, ":left", ":left");
-    assert.deepEqual(e.view(10), { text: "qrstuvwxyz", cursor: 8 });
+    assert.deepEqual(e.view(10), { text: "<rstuvwxyz", cursor: 8 });
+  });
+  await t.step("no mark when the start is in view, or the cursor is on the first column", () => {
+    const e = new LineEditor();
+    type(e, "abcdefghijklmnopqrstuvwxyz");
+    e.view(10);
+    type(e, ":home");
+    assert.deepEqual(e.view(10), { text: "abcdefghij", cursor: 0 });
+  });
+  await t.step("a newline (Alt+Enter, a paste) shows as a mark and stays in the text", () => {
+    const e = new LineEditor();
+    e.handle({ type: "text", text: "one" });
+    e.handle({ type: "newline" });
+    e.handle({ type: "paste", text: "two\r\nthree\tend" });
+    assert.equal(e.text, "one\ntwo\nthree end");
+    assert.deepEqual(e.view(40), { text: "one↵two↵three end", cursor: 17 });
+    assert.deepEqual(e.handle({ type: "enter" }), { type: "submit", line: "one\ntwo\nthree end" });
   });
   await t.step("deleting text scrolls back so the view is filled again", () => {
     const e = new LineEditor();
