@@ -209,3 +209,35 @@ Deno.test("client on a terminal: Ctrl+C quits at once while offline with a line 
   c.stdin.type("\x03");
   assert.equal(await c.exit, 0);
 });
+
+Deno.test("client on a terminal: the nickname is asked before connecting", async () => {
+  // Nothing listens on this port: a client that connected first would fail at once.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const stdin = new FakeInput(true);
+  const stdout = new FakeOutput(true);
+  const stderr = new FakeOutput(false);
+  const exit = runClient({
+    hostname: "127.0.0.1",
+    port,
+    stdin,
+    stdout,
+    stderr,
+    color: false,
+    columns: () => COLUMNS,
+    rows: () => ROWS,
+  });
+  const lines = () => {
+    const s = new Screen(COLUMNS, ROWS);
+    s.write(stdout.text);
+    return s.lines().filter((l) => l !== "");
+  };
+  await until(() => lines().at(-1) === "nickname:", "the nickname prompt", 10_000);
+  stdin.type("\r");
+  await until(() => lines().some((l) => l.includes("a nickname is needed")), "why", 10_000);
+  assert.equal(stderr.text, "", "no connection was tried yet");
+  stdin.type("alice\r");
+  assert.equal(await exit, 1);
+  assert.match(stderr.text, /^cannot connect to 127\.0\.0\.1:\d+: connection refused\n$/);
+});

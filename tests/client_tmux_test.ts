@@ -1,0 +1,258 @@
+// The terminal client in a real terminal: tmux runs `main.ts client` (with
+// the permissions of `deno task client`) against the real server; the test
+// types with `send-keys`, pastes with `paste-buffer -p` (bracketed), reads
+// the screen with `capture-pane`, and sees the bell in `window_bell_flag`.
+// Waits are for what the screen shows, with deadlines.
+
+import assert from "@chat/assert";
+import {
+  CLIENT_PERMISSIONS,
+  DEADLINE_MS,
+  MAIN,
+  startTestServer,
+  TestClient,
+  type TestServer,
+} from "./test_util.ts";
+
+const DENO_DIR = Deno.env.get("DENO_DIR") ??
+  `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`}/deno`;
+
+/** One tmux server (its own socket) with one window running the client. */
+class Tmux implements AsyncDisposable {
+  readonly socket = `chat-test-${crypto.randomUUID().slice(0, 8)}`;
+  readonly home: string;
+
+  private constructor(home: string) {
+    this.home = home;
+  }
+
+  /** Starts the client for `nick` in a `columns` × `rows` terminal. */
+  static async start(
+    port: number,
+    nick: string,
+    options: { columns?: number; rows?: number; args?: string[] } = {},
+  ): Promise<Tmux> {
+    const home = await Deno.makeTempDir({ prefix: "chat_tmux_test_" });
+    const tmux = new Tmux(home);
+    const permissions = CLIENT_PERMISSIONS.map((p) => p.replaceAll("$HOME", home));
+    const argv = [
+      Deno.execPath(),
+      "run",
+      ...permissions,
+      MAIN,
+      "client",
+      "127.0.0.1",
+      String(port),
+      "--nick",
+      nick,
+      ...(options.args ?? []),
+    ];
+    const env = [`HOME=${home}`, `DENO_DIR=${DENO_DIR}`, "LANG=C.UTF-8", "TERM=tmux-256color"];
+    const command = ["env", "-i", ...env, ...argv].map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+      .join(" ");
+    await tmux.run(
+      "-f",
+      "/dev/null",
+      "new-session",
+      "-d",
+      "-x",
+      String(options.columns ?? 80),
+      "-y",
+      String(options.rows ?? 20),
+      command,
+    );
+    await tmux.run("set-option", "-g", "remain-on-exit", "on");
+    await tmux.run("set-option", "-g", "status", "off");
+    return tmux;
+  }
+
+  /** Runs a tmux command on this server; its stdout. */
+  async run(...args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", { args: ["-L", this.socket, ...args] }).output();
+    if (!out.success) {
+      throw new Error(`tmux ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  /** Types keys (tmux key names, e.g. `Enter`, `M-1`, `C-c`) or, with `literal`, text. */
+  keys(keys: string[], literal = false): Promise<string> {
+    return this.run("send-keys", "-t", "0", ...(literal ? ["-l"] : []), ...keys);
+  }
+
+  /** Types text, then Enter. */
+  async line(text: string): Promise<void> {
+    await this.keys([text], true);
+    await this.keys(["Enter"]);
+  }
+
+  /** The screen's rows; with `escapes`, with their SGR sequences. */
+  async screen(escapes = false): Promise<string[]> {
+    const text = await this.run("capture-pane", "-p", ...(escapes ? ["-e"] : []), "-t", "0");
+    return text.replace(/\n$/, "").split("\n");
+  }
+
+  /** A tmux format of the pane or window, e.g. `#{window_bell_flag}`. */
+  async format(format: string): Promise<string> {
+    return (await this.run("display-message", "-p", "-t", "0", format)).trim();
+  }
+
+  /** Waits until the screen satisfies `ok`. */
+  async until(ok: (rows: string[]) => boolean, what: string, timeoutMs = DEADLINE_MS) {
+    const deadline = Date.now() + timeoutMs;
+    let rows: string[] = [];
+    while (Date.now() < deadline) {
+      rows = await this.screen();
+      if (ok(rows)) return rows;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`timed out waiting for ${what}; the screen:\n${rows.join("\n")}`);
+  }
+
+  /** Waits for a row that contains `text`. */
+  shows(text: string): Promise<string[]> {
+    return this.until((rows) => rows.some((r) => r.includes(text)), JSON.stringify(text));
+  }
+
+  /** The status line (the row above the input line). */
+  async status(): Promise<string> {
+    const rows = (await this.screen()).filter((r) => r.trim() !== "");
+    return rows.at(-2) ?? "";
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.run("kill-server").catch(() => "");
+    await Deno.remove(this.home, { recursive: true }).catch(() => {});
+  }
+}
+
+async function withServer(fn: (server: TestServer) => Promise<void>): Promise<void> {
+  await using server = await startTestServer();
+  await fn(server);
+}
+
+Deno.test("tmux: windows, mentions and the bell, completion", async (t) => {
+  await withServer(async (server) => {
+    await using bob = await TestClient.joinJson(server.port, "bob");
+    await using alice = await Tmux.start(server.port, "alice");
+    await alice.shows("alice #lobby>");
+
+    await t.step("/join opens a window; the status line lists both", async () => {
+      await alice.line("/join #dev");
+      await alice.until((rows) => rows.some((r) => r.startsWith("alice #dev>")), "the #dev prompt");
+      assert.match(await alice.status(), /1:#lobby \[2:#dev\]/);
+    });
+
+    await t.step("a mention in the window you look at is highlighted, rings nothing", async () => {
+      await bob.sendFrame({ type: "join", room: "#dev" });
+      await bob.sendFrame({ type: "say", room: "#dev", text: "alice: look here" });
+      await alice.shows("bob: alice: look here");
+      const styled = (await alice.screen(true)).find((r) => r.includes("look here"))!;
+      assert.match(styled, /\x1b\[1;33m|\x1b\[1m\x1b\[33m/, "bold yellow text");
+      assert.equal(await alice.format("#{window_bell_flag}"), "0");
+    });
+
+    await t.step("a mention in another window marks it and rings the bell", async () => {
+      await bob.sendFrame({ type: "say", room: "#lobby", text: "ALICE, lunch?" });
+      const deadline = Date.now() + DEADLINE_MS;
+      while (!/1:#lobby\(1!\)/.test(await alice.status()) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.match(await alice.status(), /1:#lobby\(1!\) \[2:#dev\]/);
+      assert.equal(await alice.format("#{window_bell_flag}"), "1");
+    });
+
+    await t.step("Alt+1 switches and redraws that window's lines", async () => {
+      await alice.keys(["M-1"]);
+      await alice.shows("bob: ALICE, lunch?");
+      assert.match(await alice.status(), /\[1:#lobby\] 2:#dev/);
+    });
+
+    await t.step("Tab completes a nickname of the room at the start of a line", async () => {
+      await alice.keys(["b", "Tab"]);
+      await alice.until((rows) => rows.some((r) => r.startsWith("alice #lobby> bob:")), "bob:");
+      await alice.line("see you at 1");
+      const said = await bob.expectFrame((f) => f.type === "message" && f.from === "alice");
+      assert.equal(said.type === "message" && said.text, "bob: see you at 1");
+      await alice.shows("alice: bob: see you at 1");
+    });
+
+    await t.step("a private message opens its own window", async () => {
+      await bob.sendFrame({ type: "msg", to: "alice", text: "psst" });
+      const deadline = Date.now() + DEADLINE_MS;
+      while (!/3:@bob\(1!\)/.test(await alice.status()) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.match(await alice.status(), /3:@bob\(1!\)/);
+      await alice.keys(["M-3"]);
+      await alice.shows("[private] bob: psst");
+    });
+  });
+});
+
+Deno.test("tmux: a bracketed paste of several lines is one multi-line message", async () => {
+  await withServer(async (server) => {
+    await using bob = await TestClient.joinJson(server.port, "bob");
+    await using alice = await Tmux.start(server.port, "alice");
+    await alice.shows("alice #lobby>");
+    await alice.run("set-buffer", "first line\nsecond line\nthird line");
+    await alice.run("paste-buffer", "-p", "-t", "0");
+    await alice.shows("first line↵second line↵third line");
+    await alice.keys(["Enter"]);
+    const said = await bob.expectFrame((f) => f.type === "message" && f.from === "alice");
+    assert.equal(said.type === "message" && said.text, "first line\nsecond line\nthird line");
+    await alice.shows("alice: first line");
+    await alice.shows("       second line");
+  });
+});
+
+Deno.test("tmux: quitting works at once while the server is away with a line queued", async () => {
+  const server = await startTestServer();
+  try {
+    await using alice = await Tmux.start(server.port, "alice", { args: ["--retry-delay", "200"] });
+    await alice.shows("alice #lobby>");
+    await server.stop("SIGKILL");
+    await alice.shows("alice #lobby (offline)>");
+    await alice.line("queued while away");
+    await alice.shows("alice: queued while away …");
+    const before = Date.now();
+    await alice.keys(["C-c"]);
+    const deadline = Date.now() + DEADLINE_MS;
+    while ((await alice.format("#{pane_dead}")) !== "1" && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(await alice.format("#{pane_dead}"), "1");
+    assert.equal(await alice.format("#{pane_dead_status}"), "0");
+    assert.ok(Date.now() - before < DEADLINE_MS);
+  } finally {
+    await server.stop("SIGKILL");
+  }
+});
+
+Deno.test("tmux: a resize re-wraps the window, with nothing left over", async () => {
+  await withServer(async (server) => {
+    await using bob = await TestClient.joinJson(server.port, "bob");
+    await using alice = await Tmux.start(server.port, "alice", { columns: 80, rows: 12 });
+    await alice.shows("alice #lobby>");
+    const long = "the quick brown fox jumps over the lazy dog";
+    await bob.sendFrame({ type: "say", text: long });
+    await alice.shows(`bob: ${long}`);
+    await alice.run("resize-window", "-t", "0", "-x", "30", "-y", "12");
+    const rows = await alice.until(
+      (rows) => rows.some((r) => r.trimEnd().endsWith("bob: the quick brown")),
+      "the re-wrapped message",
+    );
+    for (const row of rows) assert.ok(row.trimEnd().length <= 30, JSON.stringify(row));
+    assert.ok(
+      rows.map((r) => r.trim()).join(" ").includes(
+        "bob: the quick brown fox jumps over the lazy dog",
+      ),
+    );
+    assert.equal(rows.filter((r) => r.includes("[1:#lobby]")).length, 1, "one status line");
+    assert.ok(rows.at(-1)!.startsWith("alice #lobby>"), "the input line at the bottom");
+    // Continuation rows hang under the text, not under the time or the nickname.
+    const at = rows.findIndex((r) => r.includes("bob: the quick brown"));
+    const indent = rows[at]!.indexOf("the quick");
+    assert.equal(rows[at + 1]!.search(/\S/), indent);
+  });
+});
