@@ -40,6 +40,12 @@ export interface BenchOptions {
   duration?: number;
   /** Wire format: `json` (protocol v1) or `text` (plain text). @default {"json"} */
   mode?: "json" | "text";
+  /**
+   * Connect over WebSocket (`ws://HOST:PORT/ws`, PORT being the web client's
+   * port) instead of TCP; implies `json` frames, one per WebSocket message.
+   * @default {false}
+   */
+  ws?: boolean;
   /** Blast mode: most messages a sender has in flight. @default {64} */
   window?: number;
   /** Most milliseconds to wait for the last deliveries after sending. @default {5000} */
@@ -76,6 +82,8 @@ export interface BenchResult extends BenchSummary {
   duration: number;
   /** Wire format used. */
   mode: "json" | "text";
+  /** Whether the clients spoke WebSocket. */
+  ws: boolean;
   /** Clients the server disconnected during the run. */
   disconnected: number;
 }
@@ -89,6 +97,7 @@ const DEFAULTS = {
   size: 64,
   duration: 5,
   mode: "json" as "json" | "text",
+  ws: false,
   window: 64,
   drainMs: 5000,
 };
@@ -110,8 +119,101 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** What the run needs from a client, over TCP or WebSocket. */
+interface Client {
+  readonly index: number;
+  readonly seenFrom: Uint32Array;
+  readonly delivered: number;
+  readonly bytes: number;
+  readonly closed: boolean;
+  readonly greeted: Promise<void>;
+  readLoop(): Promise<void>;
+  write(bytes: Uint8Array): Promise<void>;
+  close(): void;
+}
+
+const decoder = new TextDecoder();
+
+/** A benchmark client over WebSocket: one frame per message, tokens found in each. */
+class WsBenchClient implements Client {
+  readonly index: number;
+  readonly seenFrom: Uint32Array;
+  delivered = 0;
+  bytes = 0;
+  closed = false;
+  readonly greeted: Promise<void>;
+  readonly #ws: WebSocket;
+  readonly #latency: LatencyHistogram;
+  readonly #opened: Promise<void>;
+  readonly #done: Promise<void>;
+
+  constructor(index: number, url: string, senders: number, latency: LatencyHistogram) {
+    this.index = index;
+    this.seenFrom = new Uint32Array(senders);
+    this.#latency = latency;
+    const ws = new WebSocket(url);
+    this.#ws = ws;
+    const greeted = Promise.withResolvers<void>();
+    const opened = Promise.withResolvers<void>();
+    const done = Promise.withResolvers<void>();
+    this.greeted = greeted.promise;
+    this.#opened = opened.promise;
+    this.#done = done.promise;
+    ws.onopen = () => opened.resolve();
+    ws.onmessage = (event) => {
+      const text = event.data as string;
+      this.bytes += text.length;
+      greeted.resolve();
+      this.#scan(text, nowMicros());
+    };
+    ws.onerror = () => opened.reject(new Error(`cannot open ${url}`));
+    ws.onclose = () => {
+      this.closed = true;
+      greeted.resolve();
+      opened.reject(new Error(`${url} closed`));
+      done.resolve();
+    };
+    this.#opened.catch(() => {});
+  }
+
+  /** Resolves once the socket is open. */
+  opened(): Promise<void> {
+    return this.#opened;
+  }
+
+  readLoop(): Promise<void> {
+    return this.#done;
+  }
+
+  #scan(text: string, now: number): void {
+    for (let at = text.indexOf("~B"); at >= 0; at = text.indexOf("~B", at + 2)) {
+      const m = /^~B(\d+):\d+:(\d+)~/.exec(text.slice(at, at + 40));
+      if (!m) continue;
+      const sender = Number(m[1]);
+      this.delivered++;
+      if (sender < this.seenFrom.length) this.seenFrom[sender]!++;
+      this.#latency.record(now - Number(m[2]));
+    }
+  }
+
+  /** Sends each `\n`-terminated line as one message. */
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    for (const line of decoder.decode(bytes).split("\n")) {
+      if (line !== "") this.#ws.send(line);
+    }
+    return Promise.resolve();
+  }
+
+  close(): void {
+    try {
+      this.#ws.close();
+    } catch { /* already closed */ }
+  }
+}
+
 /** One benchmark client: a socket, a read loop counting tokens, and a writer. */
-class BenchClient {
+class BenchClient implements Client {
   readonly index: number;
   readonly conn: Deno.TcpConn;
   /** Deliveries seen from each sender, by sender index (also: highest seq seen + 1). */
@@ -265,7 +367,8 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
   }
   const latency = new LatencyHistogram();
   const tag = Math.random().toString(36).slice(2, 6); // keeps nicknames clear of real users
-  const clients: BenchClient[] = [];
+  const clients: Client[] = [];
+  if (o.ws) o.mode = "json";
   const readers: Promise<void>[] = [];
   try {
     // Join in batches, so that N connects do not all hit the accept queue at once.
@@ -273,7 +376,14 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
       const batch: Promise<void>[] = [];
       for (let i = first; i < Math.min(o.clients, first + CONNECT_BATCH); i++) {
         batch.push((async () => {
-          const client = new BenchClient(i, await connect(o.hostname, o.port), o.senders, latency);
+          let client: Client;
+          if (o.ws) {
+            const ws = new WsBenchClient(i, `ws://${o.hostname}:${o.port}/ws`, o.senders, latency);
+            await ws.opened();
+            client = ws;
+          } else {
+            client = new BenchClient(i, await connect(o.hostname, o.port), o.senders, latency);
+          }
           clients[i] = client;
           readers.push(client.readLoop());
           const nick = `b${tag}${i}`;
@@ -373,6 +483,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
       size: o.size,
       duration: o.duration,
       mode: o.mode,
+      ws: o.ws,
       disconnected: clients.filter((c) => c.closed).length,
       ...summarize({ sent, expected, delivered, sendMs, deliverMs: lastDelivery - start, latency }),
     };
@@ -394,6 +505,8 @@ deliveries/s, messages/s, latency p50/p90/p99/max and the delivered fraction.
   --size B        message size in bytes                      [64]
   --duration D    seconds of sending                         [5]
   --mode M        json (protocol v1) or text (plain text)    [json]
+  --ws            connect over WebSocket to the web client's port (PORT is
+                  then --http-port, e.g. 8081); JSON frames
   --json          print the result as one JSON object
 
 Run the server with flood control and per-address caps off for a bench:
@@ -433,6 +546,7 @@ export function parseBenchArgs(
       size: { type: "string" },
       duration: { type: "string" },
       mode: { type: "string" },
+      ws: { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -470,6 +584,12 @@ export function parseBenchArgs(
   set("size", whole(values.size, "size", 1));
   set("duration", duration);
   set("mode", values.mode as "json" | "text" | undefined);
+  if (values.ws) {
+    if (values.mode === "text") {
+      throw new BenchUsageError("--ws speaks JSON frames: no --mode text");
+    }
+    options.ws = true;
+  }
   return options;
 }
 
@@ -478,7 +598,7 @@ function formatReport(r: BenchResult, target: string): string {
   return [
     `chat bench: ${r.clients} clients, ${r.senders} senders, ${
       r.rate > 0 ? `${r.rate} msg/s each` : "blast"
-    }, ${r.size} B, ${r.duration} s, ${r.mode} mode, ${target}`,
+    }, ${r.size} B, ${r.duration} s, ${r.mode} mode${r.ws ? " over WebSocket" : ""}, ${target}`,
     `  messages       ${n(r.messages)} (${n(r.messagesPerSecond)}/s)`,
     `  deliveries     ${n(r.deliveries)} (${n(r.deliveriesPerSecond)}/s)`,
     `  delivered      ${(r.deliveredFraction * 100).toFixed(2)} %${

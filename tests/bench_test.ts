@@ -2,7 +2,8 @@
 // server subprocess. Checks correctness (every message delivered, the JSON shape), never speed.
 
 import assert from "@chat/assert";
-import { MAIN, startTestServer } from "./test_util.ts";
+import { freePort, MAIN, startTestServer } from "./test_util.ts";
+import { webUrl } from "./web_util.ts";
 
 async function runBenchCommand(
   args: string[],
@@ -42,6 +43,7 @@ for (const mode of ["json", "text"] as const) {
       "rate",
       "senders",
       "size",
+      "ws",
     ]);
     assert.deepEqual(Object.keys(result.latencyMs).sort(), ["max", "p50", "p90", "p99"]);
     assert.equal(result.mode, mode);
@@ -95,4 +97,21 @@ Deno.test("chat bench reports usage errors and a refused connection", async (t) 
     assert.equal(code, 1);
     assert.match(err, /cannot run against 127\.0\.0\.1:\d+/);
   });
+});
+
+Deno.test("chat bench --ws delivers every message over WebSocket", async () => {
+  await using server = await startTestServer(["--quiet", "--http-port", String(freePort())]);
+  const web = new URL(await webUrl(server));
+  const { code, out, err } = await runBenchCommand([
+    "127.0.0.1",
+    web.port,
+    ...["--clients", "20", "--senders", "2", "--rate", "50", "--duration", "1", "--ws", "--json"],
+  ]);
+  assert.equal(code, 0, err);
+  const result = JSON.parse(out);
+  assert.equal(result.ws, true);
+  assert.equal(result.mode, "json");
+  assert.ok(result.messages > 0, out);
+  assert.equal(result.deliveries, result.messages * 19);
+  assert.equal(result.disconnected, 0);
 });
