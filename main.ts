@@ -57,7 +57,7 @@ Usage:
               [--tls] [--fingerprint SHA256:…] [--known-hosts FILE]
               (chat client --help: the client's own help)
   chat bench [HOST] [PORT] --clients N --senders S --rate R|--blast --size B
-             --duration D [--mode json|text] [--json]
+             --duration D [--mode json|text | --ws] [--json]
   chat --help | --version
 
 Server options (0 means unlimited / off where it makes sense):
