@@ -39,6 +39,8 @@ export const DEFAULT_DB = "chat.db";
 export const DEFAULT_TLS_PORT = 8443;
 /** Default `--irc-port`. */
 export const DEFAULT_IRC_PORT = 6667;
+/** Default `--irc-tls-port`. */
+export const DEFAULT_IRC_TLS_PORT = 6697;
 
 /** Default `--http-port`: the web client's port. */
 export const DEFAULT_HTTP_PORT = 8081;
@@ -66,6 +68,7 @@ Server options (0 means unlimited / off where it makes sense):
   --plain-port PORT        the same, but 0 turns plain TCP off (TLS only)
   --tls-port PORT          TLS port, same protocol inside TLS (0: off)   [8443]
   --irc-port PORT          IRC gateway for IRC clients (0: off)          [6667]
+  --irc-tls-port PORT      IRC over TLS, same certificate (0: off)       [6697]
   --tls-cert FILE          certificate chain (PEM) to serve instead of a
                            generated self-signed one; SIGHUP reloads it
   --tls-key FILE           its private key (PEM); with --tls-cert
@@ -164,6 +167,7 @@ const SERVER_FLAGS = {
   "max-upload": { type: "string" },
   "tls-port": { type: "string" },
   "irc-port": { type: "string" },
+  "irc-tls-port": { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "max-line": { type: "string" },
@@ -237,6 +241,8 @@ export function parseServerArgs(
   };
   const ircPort = integer(flags, "irc-port", 65535) ?? DEFAULT_IRC_PORT;
   if (ircPort !== 0) options.ircPort = ircPort;
+  const ircTlsPort = integer(flags, "irc-tls-port", 65535) ?? DEFAULT_IRC_TLS_PORT;
+  if (ircTlsPort !== 0 && tlsPort !== 0) options.ircTlsPort = ircTlsPort;
   const numeric: [NumericOption, number | undefined][] = [
     ["maxLineBytes", integer(flags, "max-line")],
     ["maxTextBytes", integer(flags, "max-text")],
@@ -463,6 +469,10 @@ async function runServer(args: string[]): Promise<number> {
         console.log(`  IRC clients can join with: irssi -c ${address} -p ${port}`);
       }
     }
+  }
+  if (server.ircTlsAddr) {
+    const { hostname, port } = server.ircTlsAddr;
+    console.log(`chat server listening for IRC over TLS on ${hostname}:${port}`);
   }
   const stop = () => {
     log?.("shutting down");

@@ -54,6 +54,12 @@ export interface ServerOptions {
    * @default {no IRC}
    */
   ircPort?: number;
+  /**
+   * Serve IRC over TLS too, on this port, with the `tls` certificate (so
+   * only with `tls`). Only {@linkcode ChatServer.open} reads this.
+   * @default {no IRC over TLS}
+   */
+  ircTlsPort?: number;
   /** Program version that IRC clients are told (002, 004). @default {"0"} */
   version?: string;
   /** Longest line in bytes; longer: error, then disconnect. 0: unlimited. @default {32768} */
@@ -192,7 +198,7 @@ export class ChatServer {
   readonly #options: Required<
     Omit<
       ServerOptions,
-      "log" | "store" | "tls" | "httpPort" | "httpsPort" | "uploadDir" | "ircPort"
+      "log" | "store" | "tls" | "httpPort" | "httpsPort" | "uploadDir" | "ircPort" | "ircTlsPort"
     >
   >;
   #web: WebServer | undefined;
@@ -204,6 +210,8 @@ export class ChatServer {
   readonly #listener: Deno.TcpListener | undefined;
   #tlsListener: TlsListener | undefined;
   #irc: { gateway: IrcGateway; listener: Deno.TcpListener } | undefined;
+  #ircGateway: IrcGateway | undefined;
+  #ircTlsListener: TlsListener | undefined;
   readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
   /** Resolved when the last connection has finished, once shutting down. */
@@ -227,6 +235,7 @@ export class ChatServer {
       httpsPort: _httpsPort,
       uploadDir: _uploadDir,
       ircPort: _ircPort,
+      ircTlsPort: _ircTlsPort,
       ...rest
     } = options;
     this.#options = { ...SERVER_DEFAULTS, plainTcp: true, ...definedOnly(rest) };
@@ -328,6 +337,14 @@ export class ChatServer {
         throw new ListenError(options.ircPort, error);
       }
     }
+    if (options.ircTlsPort !== undefined && options.tls) {
+      try {
+        await server.listenIrcTls(options.ircTlsPort, options.tls.identity);
+      } catch (error) {
+        await server.shutdown(0);
+        throw new ListenError(options.ircTlsPort, error);
+      }
+    }
     return server;
   }
 
@@ -391,11 +408,49 @@ export class ChatServer {
    */
   listenIrc(port: number): Deno.NetAddr {
     const listener = Deno.listen({ hostname: this.#options.hostname, port, transport: "tcp" });
-    const gateway = new IrcGateway(this.hub, { version: this.#options.version });
+    const gateway = this.#gateway();
     this.#irc = { gateway, listener };
     const limits = { ...this.#tcpLimits, maxLineBytes: IRC_MAX_LINE_BYTES };
     this.#accepting.push(this.#acceptLoop(listener, limits, (c) => gateway.accept(c)));
     return listener.addr;
+  }
+
+  /** The IRC-over-TLS address, once {@linkcode listenIrcTls} has bound it. */
+  get ircTlsAddr(): Deno.NetAddr | undefined {
+    return this.#ircTlsListener?.addr;
+  }
+
+  /**
+   * Serves IRC clients inside TLS (IRC's usual port 6697), with the same
+   * gateway, certificate and limits as plain IRC.
+   *
+   * @param port the port; 0 picks a free one
+   * @param identity the certificate (read per new connection, so reloads apply)
+   * @returns the bound address
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   */
+  async listenIrcTls(port: number, identity: TlsIdentity): Promise<Deno.NetAddr> {
+    const gateway = this.#gateway();
+    const limits = { ...this.#tlsLimits, maxLineBytes: IRC_MAX_LINE_BYTES };
+    this.#ircTlsListener = await TlsListener.listen({
+      hostname: this.#options.hostname,
+      port,
+      identity,
+      onSocket: (secure, tcp) => {
+        if (this.#stopping) {
+          tcp.destroy();
+          return;
+        }
+        this.admit(new NodeSocketConn(secure, tcp), limits, (c) => gateway.accept(c));
+      },
+      onError: (error) => this.hub.log(`IRC TLS accept failed: ${error.message}`),
+    });
+    return this.#ircTlsListener.addr;
+  }
+
+  /** The one IRC gateway of this server (plain and TLS ports share it). */
+  #gateway(): IrcGateway {
+    return this.#ircGateway ??= new IrcGateway(this.hub, { version: this.#options.version });
   }
 
   /** The TLS address, once {@linkcode listenTls} has bound it. */
@@ -464,6 +519,7 @@ export class ChatServer {
     try {
       this.#irc?.listener.close();
     } catch { /* already closed */ }
+    this.#ircTlsListener?.close();
     for (const connection of this.#connections) {
       connection.end("server shutting down", "server is shutting down");
     }

@@ -199,3 +199,28 @@ Deno.test("irc: AWAY and WHOIS are the core's: 306, 301 to a sender, 311 319 317
   await alice.expect(/^:chat 305 alice :/);
   await bob.expect(/^:alice!~alice@chat AWAY$/);
 });
+
+Deno.test("irc: IRC over TLS on --irc-tls-port, with the TLS certificate", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ircTlsPort = freePort();
+    await using server = await startTestServer([
+      "--db",
+      `${dir}/chat.db`,
+      "--tls-port",
+      String(freePort()),
+      "--irc-tls-port",
+      String(ircTlsPort),
+    ]);
+    await server.stdout.expect(`chat server listening for IRC over TLS on 127.0.0.1:${ircTlsPort}`);
+    const cert = await Deno.readTextFile(`${dir}/chat.db.tls-cert.pem`);
+    await using client = await TestClient.connectTls(ircTlsPort, cert);
+    await client.write("NICK tess\r\nUSER tess 0 * :Tess\r\n");
+    await client.lines.expect(/^:chat 001 tess /);
+    await using plain = await TestClient.joinText(server.port, "pat");
+    await client.write("PRIVMSG pat :over tls\r\n");
+    await plain.lines.expect("[private] tess: over tls");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -271,6 +271,7 @@ export const EXTRA_LISTENERS_OFF: [flag: string, off: string][] = [
   ["--http-port", "0"],
   ["--https-port", "0"],
   ["--irc-port", "0"],
+  ["--irc-tls-port", "0"],
 ];
 
 /**
