@@ -440,6 +440,9 @@ async function runServer(args: string[]): Promise<number> {
     }
   }
   const onHangup = identity ? reloadOnHangup(identity, log) : undefined;
+  for (const warning of identity?.warnings ?? []) {
+    console.error(`${new Date().toISOString()} warning: ${warning}`);
+  }
   if (server.tlsAddr && identity) {
     const { hostname, port } = server.tlsAddr;
     console.log(`chat server listening for TLS on ${hostname}:${port}`);

@@ -189,8 +189,10 @@ Deno.test("tls: SIGHUP reloads --tls-cert/--tls-key; open connections keep chatt
     const second = await generateSelfSigned(["127.0.0.1"]);
     await Deno.writeTextFile(cert, first.cert);
     await Deno.writeTextFile(key, first.key);
+    await Deno.chmod(key, 0o644);
     await using server = await tlsServer(dir, ["--tls-cert", cert, "--tls-key", key]);
     assert.equal(server.fingerprint, first.fingerprint);
+    await server.log.expect(/warning: .*privkey\.pem may be read by other users \(mode 0644\)/);
     await using alice = await joinTextTls(server.tlsPort!, first.cert, "alice");
     await using bob = await joinTextTls(server.tlsPort!, first.cert, "bob");
 

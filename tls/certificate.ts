@@ -175,6 +175,11 @@ export class TlsIdentity {
   #context: tls.SecureContext;
   /** Whether {@linkcode open} generated a new certificate (first start). */
   readonly created: boolean;
+  /**
+   * Problems worth an operator's attention that did not stop the load, e.g.
+   * a key file that others may read (POSIX mode bits beyond 0600).
+   */
+  readonly warnings: string[] = [];
   readonly #listeners = new Set<(identity: CertifiedKey) => void>();
 
   private constructor(source: IdentitySource, current: CertifiedKey, created: boolean) {
@@ -194,13 +199,18 @@ export class TlsIdentity {
    */
   static async open(source: IdentitySource): Promise<TlsIdentity> {
     if (source.kind === "files") {
-      return new TlsIdentity(source, await TlsIdentity.#readFiles(source), false);
+      const identity = new TlsIdentity(source, await TlsIdentity.#readFiles(source), false);
+      await identity.#checkKeyMode(source.keyFile);
+      return identity;
     }
     const { certFile, keyFile } = source;
     if (certFile !== undefined && keyFile !== undefined) {
       const [cert, key] = await Promise.all([readIfPresent(certFile), readIfPresent(keyFile)]);
       if (cert !== undefined && key !== undefined) {
-        return new TlsIdentity(source, await TlsIdentity.#check(cert, key, certFile), false);
+        const pair = await TlsIdentity.#check(cert, key, certFile);
+        const identity = new TlsIdentity(source, pair, false);
+        await identity.#checkKeyMode(keyFile);
+        return identity;
       }
     }
     const generated = await generateSelfSigned(source.names);
@@ -211,6 +221,18 @@ export class TlsIdentity {
       await Deno.writeTextFile(certFile, generated.cert);
     }
     return new TlsIdentity(source, generated, true);
+  }
+
+  async #checkKeyMode(keyFile: string): Promise<void> {
+    if (Deno.build.os === "windows") return;
+    const { mode } = await Deno.stat(keyFile);
+    if (mode !== null && (mode & 0o077) !== 0) {
+      this.warnings.push(
+        `${keyFile} may be read by other users (mode ${
+          (mode & 0o777).toString(8).padStart(4, "0")
+        }): whoever reads it can impersonate this server; chmod 600 it`,
+      );
+    }
   }
 
   static async #readFiles(
