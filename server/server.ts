@@ -27,9 +27,9 @@ import { IrcGateway } from "./transports/irc.ts";
 import { WebServer } from "./transports/http.ts";
 import type { WsConnection } from "./transports/websocket.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES, FileStore } from "./store/files.ts";
-import { TlsListener } from "./transports/tls.ts";
+import { acceptTls } from "./transports/tls.ts";
 import type { TlsIdentity } from "../tls/certificate.ts";
-import { type ByteConn, NodeSocketConn } from "../tls/node_conn.ts";
+import type { ByteConn } from "../tls/node_conn.ts";
 
 /** A connection of any transport, as the accept loops and timeouts see it. */
 type Connection = TcpConnection | WsConnection;
@@ -208,7 +208,7 @@ export class ChatServer {
   /** The same for TLS connections, which send browsers to HTTPS. */
   readonly #tlsLimits: ConnectionLimits;
   readonly #listener: Deno.TcpListener | undefined;
-  #tlsListener: TlsListener | undefined;
+  #tlsListener: Deno.TcpListener | undefined;
   #irc: { gateway: IrcGateway; listener: Deno.TcpListener } | undefined;
   #ircGateway: IrcGateway | undefined;
   #ircTlsListener: TlsListener | undefined;
@@ -309,7 +309,7 @@ export class ChatServer {
     const server = ChatServer.listen(options);
     if (options.tls) {
       try {
-        await server.listenTls(options.tls.port, options.tls.identity);
+        server.listenTls(options.tls.port, options.tls.identity);
       } catch (error) {
         await server.shutdown(0);
         throw new ListenError(options.tls.port, error);
@@ -467,21 +467,12 @@ export class ChatServer {
    * @returns the bound address
    * @throws {Deno.errors.AddrInUse} when the port is taken
    */
-  async listenTls(port: number, identity: TlsIdentity): Promise<Deno.NetAddr> {
-    this.#tlsListener = await TlsListener.listen({
-      hostname: this.#options.hostname,
-      port,
-      identity,
-      onSocket: (secure, tcp) => {
-        if (this.#stopping) {
-          tcp.destroy();
-          return;
-        }
-        this.admit(new NodeSocketConn(secure, tcp), this.#tlsLimits);
-      },
-      onError: (error) => this.hub.log(`TLS accept failed: ${error.message}`),
-    });
-    return this.#tlsListener.addr;
+  listenTls(port: number, identity: TlsIdentity): Deno.NetAddr {
+    const listener = Deno.listen({ hostname: this.#options.hostname, port, transport: "tcp" });
+    this.#tlsListener = listener;
+    const wrap = (conn: Deno.TcpConn) => acceptTls(conn, identity);
+    this.#accepting.push(this.#acceptLoop(listener, this.#tlsLimits, undefined, wrap));
+    return listener.addr;
   }
 
   /** Open connections, registered or not. */
@@ -514,7 +505,9 @@ export class ChatServer {
     try {
       this.#listener?.close();
     } catch { /* already closed */ }
-    this.#tlsListener?.close();
+    try {
+      this.#tlsListener?.close();
+    } catch { /* already closed */ }
     const web = Promise.all([this.#web?.shutdown(), this.#secureWeb?.shutdown()]);
     try {
       this.#irc?.listener.close();
@@ -537,10 +530,15 @@ export class ChatServer {
     this.#stopped.resolve();
   }
 
+  /**
+   * Accepts until shutdown, backing off while `accept()` fails. `wrap`
+   * turns each accepted connection into what is admitted (TLS over it).
+   */
   async #acceptLoop(
     listener: Deno.TcpListener,
     limits?: ConnectionLimits,
     makeHandler?: LineHandlerFactory,
+    wrap?: (conn: Deno.TcpConn) => ByteConn,
   ): Promise<void> {
     let backoff = 0;
     while (!this.#stopping) {
@@ -565,7 +563,7 @@ export class ChatServer {
         await new Promise((resolve) => setTimeout(resolve, backoff));
         continue;
       }
-      this.admit(conn, limits, makeHandler);
+      this.admit(wrap ? wrap(conn) : conn, limits, makeHandler);
     }
   }
 

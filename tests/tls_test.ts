@@ -228,3 +228,31 @@ Deno.test("tls: SIGHUP reloads --tls-cert/--tls-key; open connections keep chatt
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tls: accept() failing with too many open files backs off and recovers", async () => {
+  await using server = await startTestServer(
+    ["--max-per-ip", "0", "--tls-port", String(freePort())],
+    { fdLimit: 64 },
+  );
+  const cert = await certificateOf(server.tlsPort!);
+  await using alice = await joinTextTls(server.tlsPort!, cert, "alice");
+  await using bob = await TestClient.joinText(server.port, "bob");
+  const hogs: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 100; i++) {
+      hogs.push(await Deno.connect({ hostname: "127.0.0.1", port: server.tlsPort! }));
+    }
+    await server.log.expect(/accept failed: .*[Tt]oo many open files.*; retrying in \d+ ms/);
+    await alice.send("still serving over TLS");
+    await bob.lines.expect("alice: still serving over TLS");
+  } finally {
+    for (const conn of hogs) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  }
+  // Once the hogs are gone, the TLS port accepts again.
+  await using carol = await joinTextTls(server.tlsPort!, cert, "carol");
+  await bob.lines.expect("* carol joined the chat");
+});

@@ -1,7 +1,10 @@
 /**
- * A `node:net` / `node:tls` socket seen as the small part of `Deno.Conn`
- * the chat transports use (`read`, `write`, `close`, addresses), so one TCP
- * transport serves plain and TLS connections alike. `node:tls` is used for
+ * Bridges between Deno connections and `node:` streams, for TLS.
+ * {@linkcode NodeSocketConn}: a `node:tls` socket seen as the small part of
+ * `Deno.Conn` the chat transports use (`read`, `write`, `close`, addresses),
+ * so one TCP transport serves plain and TLS connections alike.
+ * {@linkcode connDuplex}: a `Deno.Conn` as a node `Duplex`, for `node:tls`
+ * to run TLS over a connection `Deno.listen` accepted. `node:tls` is used for
  * TLS because it can swap certificates without a new listener
  * (`SecureContext` per connection) and exposes the peer's certificate
  * (`getPeerCertificate`), which `Deno.listenTls` / `Deno.connectTls` do not.
@@ -15,6 +18,7 @@
  */
 
 import type { Socket } from "node:net";
+import { Duplex } from "node:stream";
 
 /** The part of `Deno.Conn` the transports and the client use. */
 export interface ByteConn {
@@ -33,6 +37,9 @@ export interface ByteConn {
 }
 
 function mapError(error: Error & { code?: string }): Error {
+  if (error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe) {
+    return error;
+  }
   switch (error.code) {
     case "ECONNRESET":
       return new Deno.errors.ConnectionReset(error.message);
@@ -43,13 +50,17 @@ function mapError(error: Error & { code?: string }): Error {
   }
 }
 
+function isNodeSocket(tcp: Socket | Deno.TcpConn): tcp is Socket {
+  return "remoteAddress" in tcp;
+}
+
 /** A node socket (TLS or plain) behind the {@linkcode ByteConn} interface. */
 export class NodeSocketConn implements ByteConn {
   /** Unread bytes above which the socket is paused, in bytes. */
   static readonly HIGH_WATER = 64 * 1024;
   readonly remoteAddr: Deno.NetAddr;
   readonly #socket: Socket;
-  readonly #tcp: Socket;
+  readonly #tcp: Socket | Deno.TcpConn;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #ended = false;
@@ -59,17 +70,20 @@ export class NodeSocketConn implements ByteConn {
 
   /**
    * @param socket the stream to read and write (e.g. a `TLSSocket`)
-   * @param tcp the TCP socket underneath, for addresses and socket options
-   * (the same as `socket` for plain TCP)
+   * @param tcp the TCP connection underneath, for addresses and socket
+   * options: a node socket (the same as `socket` for plain TCP), or the
+   * `Deno.TcpConn` that {@linkcode connDuplex} wraps
    */
-  constructor(socket: Socket, tcp: Socket = socket) {
+  constructor(socket: Socket, tcp: Socket | Deno.TcpConn = socket) {
     this.#socket = socket;
     this.#tcp = tcp;
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: (tcp.remoteAddress ?? "").replace(/^::ffff:(?=\d+\.)/, ""),
-      port: tcp.remotePort ?? 0,
-    };
+    this.remoteAddr = isNodeSocket(tcp)
+      ? {
+        transport: "tcp",
+        hostname: (tcp.remoteAddress ?? "").replace(/^::ffff:(?=\d+\.)/, ""),
+        port: tcp.remotePort ?? 0,
+      }
+      : tcp.remoteAddr;
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
@@ -134,7 +148,13 @@ export class NodeSocketConn implements ByteConn {
     if (this.#destroyed) throw new Deno.errors.BadResource("connection closed");
     this.#destroyed = true;
     this.#socket.destroy();
-    if (this.#tcp !== this.#socket) this.#tcp.destroy();
+    if (isNodeSocket(this.#tcp)) {
+      if (this.#tcp !== this.#socket) this.#tcp.destroy();
+    } else {
+      try {
+        this.#tcp.close();
+      } catch { /* closed with the stream */ }
+    }
     this.#notify();
   }
 
@@ -153,4 +173,48 @@ export class NodeSocketConn implements ByteConn {
     this.#wake = undefined;
     wake?.();
   }
+}
+
+/** First read size of {@linkcode connDuplex}; it doubles while reads fill it, up to 16 KiB (one TLS record). */
+const MIN_READ = 1024;
+const MAX_READ = 16 * 1024;
+
+/**
+ * A Deno connection as a node `Duplex`. It reads only when the consumer
+ * asks (one read per `_read`), so a peer cannot fill memory faster than the
+ * consumer takes it; a write completes when the connection took all of it.
+ *
+ * @param conn the connection (closed when the stream is destroyed)
+ * @returns the stream
+ */
+export function connDuplex(conn: Deno.Conn): Duplex {
+  let size = MIN_READ;
+  return new Duplex({
+    read() {
+      const buf = new Uint8Array(size);
+      conn.read(buf).then((n) => {
+        if (n === null) {
+          this.push(null);
+          return;
+        }
+        if (n === size && size < MAX_READ) size *= 2;
+        this.push(buf.subarray(0, n));
+      }, (error) => this.destroy(error));
+    },
+    write(chunk: Uint8Array, _encoding, callback) {
+      (async () => {
+        let data = chunk;
+        while (data.length > 0) data = data.subarray(await conn.write(data));
+      })().then(() => callback(), callback);
+    },
+    final(callback) {
+      conn.closeWrite().then(() => callback(), () => callback());
+    },
+    destroy(error, callback) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      callback(error);
+    },
+  });
 }
