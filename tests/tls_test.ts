@@ -253,6 +253,6 @@ Deno.test("tls: accept() failing with too many open files backs off and recovers
     }
   }
   // Once the hogs are gone, the TLS port accepts again.
-  await using carol = await joinTextTls(server.tlsPort!, cert, "carol");
+  await using _carol = await joinTextTls(server.tlsPort!, cert, "carol");
   await bob.lines.expect("* carol joined the chat");
 });
