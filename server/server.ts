@@ -211,7 +211,7 @@ export class ChatServer {
   #tlsListener: Deno.TcpListener | undefined;
   #irc: { gateway: IrcGateway; listener: Deno.TcpListener } | undefined;
   #ircGateway: IrcGateway | undefined;
-  #ircTlsListener: TlsListener | undefined;
+  #ircTlsListener: Deno.TcpListener | undefined;
   readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
   /** Resolved when the last connection has finished, once shutting down. */
@@ -339,7 +339,7 @@ export class ChatServer {
     }
     if (options.ircTlsPort !== undefined && options.tls) {
       try {
-        await server.listenIrcTls(options.ircTlsPort, options.tls.identity);
+        server.listenIrcTls(options.ircTlsPort, options.tls.identity);
       } catch (error) {
         await server.shutdown(0);
         throw new ListenError(options.ircTlsPort, error);
@@ -429,23 +429,16 @@ export class ChatServer {
    * @returns the bound address
    * @throws {Deno.errors.AddrInUse} when the port is taken
    */
-  async listenIrcTls(port: number, identity: TlsIdentity): Promise<Deno.NetAddr> {
+  listenIrcTls(port: number, identity: TlsIdentity): Deno.NetAddr {
     const gateway = this.#gateway();
     const limits = { ...this.#tlsLimits, maxLineBytes: IRC_MAX_LINE_BYTES };
-    this.#ircTlsListener = await TlsListener.listen({
-      hostname: this.#options.hostname,
-      port,
-      identity,
-      onSocket: (secure, tcp) => {
-        if (this.#stopping) {
-          tcp.destroy();
-          return;
-        }
-        this.admit(new NodeSocketConn(secure, tcp), limits, (c) => gateway.accept(c));
-      },
-      onError: (error) => this.hub.log(`IRC TLS accept failed: ${error.message}`),
-    });
-    return this.#ircTlsListener.addr;
+    const listener = Deno.listen({ hostname: this.#options.hostname, port, transport: "tcp" });
+    this.#ircTlsListener = listener;
+    const wrap = (conn: Deno.TcpConn) => acceptTls(conn, identity);
+    this.#accepting.push(
+      this.#acceptLoop(listener, limits, (c) => gateway.accept(c), wrap),
+    );
+    return listener.addr;
   }
 
   /** The one IRC gateway of this server (plain and TLS ports share it). */
@@ -512,7 +505,9 @@ export class ChatServer {
     try {
       this.#irc?.listener.close();
     } catch { /* already closed */ }
-    this.#ircTlsListener?.close();
+    try {
+      this.#ircTlsListener?.close();
+    } catch { /* already closed */ }
     for (const connection of this.#connections) {
       connection.end("server shutting down", "server is shutting down");
     }
