@@ -2,10 +2,7 @@
 // and defaults from the config file.
 
 import assert from "@chat/assert";
-import { CLIENT_PERMISSIONS, MAIN, startTestServer, TestClient } from "./test_util.ts";
-
-const DENO_DIR = Deno.env.get("DENO_DIR") ??
-  `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`}/deno`;
+import { CLIENT_PERMISSIONS, DENO_DIR, MAIN, startTestServer, TestClient } from "./test_util.ts";
 
 async function client(args: string[], home: string, stdin = "") {
   const child = new Deno.Command(Deno.execPath(), {

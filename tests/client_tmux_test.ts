@@ -8,14 +8,12 @@ import assert from "@chat/assert";
 import {
   CLIENT_PERMISSIONS,
   DEADLINE_MS,
+  DENO_DIR,
   MAIN,
   startTestServer,
   TestClient,
   type TestServer,
 } from "./test_util.ts";
-
-const DENO_DIR = Deno.env.get("DENO_DIR") ??
-  `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`}/deno`;
 
 /** One tmux server (its own socket) with one window running the client. */
 class Tmux implements AsyncDisposable {

@@ -22,6 +22,12 @@ export const MAIN = new URL("../main.ts", import.meta.url).pathname;
  */
 export const SERVER_PERMISSIONS: string[] = config.tasks.server.split(/\s+/)
   .filter((word) => word.startsWith("--allow-"));
+/**
+ * Deno's cache as the test runner has it, for subprocesses given a fresh
+ * `HOME`: without it each would download every npm package again.
+ */
+export const DENO_DIR: string = Deno.env.get("DENO_DIR") ??
+  `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`}/deno`;
 /** Default deadline for an expected line, in ms. */
 export const DEADLINE_MS = 10_000;
 

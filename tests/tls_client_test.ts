@@ -10,6 +10,7 @@ import * as x509 from "@peculiar/x509";
 import { runClient } from "../client/mod.ts";
 import { FakeInput, FakeOutput, until } from "./fake_tty.ts";
 import {
+  DENO_DIR,
   freePort,
   startClient,
   startTcpProxy,
@@ -17,10 +18,6 @@ import {
   TestClient,
   type TestServer,
 } from "./test_util.ts";
-
-/** Deno's cache as the test runner has it: a fresh HOME must not mean a fresh download of every npm package. */
-const DENO_DIR = Deno.env.get("DENO_DIR") ??
-  `${Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`}/deno`;
 
 /** A client environment whose known_hosts lives in a temp HOME. */
 function clientEnv(home: string): Record<string, string> {
