@@ -54,21 +54,26 @@ export interface Deliverable {
   readonly parts: readonly Outbound[];
 }
 
-/** A renderer's cached output: one entry inline (the usual case), more in a map. */
+/**
+ * Renderers' cached output: one entry inline (the usual case), more in a
+ * map. Asked once per receiver, so a lookup allocates nothing.
+ */
 class RenderCache {
   #first: FrameRenderer | undefined;
   #firstBytes: Uint8Array | null = null;
   #more: Map<FrameRenderer, Uint8Array | null> | undefined;
 
-  get(renderer: FrameRenderer, make: () => Uint8Array | null): Uint8Array | null {
+  /** The cached bytes, or `undefined` when this renderer has not rendered yet. */
+  lookup(renderer: FrameRenderer): Uint8Array | null | undefined {
     if (this.#first === renderer) return this.#firstBytes;
+    return this.#more?.get(renderer);
+  }
+
+  store(renderer: FrameRenderer, bytes: Uint8Array | null): Uint8Array | null {
     if (this.#first === undefined) {
       this.#first = renderer;
-      return this.#firstBytes = make();
-    }
-    const more = this.#more ??= new Map();
-    let bytes = more.get(renderer);
-    if (bytes === undefined) more.set(renderer, bytes = make());
+      this.#firstBytes = bytes;
+    } else (this.#more ??= new Map()).set(renderer, bytes);
     return bytes;
   }
 }
@@ -94,6 +99,7 @@ export class Outbound implements Deliverable {
   #text: Uint8Array | null | undefined;
   #elsewhere: Uint8Array | null | undefined;
   #rendered: RenderCache | undefined;
+  #parts: readonly Outbound[] | undefined;
 
   /**
    * @param frame the frame to send
@@ -133,12 +139,15 @@ export class Outbound implements Deliverable {
 
   /** @inheritdoc */
   rendered(renderer: FrameRenderer): Uint8Array | null {
-    return (this.#rendered ??= new RenderCache()).get(renderer, () => renderer.render(this.frame));
+    const cache = this.#rendered ??= new RenderCache();
+    const bytes = cache.lookup(renderer);
+    return bytes !== undefined ? bytes : cache.store(renderer, renderer.render(this.frame));
   }
 
   /** @inheritdoc */
   get parts(): readonly Outbound[] {
-    return [this];
+    // Made once: an IRC fan-out asks for it once per receiver.
+    return this.#parts ??= [this];
   }
 }
 
@@ -191,14 +200,15 @@ export class OutboundRun implements Deliverable {
 
   /** @inheritdoc */
   rendered(renderer: FrameRenderer): Uint8Array | null {
-    return (this.#rendered ??= new RenderCache()).get(renderer, () => {
-      const parts: Uint8Array[] = [];
-      for (const out of this.#outs) {
-        const bytes = out.rendered(renderer);
-        if (bytes) parts.push(bytes);
-      }
-      return parts.length === 0 ? null : concat(parts);
-    });
+    const cache = this.#rendered ??= new RenderCache();
+    const cached = cache.lookup(renderer);
+    if (cached !== undefined) return cached;
+    const parts: Uint8Array[] = [];
+    for (const out of this.#outs) {
+      const bytes = out.rendered(renderer);
+      if (bytes) parts.push(bytes);
+    }
+    return cache.store(renderer, parts.length === 0 ? null : concat(parts));
   }
 
   #join(format: WireFormat, elsewhere: boolean): Uint8Array | null {
