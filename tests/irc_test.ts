@@ -50,9 +50,28 @@ class IrcTestClient implements AsyncDisposable {
   }
 }
 
+/**
+ * Starts a server with flags that name free ports; a port taken between
+ * `freePort()` and the bind (another test) gets fresh ones, up to 3 tries.
+ */
+async function startWithPorts(flags: () => string[]): Promise<TestServer> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startTestServer(flags());
+    } catch (error) {
+      if (attempt >= 3 || !String((error as Error).message).includes("address already in use")) {
+        throw error;
+      }
+    }
+  }
+}
+
 async function startIrcServer(args: string[] = []): Promise<TestServer & { ircPort: number }> {
-  const ircPort = freePort();
-  const server = await startTestServer(["--irc-port", String(ircPort), ...args]);
+  let ircPort = 0;
+  const server = await startWithPorts(() => {
+    ircPort = freePort();
+    return ["--irc-port", String(ircPort), ...args];
+  });
   return Object.assign(server, { ircPort });
 }
 
@@ -203,15 +222,18 @@ Deno.test("irc: AWAY and WHOIS are the core's: 306, 301 to a sender, 311 319 317
 Deno.test("irc: IRC over TLS on --irc-tls-port, with the TLS certificate", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const ircTlsPort = freePort();
-    await using server = await startTestServer([
-      "--db",
-      `${dir}/chat.db`,
-      "--tls-port",
-      String(freePort()),
-      "--irc-tls-port",
-      String(ircTlsPort),
-    ]);
+    let ircTlsPort = 0;
+    await using server = await startWithPorts(() => {
+      ircTlsPort = freePort();
+      return [
+        "--db",
+        `${dir}/chat.db`,
+        "--tls-port",
+        String(freePort()),
+        "--irc-tls-port",
+        String(ircTlsPort),
+      ];
+    });
     await server.stdout.expect(`chat server listening for IRC over TLS on 127.0.0.1:${ircTlsPort}`);
     const cert = await Deno.readTextFile(`${dir}/chat.db.tls-cert.pem`);
     await using client = await TestClient.connectTls(ircTlsPort, cert);
