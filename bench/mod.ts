@@ -132,83 +132,164 @@ interface Client {
   close(): void;
 }
 
-const decoder = new TextDecoder();
-
-/** A benchmark client over WebSocket: one frame per message, tokens found in each. */
+/**
+ * A benchmark client over WebSocket, framed here over a TCP socket (RFC 6455;
+ * client frames masked with a zero key): like the TCP client it reads bytes
+ * and counts tokens itself, so the two are measured the same way.
+ */
 class WsBenchClient implements Client {
   readonly index: number;
+  readonly conn: Deno.TcpConn;
   readonly seenFrom: Uint32Array;
   delivered = 0;
   bytes = 0;
   closed = false;
   readonly greeted: Promise<void>;
-  readonly #ws: WebSocket;
+  readonly #greet: () => void;
   readonly #latency: LatencyHistogram;
-  readonly #opened: Promise<void>;
-  readonly #done: Promise<void>;
 
-  constructor(index: number, url: string, senders: number, latency: LatencyHistogram) {
+  constructor(index: number, conn: Deno.TcpConn, senders: number, latency: LatencyHistogram) {
     this.index = index;
+    this.conn = conn;
     this.seenFrom = new Uint32Array(senders);
     this.#latency = latency;
-    const ws = new WebSocket(url);
-    this.#ws = ws;
     const greeted = Promise.withResolvers<void>();
-    const opened = Promise.withResolvers<void>();
-    const done = Promise.withResolvers<void>();
     this.greeted = greeted.promise;
-    this.#opened = opened.promise;
-    this.#done = done.promise;
-    ws.onopen = () => opened.resolve();
-    ws.onmessage = (event) => {
-      const text = event.data as string;
-      this.bytes += text.length;
-      greeted.resolve();
-      this.#scan(text, nowMicros());
-    };
-    ws.onerror = () => opened.reject(new Error(`cannot open ${url}`));
-    ws.onclose = () => {
+    this.#greet = greeted.resolve;
+  }
+
+  /** Sends the upgrade request. */
+  handshake(hostname: string): Promise<void> {
+    return this.#writeAll(encoder.encode(
+      `GET /ws HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ));
+  }
+
+  async readLoop(): Promise<void> {
+    let buf = new Uint8Array(READ_BUFFER * 4);
+    let have = 0;
+    let upgraded = false;
+    try {
+      while (true) {
+        if (have === buf.length) {
+          const bigger = new Uint8Array(buf.length * 2);
+          bigger.set(buf);
+          buf = bigger;
+        }
+        const n = await this.conn.read(buf.subarray(have));
+        if (n === null) break;
+        this.bytes += n;
+        have += n;
+        let off = 0;
+        if (!upgraded) {
+          const end = findHeaderEnd(buf, have);
+          if (end < 0) continue;
+          off = end;
+          upgraded = true;
+        }
+        const now = nowMicros();
+        while (have - off >= 2) {
+          let len = buf[off + 1]! & 0x7f;
+          let head = 2;
+          if (len === 126) {
+            if (have - off < 4) break;
+            len = (buf[off + 2]! << 8) | buf[off + 3]!;
+            head = 4;
+          } else if (len === 127) {
+            if (have - off < 10) break;
+            len = Number(new DataView(buf.buffer, off + 2, 8).getBigUint64(0));
+            head = 10;
+          }
+          if (have - off < head + len) break;
+          this.#greet();
+          scanTokens(buf, off + head, off + head + len, (sender, sentMicros) => {
+            this.delivered++;
+            if (sender < this.seenFrom.length) this.seenFrom[sender]!++;
+            this.#latency.record(now - sentMicros);
+          });
+          off += head + len;
+        }
+        buf.copyWithin(0, off, have);
+        have -= off;
+      }
+    } catch {
+      // reset or closed by us
+    } finally {
       this.closed = true;
-      greeted.resolve();
-      opened.reject(new Error(`${url} closed`));
-      done.resolve();
-    };
-    this.#opened.catch(() => {});
-  }
-
-  /** Resolves once the socket is open. */
-  opened(): Promise<void> {
-    return this.#opened;
-  }
-
-  readLoop(): Promise<void> {
-    return this.#done;
-  }
-
-  #scan(text: string, now: number): void {
-    for (let at = text.indexOf("~B"); at >= 0; at = text.indexOf("~B", at + 2)) {
-      const m = /^~B(\d+):\d+:(\d+)~/.exec(text.slice(at, at + 40));
-      if (!m) continue;
-      const sender = Number(m[1]);
-      this.delivered++;
-      if (sender < this.seenFrom.length) this.seenFrom[sender]!++;
-      this.#latency.record(now - Number(m[2]));
+      this.#greet();
     }
   }
 
-  /** Sends each `\n`-terminated line as one message. */
+  /** Sends each `\n`-terminated line as one masked text frame. */
   write(bytes: Uint8Array): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    for (const line of decoder.decode(bytes).split("\n")) {
-      if (line !== "") this.#ws.send(line);
+    let size = 0;
+    let start = 0;
+    const lines: [number, number][] = [];
+    for (let i = bytes.indexOf(NEWLINE); i !== -1; i = bytes.indexOf(NEWLINE, start)) {
+      if (i > start) lines.push([start, i]);
+      start = i + 1;
     }
-    return Promise.resolve();
+    for (const [a, b] of lines) size += (b - a < 126 ? 6 : 8) + (b - a);
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const [a, b] of lines) {
+      const n = b - a;
+      out[at++] = 0x81;
+      if (n < 126) out[at++] = 0x80 | n;
+      else {
+        out[at++] = 0x80 | 126;
+        out[at++] = n >> 8;
+        out[at++] = n & 0xff;
+      }
+      at += 4; // a zero masking key: the payload goes as it is
+      out.set(bytes.subarray(a, b), at);
+      at += n;
+    }
+    return this.#writeAll(out);
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let rest = bytes;
+    while (rest.length > 0) rest = rest.subarray(await this.conn.write(rest));
   }
 
   close(): void {
     try {
-      this.#ws.close();
+      this.conn.close();
     } catch { /* already closed */ }
+  }
+}
+
+/** The index after the blank line ending an HTTP response head, or -1. */
+function findHeaderEnd(buf: Uint8Array, end: number): number {
+  for (let i = 3; i < end; i++) {
+    if (
+      buf[i] === NEWLINE && buf[i - 1] === 0x0d && buf[i - 2] === NEWLINE && buf[i - 3] === 0x0d
+    ) {
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+/** Calls `found` for every `~B<sender>:<seq>:<µs>~` token in `buf[start, end)`. */
+function scanTokens(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  found: (sender: number, sentMicros: number) => void,
+): void {
+  let at = buf.indexOf(TILDE, start);
+  while (at >= 0 && at < end) {
+    if (buf[at + 1] === LETTER_B) {
+      const token = parseToken(buf, at + 2, end);
+      if (token) {
+        found(token.sender, token.sentMicros);
+        at = token.next;
+      }
+    }
+    at = buf.indexOf(TILDE, at + 1);
   }
 }
 
@@ -378,8 +459,8 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
         batch.push((async () => {
           let client: Client;
           if (o.ws) {
-            const ws = new WsBenchClient(i, `ws://${o.hostname}:${o.port}/ws`, o.senders, latency);
-            await ws.opened();
+            const ws = new WsBenchClient(i, await connect(o.hostname, o.port), o.senders, latency);
+            await ws.handshake(o.hostname);
             client = ws;
           } else {
             client = new BenchClient(i, await connect(o.hostname, o.port), o.senders, latency);

@@ -323,7 +323,7 @@ export class ChatServer {
     for (const [port, tls] of webs) {
       if (port === undefined) continue;
       try {
-        server.listenWeb(port, files, tls);
+        await server.listenWeb(port, files, tls);
       } catch (error) {
         await server.shutdown(0);
         throw new ListenError(port, error);
@@ -368,10 +368,14 @@ export class ChatServer {
    * @param tls PEM certificate and key: serve HTTPS and WSS, and redirect
    * browsers that open the TLS chat port here
    * @returns the bound address
-   * @throws {Deno.errors.AddrInUse} when the port is taken
+   * @throws {Error} `EADDRINUSE` when the port is taken
    */
-  listenWeb(port: number, files: FileStore, tls?: { cert: string; key: string }): Deno.NetAddr {
-    const web = WebServer.listen({
+  async listenWeb(
+    port: number,
+    files: FileStore,
+    tls?: { cert: string; key: string },
+  ): Promise<Deno.NetAddr> {
+    const web = await WebServer.listen({
       hub: this.hub,
       limits: this.#options,
       pressure: this.#pressure,

@@ -334,3 +334,69 @@ Deno.test("web: HTTPS and WSS with the TLS certificate; the TLS chat port sends 
   assert.match(reply, /^HTTP\/1.1 307 /);
   assert.ok(reply.includes(`Location: ${url}/x\r\n`), reply);
 });
+
+Deno.test("web: WebSocket limits and framing: a long message is refused, fragments joined, pings answered, unmasked frames refused", async () => {
+  await using server = await startTestServer([
+    "--http-port",
+    String(freePort()),
+    "--max-line",
+    "200",
+  ]);
+  const url = new URL(await webUrl(server));
+  // Raw bytes, not lines: WebSocket frames carry no newlines.
+  const raw = async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(url.port) });
+    let text = "";
+    let ended = false;
+    const reading = (async () => {
+      const buf = new Uint8Array(65536);
+      const latin1 = new TextDecoder("latin1");
+      try {
+        for (let n; (n = await conn.read(buf)) !== null;) text += latin1.decode(buf.subarray(0, n));
+      } catch { /* reset */ }
+      ended = true;
+    })();
+    const until = async (done: () => boolean, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(`no ${what} in ${JSON.stringify(text)}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    const lines = {
+      expect: (s: string) => until(() => text.includes(s), s),
+      expectEnd: () => until(() => ended, "end"),
+    };
+    await conn.write(new TextEncoder().encode(
+      `GET /ws HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ));
+    await lines.expect("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    return { conn, lines, reading };
+  };
+  // A masked client frame (zero key), FIN or not.
+  const frame = (opcode: number, payload: string, fin = true, masked = true) => {
+    const p = new TextEncoder().encode(payload);
+    const length = p.length < 126 ? [p.length] : [126, p.length >> 8, p.length & 0xff];
+    const head = [(fin ? 0x80 : 0) | opcode, (masked ? 0x80 : 0) | length[0]!, ...length.slice(1)];
+    return Uint8Array.from([...head, ...(masked ? [0, 0, 0, 0] : []), ...p]);
+  };
+  {
+    const { conn, lines } = await raw();
+    await conn.write(frame(1, '{"type":"hello","vers', false));
+    await conn.write(frame(0, 'ion":1,"nick":"frag"}'));
+    await lines.expect('"nick":"frag"');
+    await conn.write(frame(9, "are you there"));
+    await lines.expect("\rare you there"); // a pong (length 13) with the same payload
+    await conn.write(frame(1, JSON.stringify({ type: "say", text: "x".repeat(300) })));
+    await lines.expect('"code":"line_too_long"');
+    await lines.expectEnd();
+    conn.close();
+  }
+  {
+    const { conn, lines } = await raw();
+    await conn.write(frame(1, '{"type":"hello","version":1,"nick":"bare"}', true, false));
+    await lines.expectEnd();
+    conn.close();
+  }
+});

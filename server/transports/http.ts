@@ -17,12 +17,16 @@ import appJs from "../../web/app.js" with { type: "bytes" };
 import styleCss from "../../web/style.css" with { type: "bytes" };
 import iconSvg from "../../web/icon.svg" with { type: "bytes" };
 import { createHash } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
+import type net from "node:net";
+import { Readable } from "node:stream";
 import { roomKey } from "../../protocol/mod.ts";
 import { hashToken, type Hub } from "../core/hub.ts";
 import { cleanFileName, type FileStore, INLINE_IMAGE_TYPES } from "../store/files.ts";
 import type { Pressure } from "./pressure.ts";
 import type { ConnectionLimits } from "./tcp.ts";
-import { type PeerAddress, WsConnection } from "./websocket.ts";
+import { acceptKey, type PeerAddress, WsConnection } from "./websocket.ts";
 
 /** The page's Content-Security-Policy: nothing inline, nothing from elsewhere. */
 export const PAGE_CSP = [
@@ -146,45 +150,95 @@ export class WebServer {
   /** `http` or `https`. */
   readonly scheme: "http" | "https";
   readonly #host: WebHost;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: http.Server;
 
-  private constructor(host: WebHost, options: WebServerOptions) {
+  private constructor(host: WebHost, server: http.Server, scheme: "http" | "https") {
     this.#host = host;
-    this.scheme = options.tls ? "https" : "http";
-    this.#server = Deno.serve({
-      hostname: options.hostname,
-      port: options.port,
-      ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
-      onListen: () => {},
-      onError: (error) => {
-        host.hub.log(`http error: ${error instanceof Error ? error.message : error}`);
-        return text(500, "internal error");
-      },
-    }, (request, info) => this.#handle(request, info.remoteAddr));
-    this.addr = this.#server.addr;
+    this.#server = server;
+    this.scheme = scheme;
+    const address = server.address() as net.AddressInfo;
+    this.addr = { transport: "tcp", hostname: address.address, port: address.port };
   }
 
   /**
-   * Binds and starts serving.
+   * Binds and starts serving, on `node:http` (`node:https` with `tls`): its
+   * upgrade event hands over the raw socket, which `websocket.ts` frames.
    *
    * @param host the chat server it belongs to
-   * @param options address and port
+   * @param options address, port, certificate
    * @returns the running web server
-   * @throws {Deno.errors.AddrInUse} when the port is taken
+   * @throws {Error} `EADDRINUSE` when the port is taken
    */
-  static listen(host: WebHost, options: WebServerOptions): WebServer {
-    return new WebServer(host, options);
+  static async listen(host: WebHost, options: WebServerOptions): Promise<WebServer> {
+    const server = options.tls
+      ? https.createServer({ cert: options.tls.cert, key: options.tls.key })
+      : http.createServer();
+    const scheme = options.tls ? "https" : "http";
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.hostname, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const web = new WebServer(host, server, scheme);
+    server.on("request", (req, res) => web.#request(req, res));
+    server.on("upgrade", (req, socket, head) => web.#upgrade(req, socket as net.Socket, head));
+    server.on("clientError", (_error, socket) => {
+      try {
+        (socket as net.Socket).end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      } catch { /* gone */ }
+    });
+    return web;
   }
 
   /** Stops accepting and closes every HTTP connection (WebSockets are closed by the caller). */
   async shutdown(): Promise<void> {
-    await this.#server.shutdown();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections?.();
+    });
+  }
+
+  /** Adapts a `node:http` request to {@linkcode WebServer.#handle} and back. */
+  async #request(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const peer = peerOf(req.socket);
+    let response: Response;
+    try {
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value === undefined) continue;
+        for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+      }
+      const url = new URL(req.url ?? "/", `${this.scheme}://${req.headers.host ?? "localhost"}`);
+      const hasBody = req.method !== "GET" && req.method !== "HEAD";
+      const request = new Request(url, {
+        method: req.method ?? "GET",
+        headers,
+        ...(hasBody
+          ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" }
+          : {}),
+      } as RequestInit);
+      response = await this.#handle(request, peer);
+    } catch (error) {
+      this.#host.hub.log(`http error: ${error instanceof Error ? error.message : error}`);
+      response = text(400, "bad request");
+    }
+    const body = response.body ? new Uint8Array(await response.arrayBuffer()) : undefined;
+    const out: Record<string, string> = {};
+    response.headers.forEach((value, name) => out[name] = value);
+    if (body) out["content-length"] = String(body.length);
+    res.writeHead(response.status, out);
+    res.end(req.method === "HEAD" ? undefined : body);
   }
 
   #handle(request: Request, peer: PeerAddress): Response | Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname;
-    if (path === "/ws") return this.#upgrade(request, peer);
+    if (path === "/ws") {
+      return text(426, "this is the chat's WebSocket endpoint", { upgrade: "websocket" });
+    }
+    void peer;
     if (path === "/upload") return this.#upload(request, url);
     if (request.method !== "GET" && request.method !== "HEAD") {
       return text(405, "method not allowed", { allow: "GET, HEAD" });
@@ -205,38 +259,54 @@ export class WebServer {
     return new Response(request.method === "HEAD" ? null : found.body.slice(), { headers });
   }
 
-  #upgrade(request: Request, peer: PeerAddress): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return text(426, "this is the chat's WebSocket endpoint", { upgrade: "websocket" });
-    }
-    if (!sameOrigin(request)) {
-      this.#host.hub.log(
-        `refuse ${peer.hostname}: WebSocket from origin ${request.headers.get("origin")}`,
+  /** A WebSocket handshake (RFC 6455 §4.2): checked, answered, then framed by us. */
+  #upgrade(req: http.IncomingMessage, socket: net.Socket, head: Uint8Array): void {
+    const peer = peerOf(socket);
+    const refuse = (status: string, why: string) => {
+      this.#host.hub.log(`refuse ${peer.hostname}: ${why}`);
+      socket.end(
+        `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n` +
+          `Content-Length: ${why.length + 1}\r\n\r\n${why}\n`,
       );
-      return text(403, "cross-origin WebSocket refused");
+    };
+    const path = (req.url ?? "").split("?")[0];
+    const key = req.headers["sec-websocket-key"];
+    if (path !== "/ws") return refuse("404 Not Found", "WebSocket only at /ws");
+    if (
+      req.headers.upgrade?.toLowerCase() !== "websocket" || typeof key !== "string" ||
+      req.headers["sec-websocket-version"] !== "13"
+    ) {
+      return refuse("400 Bad Request", "not a WebSocket version 13 handshake");
     }
-    const refusal = this.#host.refusal(peer.hostname);
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    if (refusal) {
-      this.#host.hub.log(`refuse ${peer.hostname}: ${refusal}`);
-      socket.onopen = () => {
-        socket.send(
-          JSON.stringify({ type: "error", code: "too_many_connections", message: refusal }),
-        );
-        socket.close(1013, "try again later");
-      };
-      return response;
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      let same = false;
+      try {
+        same = new URL(origin).host === req.headers.host;
+      } catch { /* not a URL */ }
+      if (!same) return refuse("403 Forbidden", `cross-origin WebSocket refused (${origin})`);
     }
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+    );
     const connection = new WsConnection(
       socket,
+      head,
       this.#host.hub,
       this.#host.limits,
       peer,
       this.#host.pressure,
       (c) => this.#host.release(c),
     );
+    const refusal = this.#host.refusal(peer.hostname);
+    if (refusal) {
+      this.#host.hub.log(`refuse ${peer.hostname}: ${refusal}`);
+      connection.session.error("too_many_connections", refusal);
+      connection.close();
+      return;
+    }
     this.#host.adopt(connection);
-    return response;
   }
 
   async #upload(request: Request, url: URL): Promise<Response> {
@@ -331,4 +401,12 @@ async function readAtMost(request: Request, max: number): Promise<Uint8Array | u
     offset += c.length;
   }
   return out;
+}
+
+/** The peer of a socket, for logs and per-address limits. */
+function peerOf(socket: net.Socket): PeerAddress {
+  return {
+    hostname: (socket.remoteAddress ?? "").replace(/^::ffff:(?=\d+\.)/, ""),
+    port: socket.remotePort ?? 0,
+  };
 }
