@@ -97,6 +97,16 @@ Server options (0 means unlimited / off where it makes sense):
   --resume-expiry SEC      resume tokens expire after SEC idle (0: never) [604800]
   --resume-replay N        most messages one resume replays, then
                            resume_truncated                              [10000]
+  --registration open|closed  who creates accounts: anyone with /register,
+                           or only chat admin                            [open]
+  --require-account        refuse guests: log in to get a nickname
+  --allow-plain-passwords  accept passwords over plain TCP from other
+                           machines (default: only TLS and 127.0.0.1/::1)
+  --login-free-attempts N  failed logins (per account, per address)
+                           before delays start                           [3]
+  --login-delay SEC        first delay after those; doubles per failure  [1]
+  --login-lock-after N     failed logins before a lock (0: never)        [10]
+  --login-lock SEC         how long a lock lasts                         [900]
   --quiet                  no per-connection log lines on stderr
 
 Client:
@@ -186,6 +196,13 @@ const SERVER_FLAGS = {
   "announce-limit": { type: "string" },
   "resume-expiry": { type: "string" },
   "resume-replay": { type: "string" },
+  registration: { type: "string" },
+  "require-account": { type: "boolean" },
+  "allow-plain-passwords": { type: "boolean" },
+  "login-free-attempts": { type: "string" },
+  "login-delay": { type: "string" },
+  "login-lock-after": { type: "string" },
+  "login-lock": { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -260,6 +277,10 @@ export function parseServerArgs(
     ["resumeExpiryMs", seconds(flags, "resume-expiry")],
     ["resumeReplay", integer(flags, "resume-replay")],
     ["maxUploadBytes", integer(flags, "max-upload")],
+    ["loginFreeAttempts", integer(flags, "login-free-attempts")],
+    ["loginDelayMs", seconds(flags, "login-delay")],
+    ["loginLockAfter", integer(flags, "login-lock-after")],
+    ["loginLockMs", seconds(flags, "login-lock")],
   ];
   for (const [key, value] of numeric) {
     if (value !== undefined) options[key] = value;
@@ -269,6 +290,16 @@ export function parseServerArgs(
   if (options.httpsPort === 0 || tlsPort === 0) delete options.httpsPort;
   // Uploads live in a folder beside the database; with :memory:, in memory.
   if (options.db !== ":memory:") options.uploadDir = `${options.db}.files`;
+  if (values.registration !== undefined) {
+    if (values.registration !== "open" && values.registration !== "closed") {
+      throw new UsageError(
+        `--registration must be open or closed, got ${JSON.stringify(values.registration)}`,
+      );
+    }
+    options.registration = values.registration;
+  }
+  if (values["require-account"]) options.requireAccount = true;
+  if (values["allow-plain-passwords"]) options.allowPlainPasswords = true;
   return options;
 }
 

@@ -33,6 +33,52 @@ function text(type: "say" | "me") {
   return (args: string): ClientFrame | undefined => args === "" ? undefined : { type, text: args };
 }
 
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * Parses a moderation duration: a whole number with an optional unit, `s`
+ * (the default), `m`, `h` or `d`, e.g. `90`, `2s`, `10m`, `7d`.
+ *
+ * @param text the word
+ * @returns seconds, or `undefined` when it is not a duration
+ */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d{1,7})([smhd]?)$/i.exec(text);
+  if (!m) return undefined;
+  const seconds = Number(m[1]) * DURATION_UNITS[(m[2] || "s").toLowerCase()]!;
+  return seconds > 0 ? seconds : undefined;
+}
+
+/** `WORD [DURATION] [REASON]`, for /ban and /serverban. */
+function banArgs(args: string): { target: string; duration?: number; reason?: string } | undefined {
+  const m = /^(\S+)(?:\s+(\S+))?(?:\s+(\S[\s\S]*))?$/.exec(args);
+  if (!m) return undefined;
+  const duration = m[2] === undefined ? undefined : parseDuration(m[2]);
+  const reason = duration === undefined && m[2] !== undefined
+    ? [m[2], m[3]].filter((x) => x !== undefined).join(" ")
+    : m[3];
+  return {
+    target: m[1]!,
+    ...(duration !== undefined ? { duration } : {}),
+    ...(reason ? { reason } : {}),
+  };
+}
+
+function oneWord<T extends "unban" | "serverunban" | "op" | "deop" | "unmute">(
+  type: T,
+  field: "target" | "nick",
+) {
+  return (args: string): ClientFrame | undefined =>
+    /^\S+$/.test(args) ? ({ type, [field]: args } as unknown as ClientFrame) : undefined;
+}
+
+function onOff(mode: "topic_lock" | "invite_only") {
+  return (args: string): ClientFrame | undefined => {
+    const word = args.toLowerCase();
+    return word === "on" || word === "off" ? { type: "mode", mode, on: word === "on" } : undefined;
+  };
+}
+
 /** Every command, in `/help` order. */
 export const COMMANDS: readonly Command[] = [
   {
@@ -145,6 +191,136 @@ export const COMMANDS: readonly Command[] = [
       }
       return { type: "search", text: args };
     },
+  },
+  {
+    name: "register",
+    args: "PASSWORD",
+    summary: "register your nickname as an account (the terminal client asks when omitted)",
+    parse: (args) => args === "" ? undefined : { type: "register", password: args },
+  },
+  {
+    name: "login",
+    aliases: ["identify"],
+    args: "[NICK] PASSWORD",
+    summary: "log in to your account (default: your nickname's)",
+    parse(args) {
+      const m = /^(?:(\S+)\s+)?(\S[\s\S]*)$/.exec(args);
+      if (!m) return undefined;
+      return m[1] === undefined
+        ? { type: "login", password: m[2]! }
+        : { type: "login", nick: m[1], password: m[2]! };
+    },
+  },
+  {
+    name: "logout",
+    args: "",
+    summary: "log out; you continue as a guest under another nickname",
+    parse: (args) => args === "" ? { type: "logout" } : undefined,
+  },
+  {
+    name: "password",
+    args: "OLD NEW",
+    summary: "change your account's password",
+    parse(args) {
+      const m = /^(\S+)\s+(\S+)$/.exec(args);
+      return m ? { type: "password", old: m[1]!, new: m[2]! } : undefined;
+    },
+  },
+  {
+    name: "kick",
+    args: "NICK [REASON]",
+    summary: "remove someone from the current room (room operators)",
+    parse(args) {
+      const m = /^(\S+)(?:\s+(\S[\s\S]*))?$/.exec(args);
+      if (!m) return undefined;
+      return m[2] === undefined
+        ? { type: "kick", nick: m[1]! }
+        : { type: "kick", nick: m[1]!, reason: m[2] };
+    },
+  },
+  {
+    name: "ban",
+    args: "NICK|ACCOUNT|ADDRESS [DURATION] [REASON]",
+    summary: "ban from the current room, e.g. /ban bob 10m spam (room operators)",
+    parse(args) {
+      const ban = banArgs(args);
+      return ban && { type: "ban", ...ban };
+    },
+  },
+  {
+    name: "unban",
+    args: "NICK|ACCOUNT|ADDRESS",
+    summary: "lift a ban in the current room (room operators)",
+    parse: oneWord("unban", "target"),
+  },
+  {
+    name: "mute",
+    args: "NICK [DURATION]",
+    summary: "stop someone talking in the current room (room operators)",
+    parse(args) {
+      const m = /^(\S+)(?:\s+(\S+))?$/.exec(args);
+      if (!m) return undefined;
+      if (m[2] === undefined) return { type: "mute", nick: m[1]! };
+      const duration = parseDuration(m[2]);
+      return duration === undefined ? undefined : { type: "mute", nick: m[1]!, duration };
+    },
+  },
+  {
+    name: "unmute",
+    args: "NICK",
+    summary: "let someone talk again (room operators)",
+    parse: oneWord("unmute", "nick"),
+  },
+  {
+    name: "op",
+    args: "NICK",
+    summary: "make a logged-in user an operator of the current room (room operators)",
+    parse: oneWord("op", "nick"),
+  },
+  {
+    name: "deop",
+    args: "NICK",
+    summary: "take away someone's room operator rights (room operators)",
+    parse: oneWord("deop", "nick"),
+  },
+  {
+    name: "invite",
+    args: "NICK [#ROOM]",
+    summary: "invite someone to a room (default: the current one)",
+    parse(args) {
+      const m = /^(\S+)(?:\s+(\S+))?$/.exec(args);
+      if (!m) return undefined;
+      return m[2] === undefined
+        ? { type: "invite", nick: m[1]! }
+        : { type: "invite", nick: m[1]!, room: m[2] };
+    },
+  },
+  {
+    name: "topiclock",
+    args: "on|off",
+    summary: "only room operators may set the topic (room operators)",
+    parse: onOff("topic_lock"),
+  },
+  {
+    name: "inviteonly",
+    args: "on|off",
+    summary: "only invited users may join the current room (room operators)",
+    parse: onOff("invite_only"),
+  },
+  {
+    name: "serverban",
+    args: "NICK|ACCOUNT|ADDRESS [DURATION] [REASON]",
+    summary: "ban from the whole server, IPv6 per /64 (server operators)",
+    parse(args) {
+      const ban = banArgs(args);
+      return ban && { type: "serverban", ...ban };
+    },
+  },
+  {
+    name: "serverunban",
+    args: "NICK|ACCOUNT|ADDRESS",
+    summary: "lift a server-wide ban (server operators)",
+    parse: oneWord("serverunban", "target"),
   },
   {
     name: "quit",

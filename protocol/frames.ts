@@ -17,6 +17,8 @@ export type ClientFrame =
     resume?: string;
     /** With `resume`: the highest message id seen, to replay what was missed. */
     last_id?: number;
+    /** With `nick`: log in to that account in the same round trip. */
+    password?: string;
   }
   | { type: "nick"; nick: string }
   /** `room` defaults to the current room; `ref` is echoed in the `ack`. */
@@ -54,7 +56,47 @@ export type ClientFrame =
   | { type: "search"; text: string; room?: string; before?: number; limit?: number }
   | { type: "quit"; reason?: string }
   | { type: "ping"; token?: string }
-  | { type: "pong"; token?: string };
+  | { type: "pong"; token?: string }
+  /** Registers the current nickname as an account. */
+  | { type: "register"; password: string }
+  /** Logs in to an account (default: the current nickname's). */
+  | { type: "login"; nick?: string; password: string }
+  | { type: "logout" }
+  /** Changes the logged-in account's password. */
+  | { type: "password"; old: string; new: string }
+  /** Room moderation; `room` defaults to the current room. */
+  | { type: "kick"; nick: string; room?: string; reason?: string }
+  /** `target`: a nickname, an account or an address; `duration` in seconds (absent: until unbanned). */
+  | { type: "ban"; target: string; room?: string; duration?: number; reason?: string }
+  | { type: "unban"; target: string; room?: string }
+  /** Server-wide ban by account or address (server operators). */
+  | { type: "serverban"; target: string; duration?: number; reason?: string }
+  | { type: "serverunban"; target: string }
+  | { type: "mute"; nick: string; room?: string; duration?: number }
+  | { type: "unmute"; nick: string; room?: string }
+  | { type: "op"; nick: string; room?: string }
+  | { type: "deop"; nick: string; room?: string }
+  | { type: "invite"; nick: string; room?: string }
+  /** Sets a room mode: `topic_lock` (only operators set the topic) or `invite_only`. */
+  | { type: "mode"; mode: RoomMode; on: boolean; room?: string };
+
+/** Room modes a room operator can set with the `mode` frame. */
+export type RoomMode = "topic_lock" | "invite_only";
+
+/** What a `moderation` frame reports. */
+export type ModerationAction =
+  | "kick"
+  | "ban"
+  | "unban"
+  | "mute"
+  | "unmute"
+  | "op"
+  | "deop"
+  | "invite"
+  | "topic_lock"
+  | "topic_unlock"
+  | "invite_only"
+  | "invite_open";
 
 /** One entry of the `help` frame. */
 export interface CommandHelp {
@@ -95,6 +137,8 @@ export type ServerFrame =
     resume?: string;
     /** Present and true when a `hello.resume` succeeded. */
     resumed?: boolean;
+    /** The account the session is logged in to, if any. */
+    account?: string;
   }
   | ({ type: "message"; room?: string } & ChatLine)
   | ({ type: "action"; room?: string } & ChatLine)
@@ -165,7 +209,35 @@ export type ServerFrame =
   }
   | { type: "bye"; reason: string }
   | { type: "ping"; token?: string }
-  | { type: "pong"; token?: string };
+  | { type: "pong"; token?: string }
+  /**
+   * Your account changed: `registered`, `login`, `logout` or `password`.
+   * `account` is `null` after a logout; `operator` is true for server operators.
+   */
+  | {
+    type: "account";
+    event: "registered" | "login" | "logout" | "password";
+    account: string | null;
+    nick: string;
+    operator?: boolean;
+  }
+  /**
+   * A moderation action, announced to the room (`room` absent: server-wide).
+   * After `kick` and `ban` the target has left the room. `until`: when a
+   * timed ban or mute ends (ms since epoch).
+   */
+  | {
+    type: "moderation";
+    action: ModerationAction;
+    room?: string;
+    target: string;
+    by: string;
+    reason?: string;
+    until?: number;
+    ts: number;
+  }
+  /** Someone invited you to a room. */
+  | { type: "invited"; room: string; by: string; ts: number };
 
 /** One match of a `search`: a stored chat line as its frame, marked `history`. */
 export type SearchResult = Extract<ServerFrame, { type: "message" | "action" | "private" }>;
@@ -211,7 +283,23 @@ export type ErrorCode =
   | "no_reply_target"
   | "resume_failed"
   | "storage_failed"
-  | "flood";
+  | "flood"
+  | "nick_registered"
+  | "account_required"
+  | "registration_closed"
+  | "insecure_transport"
+  | "login_failed"
+  | "login_throttled"
+  | "login_locked"
+  | "password_invalid"
+  | "not_logged_in"
+  | "already_registered_account"
+  | "permission_denied"
+  | "no_such_account"
+  | "banned"
+  | "muted"
+  | "invite_only"
+  | "busy";
 
 /** A frame that could not be decoded; carries the error code to send back. */
 export class FrameError extends Error {
@@ -229,7 +317,7 @@ export class FrameError extends Error {
   }
 }
 
-type FieldKind = "string" | "number";
+type FieldKind = "string" | "number" | "boolean";
 type Schema = Readonly<Record<string, FieldKind | `${FieldKind}?`>>;
 
 const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
@@ -239,6 +327,7 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
     client: "string?",
     resume: "string?",
     last_id: "number?",
+    password: "string?",
   },
   nick: { nick: "string" },
   say: { text: "string", room: "string?", ref: "string?" },
@@ -259,6 +348,21 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
   quit: { reason: "string?" },
   ping: { token: "string?" },
   pong: { token: "string?" },
+  register: { password: "string" },
+  login: { nick: "string?", password: "string" },
+  logout: {},
+  password: { old: "string", new: "string" },
+  kick: { nick: "string", room: "string?", reason: "string?" },
+  ban: { target: "string", room: "string?", duration: "number?", reason: "string?" },
+  unban: { target: "string", room: "string?" },
+  serverban: { target: "string", duration: "number?", reason: "string?" },
+  serverunban: { target: "string" },
+  mute: { nick: "string", room: "string?", duration: "number?" },
+  unmute: { nick: "string", room: "string?" },
+  op: { nick: "string", room: "string?" },
+  deop: { nick: "string", room: "string?" },
+  invite: { nick: "string", room: "string?" },
+  mode: { mode: "string", on: "boolean", room: "string?" },
 };
 
 /**

@@ -152,10 +152,63 @@ export function formatPlainText(
       return "! " + escapeControls(frame.message);
     case "bye":
       return `* ${escapeControls(frame.reason)}`;
+    case "account":
+      return formatAccount(frame);
+    case "moderation":
+      return formatModeration(frame);
+    case "invited":
+      return `* ${frame.by} invites you to ${frame.room}: /join ${frame.room}`;
     case "ack":
     case "ping":
     case "pong":
       return undefined;
+  }
+}
+
+function formatAccount(frame: Extract<ServerFrame, { type: "account" }>): string {
+  const op = frame.operator ? " (server operator)" : "";
+  switch (frame.event) {
+    case "registered":
+      return `* registered ${frame.nick}: the nickname is yours; /login ${frame.nick} PASSWORD next time`;
+    case "login":
+      return `* logged in as ${frame.account}${op}`;
+    case "logout":
+      return `* logged out; you are ${frame.nick} now`;
+    case "password":
+      return `* password changed for ${frame.account}`;
+  }
+}
+
+const MODERATION_VERBS: Readonly<Record<string, string>> = {
+  kick: "was kicked from",
+  ban: "was banned from",
+  unban: "is no longer banned from",
+  mute: "was muted in",
+  unmute: "may talk again in",
+  op: "is now an operator of",
+  deop: "is no longer an operator of",
+  invite: "was invited to",
+};
+
+function formatModeration(frame: Extract<ServerFrame, { type: "moderation" }>): string {
+  const where = frame.room ?? "the server";
+  const until = frame.until === undefined
+    ? ""
+    : ` until ${new Date(frame.until).toISOString().slice(11, 19)} UTC`;
+  const why = frame.reason ? `: ${escapeControls(frame.reason)}` : "";
+  switch (frame.action) {
+    case "topic_lock":
+      return `* ${frame.by} locked the topic of ${where}`;
+    case "topic_unlock":
+      return `* ${frame.by} unlocked the topic of ${where}`;
+    case "invite_only":
+      return `* ${frame.by} made ${where} invite-only`;
+    case "invite_open":
+      return `* ${frame.by} opened ${where} to everyone`;
+    default:
+      return `* ${frame.target} ${
+        MODERATION_VERBS[frame.action]
+      } ${where} by ${frame.by}${until}${why}`;
   }
 }
 

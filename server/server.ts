@@ -30,6 +30,10 @@ import { DEFAULT_MAX_UPLOAD_BYTES, FileStore } from "./store/files.ts";
 import { acceptTls } from "./transports/tls.ts";
 import type { TlsIdentity } from "../tls/certificate.ts";
 import type { ByteConn } from "../tls/node_conn.ts";
+import { addressKey } from "./core/address.ts";
+import { LOGIN_LIMIT_DEFAULTS } from "./core/login_limit.ts";
+
+export { addressKey };
 
 /** A connection of any transport, as the accept loops and timeouts see it. */
 type Connection = TcpConnection | WsConnection;
@@ -98,6 +102,20 @@ export interface ServerOptions {
   resumeExpiryMs?: number;
   /** Most messages one resume replays before it says `resume_truncated`. @default {10000} */
   resumeReplay?: number;
+  /** `open`: anyone may register their nickname; `closed`: only `chat admin` creates accounts. @default {"open"} */
+  registration?: "open" | "closed";
+  /** Refuse guests: only logged-in users get a nickname. @default {false} */
+  requireAccount?: boolean;
+  /** Accept passwords over plain TCP from other machines (not only TLS and 127.0.0.1/::1). @default {false} */
+  allowPlainPasswords?: boolean;
+  /** Failed logins per account and per address before delays start. @default {3} */
+  loginFreeAttempts?: number;
+  /** First delay after the free attempts, in ms; doubles per failure. @default {1000} */
+  loginDelayMs?: number;
+  /** Failed logins after which the account or address is locked; 0: never. @default {10} */
+  loginLockAfter?: number;
+  /** How long a lock lasts, in ms (and how long failures are remembered). @default {900000} */
+  loginLockMs?: number;
   /**
    * Serve the web client (HTTP, and WebSocket at `/ws`) on this port of
    * `hostname`; 0 picks a free one. Only {@linkcode ChatServer.open} reads
@@ -137,6 +155,13 @@ export const SERVER_DEFAULTS = Object.freeze({
   pruneIntervalMs: 60_000,
   resumeExpiryMs: DEFAULT_RESUME_EXPIRY_MS,
   resumeReplay: MAX_RESUME_REPLAY,
+  registration: "open" as "open" | "closed",
+  requireAccount: false,
+  allowPlainPasswords: false,
+  loginFreeAttempts: LOGIN_LIMIT_DEFAULTS.freeAttempts,
+  loginDelayMs: LOGIN_LIMIT_DEFAULTS.delayMs,
+  loginLockAfter: LOGIN_LIMIT_DEFAULTS.lockAfter,
+  loginLockMs: LOGIN_LIMIT_DEFAULTS.lockMs,
   maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
 });
 
@@ -144,26 +169,6 @@ export const SERVER_DEFAULTS = Object.freeze({
 const PRUNE_CHUNK = 5_000;
 
 const encoder = new TextEncoder();
-
-/**
- * The key connections are counted under for `maxPerIp`: an IPv4 address, or
- * the /64 prefix of an IPv6 address (one subscriber usually owns a /64).
- *
- * @param hostname a peer address as Deno reports it
- * @returns the key
- */
-export function addressKey(hostname: string): string {
-  if (!hostname.includes(":")) return hostname;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
-  if (mapped) return mapped[1]!;
-  const [head = "", tail = ""] = hostname.split("::");
-  const left = head === "" ? [] : head.split(":");
-  const right = tail === "" ? [] : tail.split(":");
-  const groups = hostname.includes("::")
-    ? [...left, ...Array(8 - left.length - right.length).fill("0"), ...right]
-    : left;
-  return groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":") + "::/64";
-}
 
 /** A listener of {@linkcode ChatServer.open} other than plain TCP could not bind. */
 export class ListenError extends Error {
@@ -257,6 +262,17 @@ export class ChatServer {
       replyBudgetBytes: this.#options.sendQueueBytes === 0
         ? DEFAULT_REPLY_BUDGET_BYTES
         : Math.min(DEFAULT_REPLY_BUDGET_BYTES, Math.floor(this.#options.sendQueueBytes / 8)),
+      accounts: {
+        registration: this.#options.registration,
+        requireAccount: this.#options.requireAccount,
+        allowPlainPasswords: this.#options.allowPlainPasswords,
+        limits: {
+          freeAttempts: this.#options.loginFreeAttempts,
+          delayMs: this.#options.loginDelayMs,
+          lockAfter: this.#options.loginLockAfter,
+          lockMs: this.#options.loginLockMs,
+        },
+      },
     });
     this.#tcpLimits = { ...this.#options };
     this.#tlsLimits = { ...this.#options };

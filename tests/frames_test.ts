@@ -13,13 +13,14 @@ import {
 
 // An independent copy of the schema of docs/protocol.md (not imported: the
 // test must notice when the decoder drifts from it).
-const FIELDS: Record<ClientFrame["type"], Record<string, "string" | "number">> = {
+const FIELDS: Record<ClientFrame["type"], Record<string, "string" | "number" | "boolean">> = {
   hello: {
     version: "number",
     nick: "string",
     client: "string",
     resume: "string",
     last_id: "number",
+    password: "string",
   },
   nick: { nick: "string" },
   say: { text: "string", room: "string", ref: "string" },
@@ -40,6 +41,21 @@ const FIELDS: Record<ClientFrame["type"], Record<string, "string" | "number">> =
   quit: { reason: "string" },
   ping: { token: "string" },
   pong: { token: "string" },
+  register: { password: "string" },
+  login: { nick: "string", password: "string" },
+  logout: {},
+  password: { old: "string", new: "string" },
+  kick: { nick: "string", room: "string", reason: "string" },
+  ban: { target: "string", room: "string", duration: "number", reason: "string" },
+  unban: { target: "string", room: "string" },
+  serverban: { target: "string", duration: "number", reason: "string" },
+  serverunban: { target: "string" },
+  mute: { nick: "string", room: "string", duration: "number" },
+  unmute: { nick: "string", room: "string" },
+  op: { nick: "string", room: "string" },
+  deop: { nick: "string", room: "string" },
+  invite: { nick: "string", room: "string" },
+  mode: { mode: "string", on: "boolean", room: "string" },
 };
 
 /** Decodes, returning the frame or the FrameError; any other throw fails the test. */

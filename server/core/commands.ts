@@ -25,6 +25,7 @@ import {
 } from "../../protocol/mod.ts";
 import { searchTerms } from "../store/store.ts";
 import type { Room } from "./room.ts";
+import { type Need, permit } from "./policy.ts";
 import type { Session } from "./session.ts";
 import { visibleTo } from "./visibility.ts";
 
@@ -40,6 +41,7 @@ const BEFORE_REGISTRATION: ReadonlySet<ClientFrame["type"]> = new Set([
   "help",
   "ping",
   "pong",
+  "login",
 ]);
 
 /** Frame types whose effect waits for the end-of-turn commit. */
@@ -216,6 +218,56 @@ function shortText(raw: string | undefined): string {
     : [...sanitizeText(raw, false).trim()].slice(0, MAX_AWAY_LENGTH).join("");
 }
 
+/**
+ * What each frame needs of its sender, checked by {@linkcode permit} before
+ * the handler runs: the one place permissions are decided (see policy.ts).
+ */
+const NEEDS: { readonly [T in ClientFrame["type"]]: Need } = {
+  hello: "none",
+  nick: "guest",
+  input: "none",
+  say: "speak",
+  me: "speak",
+  msg: "none",
+  reply: "none",
+  join: "join",
+  part: "none",
+  rooms: "none",
+  topic: "topic",
+  who: "none",
+  history: "none",
+  help: "none",
+  away: "none",
+  whois: "none",
+  search: "none",
+  quit: "none",
+  ping: "none",
+  pong: "none",
+  register: "guest",
+  login: "none",
+  logout: "account",
+  password: "account",
+  kick: "room-op",
+  ban: "room-op",
+  unban: "room-op",
+  mute: "room-op",
+  unmute: "room-op",
+  op: "room-op",
+  deop: "room-op",
+  invite: "invite",
+  mode: "room-op",
+  serverban: "server-op",
+  serverunban: "server-op",
+};
+
+/** Runs an account flow in the background; a failure reaches the session as an error. */
+function background(session: Session, work: Promise<unknown>): void {
+  work.catch((error) => {
+    session.hub.log(`account flow failed: ${error instanceof Error ? error.message : error}`);
+    session.error("storage_failed", "that did not work; please try again");
+  });
+}
+
 const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   hello(session) {
     session.error("already_registered", "hello was already sent");
@@ -279,11 +331,21 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
       session.error("too_many_rooms", `you are in ${MAX_JOINED_ROOMS} rooms already: /part one`);
       return;
     }
+    if (result.created) session.hub.moderation.roomCreated(result.room, session);
+    // Rooms follow the account: its other connections join too.
+    for (const other of session.hub.siblings(session)) {
+      if (!result.room.has(other) && other.rooms.size < MAX_JOINED_ROOMS) {
+        other.enterRoom(result.room);
+      }
+    }
     session.enterRoom(result.room);
   },
   part(session, frame) {
     const room = targetRoom(session, frame.room, true);
-    if (room) session.leaveRoom(room, "part", true, shortText(frame.reason) || undefined);
+    if (!room) return;
+    const reason = shortText(frame.reason) || undefined;
+    for (const other of session.hub.siblings(session)) other.leaveRoom(room, "part", true, reason);
+    session.leaveRoom(room, "part", true, reason);
   },
   rooms(session) {
     session.reply(roomPages(session.hub.rooms()));
@@ -409,11 +471,70 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   pong() {
     // Any traffic counts as activity; the transport already noted it.
   },
+  register(session, frame) {
+    background(session, session.hub.accounts.register(session, frame.password));
+  },
+  login(session, frame) {
+    background(session, session.hub.accounts.login(session, frame.nick, frame.password));
+  },
+  logout(session) {
+    session.hub.accounts.logout(session);
+  },
+  password(session, frame) {
+    background(session, session.hub.accounts.changePassword(session, frame.old, frame.new));
+  },
+  kick(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.kick(session, room, frame.nick, frame.reason);
+  },
+  ban(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.ban(session, room, frame.target, frame.duration, frame.reason);
+  },
+  unban(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.unban(session, room, frame.target);
+  },
+  serverban(session, frame) {
+    session.hub.moderation.ban(session, undefined, frame.target, frame.duration, frame.reason);
+  },
+  serverunban(session, frame) {
+    session.hub.moderation.unban(session, undefined, frame.target);
+  },
+  mute(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.mute(session, room, frame.nick, frame.duration);
+  },
+  unmute(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.unmute(session, room, frame.nick);
+  },
+  op(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.setOp(session, room, frame.nick, true);
+  },
+  deop(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.setOp(session, room, frame.nick, false);
+  },
+  invite(session, frame) {
+    const room = targetRoom(session, frame.room, true);
+    if (room) session.hub.moderation.invite(session, room, frame.nick);
+  },
+  mode(session, frame) {
+    if (frame.mode !== "topic_lock" && frame.mode !== "invite_only") {
+      session.error("bad_frame", 'field "mode" must be "topic_lock" or "invite_only"');
+      return;
+    }
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.setMode(session, room, frame.mode, frame.on);
+  },
 };
 
 /**
- * Dispatches a frame to its handler, after the one central check: a session
- * without a nickname may only pick one, ask for help, ping or quit.
+ * Dispatches a frame to its handler, after the central checks: a session
+ * without a nickname may only pick one, log in, ask for help, ping or quit;
+ * then the frame's {@linkcode NEEDS} entry (see policy.ts).
  *
  * @param session the sender
  * @param frame a validated frame
@@ -430,6 +551,7 @@ export function handleFrame(session: Session, frame: ClientFrame): void {
   // Errors while handling a frame with a `ref` carry it, so the sender knows which line was refused.
   session.replyRef = "ref" in frame ? frame.ref : undefined;
   try {
+    if (!permit(session, frame, NEEDS[frame.type])) return;
     (HANDLERS[frame.type] as Handler<typeof frame.type>)(session, frame as never);
   } finally {
     session.replyRef = undefined;

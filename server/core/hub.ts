@@ -26,6 +26,8 @@ import {
   type TextLimits,
 } from "../../protocol/mod.ts";
 import { Outbound, OutboundRun } from "./outbound.ts";
+import { type AccountOptions, Accounts } from "./accounts.ts";
+import { Moderation } from "./moderation.ts";
 import { Room } from "./room.ts";
 import type { Session } from "./session.ts";
 import {
@@ -74,6 +76,8 @@ export interface HubOptions {
   replyBudgetBytes?: number;
   /** Most messages one resume replays before `resume_truncated`. @default {MAX_RESUME_REPLAY} */
   resumeReplay?: number;
+  /** Registration, login limits and the password rule. @default {see AccountOptions} */
+  accounts?: Partial<AccountOptions>;
 }
 
 /** Default for {@linkcode HubOptions.replyBudgetBytes}: 64 KiB. */
@@ -94,7 +98,7 @@ export type NickResult =
 
 /** Outcome of {@linkcode Hub.openRoom}. */
 export type RoomResult =
-  | { ok: true; room: Room }
+  | { ok: true; room: Room; created?: boolean }
   | { ok: false; code: ErrorCode; message: string };
 
 /** A message to store and deliver; see {@linkcode Hub.post}. */
@@ -178,6 +182,12 @@ export class Hub {
   /** The same sessions by their look-alike keys (`nickSkeletons`): no two look alike. */
   readonly #bySkeleton = new Map<string, Session>();
   readonly #byToken = new Map<string, Session>();
+  /** Logged-in sessions by account key: one account may be online on several connections. */
+  readonly #byAccount = new Map<string, Set<Session>>();
+  /** Accounts: register, login, logout, password (see accounts.ts). */
+  readonly accounts: Accounts;
+  /** Operators, bans, mutes, invites and room modes (see moderation.ts). */
+  readonly moderation: Moderation;
   readonly #rooms = new Map<string, Room>();
   #nextId: number;
   #pending: Pending[] = [];
@@ -247,6 +257,8 @@ export class Hub {
       this.saveRoom(lobby);
     }
     this.#nextId = this.store.lastId() + 1;
+    this.accounts = new Accounts(this, options.accounts);
+    this.moderation = new Moderation(this);
   }
 
   /** How many sessions have a nickname. */
@@ -277,12 +289,14 @@ export class Hub {
     const result = this.checkNick(session, requested);
     if (!result.ok) return result;
     const { nick, previous } = result;
-    if (previous !== undefined) {
-      this.#byKey.delete(nickKey(previous));
-      for (const shape of nickSkeletons(previous)) this.#bySkeleton.delete(shape);
+    const key = nickKey(nick);
+    if (previous !== undefined && nickKey(previous) !== key) this.releaseNick(session, previous);
+    // Connections of one account share its nickname; the maps hold one of them.
+    const holder = this.#byKey.get(key);
+    if (!holder || holder === session || holder.account !== session.account) {
+      this.#byKey.set(key, session);
+      for (const shape of nickSkeletons(nick)) this.#bySkeleton.set(shape, session);
     }
-    this.#byKey.set(nickKey(nick), session);
-    for (const shape of nickSkeletons(nick)) this.#bySkeleton.set(shape, session);
     return result;
   }
 
@@ -301,10 +315,21 @@ export class Hub {
       return { ok: false, code: "nick_invalid", message: describeNickProblem(nick, problem) };
     }
     const key = nickKey(nick);
+    if (session.account !== key && this.store.account(key)) {
+      return {
+        ok: false,
+        code: "nick_registered",
+        message: `nickname ${
+          quoteValue(nick)
+        } is registered: /login ${nick} PASSWORD if it is yours, or choose another`,
+      };
+    }
     const shapes = nickSkeletons(nick);
     const holder = this.#byKey.get(key) ?? this.#bySkeleton.get(shapes[0]) ??
       this.#bySkeleton.get(shapes[1]);
-    if (holder && holder !== session) {
+    const shared = holder !== undefined && holder !== session && session.account === key &&
+      holder.account === key;
+    if (holder && holder !== session && !shared) {
       const same = nickKey(holder.nick!) === key;
       return {
         ok: false,
@@ -315,6 +340,86 @@ export class Hub {
       };
     }
     return { ok: true, nick, previous: session.nick };
+  }
+
+  /**
+   * Lets go of a nickname a session holds (a rename, or a refused
+   * admission): another connection of the same account takes it over.
+   *
+   * @param session the session
+   * @param nick the nickname it held
+   */
+  releaseNick(session: Session, nick: string): void {
+    const key = nickKey(nick);
+    if (this.#byKey.get(key) !== session) return;
+    const heir = this.siblings(session).find((s) =>
+      s.nick !== undefined && nickKey(s.nick) === key
+    );
+    const shapes = nickSkeletons(nick);
+    if (heir) {
+      this.#byKey.set(key, heir);
+      for (const shape of shapes) this.#bySkeleton.set(shape, heir);
+      return;
+    }
+    this.#byKey.delete(key);
+    for (const shape of shapes) {
+      if (this.#bySkeleton.get(shape) === session) this.#bySkeleton.delete(shape);
+    }
+  }
+
+  /**
+   * Adds a logged-in session to its account's connections.
+   *
+   * @param session a session whose `account` is set
+   */
+  bindAccount(session: Session): void {
+    if (session.account === undefined) return;
+    let set = this.#byAccount.get(session.account);
+    if (!set) this.#byAccount.set(session.account, set = new Set());
+    set.add(session);
+  }
+
+  /**
+   * Removes a session from its account's connections (logout, disconnect).
+   *
+   * @param session the session
+   */
+  unbindAccount(session: Session): void {
+    if (session.account === undefined) return;
+    const set = this.#byAccount.get(session.account);
+    set?.delete(session);
+    if (set?.size === 0) this.#byAccount.delete(session.account);
+  }
+
+  /**
+   * The other live connections of a session's account.
+   *
+   * @param session the session
+   * @returns the others (none for a guest)
+   */
+  siblings(session: Session): Session[] {
+    if (session.account === undefined) return [];
+    const set = this.#byAccount.get(session.account);
+    return set ? [...set].filter((s) => s !== session) : [];
+  }
+
+  /**
+   * Every live connection of an account.
+   *
+   * @param account an account key
+   */
+  connectionsOf(account: string): Session[] {
+    return [...(this.#byAccount.get(account) ?? [])];
+  }
+
+  /**
+   * Every connection of the person holding a session: the account's
+   * connections when logged in, else the session alone.
+   *
+   * @param session the session
+   */
+  personOf(session: Session): Session[] {
+    return session.account === undefined ? [session] : [session, ...this.siblings(session)];
   }
 
   /**
@@ -337,13 +442,18 @@ export class Hub {
     if (session.tokenHash !== undefined && this.#byToken.get(session.tokenHash) === session) {
       this.#byToken.delete(session.tokenHash);
     }
-    if (session.nick === undefined) return false;
-    const key = nickKey(session.nick);
-    if (this.#byKey.get(key) !== session) return false;
-    this.#byKey.delete(key);
-    for (const shape of nickSkeletons(session.nick)) {
-      if (this.#bySkeleton.get(shape) === session) this.#bySkeleton.delete(shape);
+    const wasSibling = this.siblings(session).length > 0;
+    if (session.nick === undefined) {
+      this.unbindAccount(session);
+      return false;
     }
+    const key = nickKey(session.nick);
+    if (this.#byKey.get(key) !== session) {
+      this.unbindAccount(session);
+      return wasSibling;
+    }
+    this.releaseNick(session, session.nick);
+    this.unbindAccount(session);
     return true;
   }
 
@@ -424,7 +534,16 @@ export class Hub {
     this.#rooms.set(room.key, room);
     this.saveRoom(room);
     this.log(`room ${room.name} created`);
-    return { ok: true, room };
+    return { ok: true, room, created: true };
+  }
+
+  /**
+   * An existing room by its key.
+   *
+   * @param key a room key, e.g. `#dev`
+   */
+  roomByKey(key: string): Room | undefined {
+    return this.#rooms.get(key);
   }
 
   /** Every room, sorted by name without regard to case. */
@@ -667,9 +786,12 @@ export class Hub {
   #deliverPrivate({ record, sender, ref }: PendingMessage): void {
     const frame = this.frameOf(record);
     const target = this.find(record.to ?? "");
-    target?.notePrivate(record.from);
-    target?.send(frame);
-    if (target !== sender) sender.send(frame);
+    // Every connection of the recipient's account gets it, and the sender's
+    // other connections get a copy of what was sent.
+    const receivers = new Set<Session>(target ? this.personOf(target) : []);
+    for (const session of receivers) session.notePrivate(record.from);
+    for (const session of this.personOf(sender)) receivers.add(session);
+    for (const session of receivers) session.send(frame);
     sender.send(ackOf(record, ref));
   }
 
@@ -728,6 +850,7 @@ export class Hub {
   close(): void {
     this.flush();
     this.#closed = true;
+    this.moderation.close();
     this.store.close();
   }
 }

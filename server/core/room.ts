@@ -93,9 +93,9 @@ export class Room {
     }
   }
 
-  /** Member nicknames, sorted without regard to case. */
+  /** Member nicknames (once each: an account's connections share one), sorted without regard to case. */
   nicks(): string[] {
-    return [...this.#members].map((s) => s.nick!).sort((a, b) =>
+    return [...new Set([...this.#members].map((s) => s.nick!))].sort((a, b) =>
       a.localeCompare(b, undefined, { sensitivity: "base" })
     );
   }

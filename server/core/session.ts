@@ -16,6 +16,7 @@ import {
   FrameError,
   JOIN_HISTORY,
   type LineErrorCode,
+  nickKey,
   parseInput,
   PROTOCOL_VERSION,
   type ServerFrame,
@@ -30,11 +31,22 @@ import { type Deliverable, Outbound, OutboundRun, type WireFormat } from "./outb
  */
 export type SessionFormat = WireFormat | "irc";
 import type { Room } from "./room.ts";
+import type { AccountRecord } from "../store/store.ts";
 
 /** What a session needs from its connection. */
 export interface Transport {
   /** Peer address for logs, e.g. `127.0.0.1:50312`. */
   readonly remote: string;
+  /**
+   * The peer's host (IP address), for the password rule and address bans.
+   * Absent: treated as a remote peer.
+   */
+  readonly hostname?: string;
+  /**
+   * Whether the channel is encrypted (TLS). Passwords travel only over a
+   * secure channel or from this machine (see `isLocalPeer`). Absent: false.
+   */
+  readonly secure?: boolean;
   /** Queues bytes for the peer (bounded: an overflow ends the session). */
   send(bytes: Uint8Array): void;
   /** Sends what is queued, then closes. */
@@ -103,6 +115,8 @@ export class Session {
   lastActive: number = Date.now();
   /** The `ref` of the frame being handled, carried by any error it gets. */
   replyRef: string | undefined;
+  #account: string | undefined;
+  #operator = false;
 
   /**
    * @param hub the shared chat state
@@ -120,6 +134,26 @@ export class Session {
   /** The nickname, once registered. */
   get nick(): string | undefined {
     return this.#nick;
+  }
+
+  /** The account key (`nickKey` of its nickname) when logged in. */
+  get account(): string | undefined {
+    return this.#account;
+  }
+
+  /** Whether the logged-in account is a server operator. */
+  get operator(): boolean {
+    return this.#operator;
+  }
+
+  /** The peer's host, if the transport knows it. */
+  get hostname(): string | undefined {
+    return this.#transport.hostname;
+  }
+
+  /** Whether the transport is encrypted. */
+  get secure(): boolean {
+    return this.#transport.secure ?? false;
   }
 
   /** The current room: where plain text and frames without `room` go. */
@@ -195,7 +229,7 @@ export class Session {
       }
       return;
     }
-    if (this.#state === "naming") {
+    if (this.#state === "naming" && !line.trimStart().startsWith("/")) {
       this.#claimNick(line.trim());
       return;
     }
@@ -241,7 +275,11 @@ export class Session {
       }
       this.#state = "naming";
       if (frame.resume !== undefined && this.#resume(frame.resume, frame.last_id)) return;
-      if (frame.nick !== undefined) this.#claimNick(frame.nick);
+      if (frame.nick !== undefined && frame.password !== undefined) {
+        void this.hub.accounts.login(this, frame.nick, frame.password);
+      } else if (frame.password !== undefined) {
+        this.error("usage", '"hello" with "password" needs "nick" too');
+      } else if (frame.nick !== undefined) this.#claimNick(frame.nick);
       return;
     }
     if (this.#state === "naming" && frame.type === "nick") {
@@ -394,7 +432,9 @@ export class Session {
     const isNew = room.add(this);
     this.rooms.set(room.key, room);
     this.#current = room;
-    if (isNew && !options.quiet) {
+    // Another connection of the same account is there already: no notice.
+    const shared = this.#siblingIn(room);
+    if (isNew && !options.quiet && !shared) {
       const joined = {
         type: "joined",
         nick: this.#nick!,
@@ -423,7 +463,7 @@ export class Session {
    */
   leaveRoom(room: Room, reason: string, announce = true, message?: string): void {
     // Counted with the leaving member, as a join counts the joining one.
-    const announced = announce && this.hub.announces(room);
+    const announced = announce && this.hub.announces(room) && !this.#siblingIn(room);
     if (!room.remove(this)) return;
     this.rooms.delete(room.key);
     this.#cursors?.delete(room.key);
@@ -516,6 +556,7 @@ export class Session {
       rooms: [...this.rooms.values()].map((r) => r.name),
       current: this.#current?.name ?? null,
       seen: Date.now(),
+      account: this.#account ?? null,
     });
   }
 
@@ -586,11 +627,125 @@ export class Session {
     return this.#nick !== undefined;
   }
 
+  /** Whether another connection of this session's account is in a room. */
+  #siblingIn(room: Room): boolean {
+    for (const other of this.hub.siblings(this)) if (room.has(other)) return true;
+    return false;
+  }
+
+  /**
+   * Binds the session to an account after a successful login or
+   * registration: the session takes the account's nickname (shared with the
+   * account's other connections) and joins the rooms they are in. Before a
+   * nickname was chosen this completes the handshake.
+   *
+   * @param account the account
+   * @param event what to report in the `account` frame
+   */
+  adoptAccount(account: AccountRecord, event: "login" | "registered"): void {
+    if (this.#state === "closed") return;
+    this.#account = account.key;
+    this.#operator = account.operator;
+    this.hub.bindAccount(this);
+    // Private history from now on belongs to the account, on every connection.
+    this.#identity = `a:${account.key}`;
+    this.hub.log(`${event} ${account.name} (${this.remote})`);
+    if (this.#state === "naming") {
+      this.#claimNick(account.name);
+      if (this.state === "active") this.#sendAccount(event);
+      return;
+    }
+    if (nickKey(this.#nick!) !== account.key) {
+      const previous = this.#nick!;
+      const result = this.hub.setNick(this, account.name);
+      if (result.ok) {
+        this.#nick = result.nick;
+        this.hub.tellPeers(this, {
+          type: "renamed",
+          from: previous,
+          to: result.nick,
+          ts: Date.now(),
+        });
+      }
+    }
+    this.#followSiblings();
+    this.#sendAccount(event);
+    this.persist();
+  }
+
+  /**
+   * Ends the login: the session continues as a guest under a free nickname
+   * (the account's nickname stays reserved).
+   *
+   * @param guestNick the nickname to continue under
+   */
+  dropAccount(guestNick: string): void {
+    if (this.#account === undefined) return;
+    const previous = this.#nick!;
+    this.hub.unbindAccount(this);
+    this.#account = undefined;
+    this.#operator = false;
+    this.#identity = undefined; // a guest again: a fresh identity, not the account's
+    const result = this.hub.setNick(this, guestNick);
+    if (result.ok) {
+      this.#nick = result.nick;
+      this.hub.tellPeers(this, {
+        type: "renamed",
+        from: previous,
+        to: result.nick,
+        ts: Date.now(),
+      });
+    }
+    this.send({ type: "account", event: "logout", account: null, nick: this.#nick! });
+    this.persist();
+  }
+
+  #sendAccount(event: "login" | "registered"): void {
+    this.send({
+      type: "account",
+      event,
+      account: this.#account!,
+      nick: this.#nick!,
+      ...(this.#operator ? { operator: true } : {}),
+    });
+  }
+
+  /** Joins the rooms the account's other connections are in. */
+  #followSiblings(): void {
+    const current = this.#current;
+    for (const sibling of this.hub.siblings(this)) {
+      for (const room of sibling.rooms.values()) {
+        if (!this.rooms.has(room.key)) this.enterRoom(room);
+      }
+    }
+    if (current && this.#current !== current) {
+      this.#current = current;
+      this.send({ type: "room", room: current.name, topic: current.topic, members: current.size });
+    }
+  }
+
   #claimNick(requested: string): void {
     const result = this.hub.setNick(this, requested);
     if (!result.ok) {
-      const retry = this.format === "text" ? ", choose another:" : "";
+      const retry = this.format === "text" && result.code !== "nick_registered"
+        ? ", choose another:"
+        : "";
       this.error(result.code, result.message + retry);
+      return;
+    }
+    if (this.#account === undefined && this.hub.accounts.requireAccount) {
+      this.hub.releaseNick(this, result.nick);
+      this.error(
+        "account_required",
+        `this server admits accounts only: /login NICK PASSWORD (JSON: "hello" with "nick" and "password")`,
+      );
+      return;
+    }
+    const ban = this.hub.moderation.serverBanOf(this);
+    if (ban) {
+      this.hub.releaseNick(this, result.nick);
+      this.error("banned", ban);
+      this.end("banned", ban);
       return;
     }
     this.#nick = result.nick;
@@ -601,6 +756,7 @@ export class Session {
     this.#state = "active";
     this.#welcome(false, this.format === "json" ? this.#newToken() : undefined);
     if (lobby) this.replayHistory(lobby, Infinity, JOIN_HISTORY, false);
+    if (this.#account !== undefined) this.#followSiblings();
     this.persist();
   }
 
@@ -622,6 +778,7 @@ export class Session {
       room: this.#current?.name ?? null,
       ...(token !== undefined ? { resume: token } : {}),
       ...(resumed ? { resumed: true } : {}),
+      ...(this.#account !== undefined ? { account: this.#account } : {}),
     });
   }
 
@@ -643,7 +800,8 @@ export class Session {
       return false;
     }
     const holder = this.hub.find(record.nick);
-    if (holder && holder !== ghost) {
+    const sameAccount = record.account != null && holder?.account === record.account;
+    if (holder && holder !== ghost && !sameAccount) {
       this.error(
         "resume_failed",
         `nickname ${JSON.stringify(record.nick)} is taken by someone else`,
@@ -651,8 +809,19 @@ export class Session {
       return false;
     }
     ghost?.replaced();
+    if (record.account != null) {
+      const account = this.hub.store.account(record.account);
+      if (account) {
+        this.#account = account.key;
+        this.#operator = account.operator;
+        this.hub.bindAccount(this);
+      }
+    }
     const result = this.hub.setNick(this, record.nick);
     if (!result.ok) {
+      if (this.#account !== undefined) this.hub.unbindAccount(this);
+      this.#account = undefined;
+      this.#operator = false;
       this.error("resume_failed", result.message);
       return false;
     }

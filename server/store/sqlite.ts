@@ -7,8 +7,12 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { nickKey } from "../../protocol/text.ts";
 import {
+  type AccountRecord,
+  type AuditRecord,
+  type BanRecord,
   type Batch,
   type RoomRecord,
+  type RoomSettings,
   type SearchQuery,
   searchTerms,
   type SessionRecord,
@@ -88,6 +92,47 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
   INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
 END;
 INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+`,
+  // 4: accounts, room settings and operators, bans, the moderation audit table.
+  `
+CREATE TABLE accounts (
+  key TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  password TEXT NOT NULL,
+  operator INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL
+);
+CREATE TABLE room_settings (
+  room TEXT PRIMARY KEY,
+  founder TEXT,
+  topic_lock INTEGER NOT NULL DEFAULT 0,
+  invite_only INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE room_ops (
+  room TEXT NOT NULL,
+  account TEXT NOT NULL,
+  PRIMARY KEY (room, account)
+);
+CREATE TABLE bans (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  scope TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  by_nick TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  expires INTEGER
+);
+ALTER TABLE sessions ADD COLUMN account TEXT;
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT ''
+);
 `,
 ];
 
@@ -178,6 +223,16 @@ function toMessage(row: Row): StoredMessage {
   };
 }
 
+function toAccount(row: Row): AccountRecord {
+  return {
+    key: String(row.key),
+    name: String(row.name),
+    password: String(row.password),
+    operator: Number(row.operator) !== 0,
+    created: Number(row.created),
+  };
+}
+
 /**
  * A {@linkcode Store} in an SQLite file (WAL mode). One connection, used
  * synchronously from the server's single thread.
@@ -239,8 +294,8 @@ export class SqliteStore implements Store {
         "topic_ts = excluded.topic_ts",
     );
     this.#upsertSession = this.#db.prepare(
-      "INSERT OR REPLACE INTO sessions (token_hash, identity, floor, nick, rooms, current, seen) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO sessions (token_hash, identity, floor, nick, rooms, current, seen, " +
+        "account) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.#deleteSession = this.#db.prepare("DELETE FROM sessions WHERE token_hash = ?");
     this.#page = this.#db.prepare(
@@ -310,6 +365,7 @@ export class SqliteStore implements Store {
           JSON.stringify(s.rooms),
           s.current,
           s.seen,
+          s.account ?? null,
         );
       }
       for (const t of batch.dropSessions) this.#deleteSession.run(t);
@@ -375,7 +431,7 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   session(tokenHash: string): SessionRecord | undefined {
     const row = this.#db.prepare(
-      "SELECT token_hash, identity, floor, nick, rooms, current, seen FROM sessions " +
+      "SELECT token_hash, identity, floor, nick, rooms, current, seen, account FROM sessions " +
         "WHERE token_hash = ?",
     ).get(tokenHash);
     if (!row) return undefined;
@@ -396,6 +452,7 @@ export class SqliteStore implements Store {
       rooms,
       current: (row.current as string | null) ?? null,
       seen: Number(row.seen),
+      account: (row.account as string | null) ?? null,
     };
   }
 
@@ -436,6 +493,121 @@ export class SqliteStore implements Store {
       } catch { /* no transaction left */ }
       throw error;
     }
+  }
+
+  /** @inheritdoc */
+  account(key: string): AccountRecord | undefined {
+    const row = this.#db.prepare(
+      "SELECT key, name, password, operator, created FROM accounts WHERE key = ?",
+    ).get(key);
+    return row && toAccount(row);
+  }
+
+  /** @inheritdoc */
+  accounts(): AccountRecord[] {
+    return this.#db.prepare(
+      "SELECT key, name, password, operator, created FROM accounts ORDER BY key",
+    ).all().map(toAccount);
+  }
+
+  /** @inheritdoc */
+  saveAccount(a: AccountRecord): void {
+    this.#db.prepare(
+      "INSERT OR REPLACE INTO accounts (key, name, password, operator, created) VALUES (?, ?, ?, ?, ?)",
+    ).run(a.key, a.name, a.password, a.operator ? 1 : 0, a.created);
+  }
+
+  /** @inheritdoc */
+  deleteAccount(key: string): boolean {
+    let changes = 0;
+    this.#transaction(() => {
+      this.#db.prepare("DELETE FROM room_ops WHERE account = ?").run(key);
+      changes = Number(this.#db.prepare("DELETE FROM accounts WHERE key = ?").run(key).changes);
+    });
+    return changes > 0;
+  }
+
+  /** @inheritdoc */
+  roomSettings(): RoomSettings[] {
+    const ops = new Map<string, string[]>();
+    for (const row of this.#db.prepare("SELECT room, account FROM room_ops").all()) {
+      const list = ops.get(String(row.room)) ?? [];
+      list.push(String(row.account));
+      ops.set(String(row.room), list);
+    }
+    return this.#db.prepare("SELECT room, founder, topic_lock, invite_only FROM room_settings")
+      .all().map((row) => ({
+        room: String(row.room),
+        founder: (row.founder as string | null) ?? null,
+        topicLock: Number(row.topic_lock) !== 0,
+        inviteOnly: Number(row.invite_only) !== 0,
+        ops: ops.get(String(row.room)) ?? [],
+      }));
+  }
+
+  /** @inheritdoc */
+  saveRoomSettings(s: RoomSettings): void {
+    this.#transaction(() => {
+      this.#db.prepare(
+        "INSERT OR REPLACE INTO room_settings (room, founder, topic_lock, invite_only) VALUES (?, ?, ?, ?)",
+      ).run(s.room, s.founder, s.topicLock ? 1 : 0, s.inviteOnly ? 1 : 0);
+      this.#db.prepare("DELETE FROM room_ops WHERE room = ?").run(s.room);
+      const insert = this.#db.prepare(
+        "INSERT OR IGNORE INTO room_ops (room, account) VALUES (?, ?)",
+      );
+      for (const op of s.ops) insert.run(s.room, op);
+    });
+  }
+
+  /** @inheritdoc */
+  bans(): BanRecord[] {
+    return this.#db.prepare(
+      "SELECT id, scope, kind, value, reason, by_nick, ts, expires FROM bans ORDER BY id",
+    ).all().map((row) => ({
+      id: Number(row.id),
+      scope: String(row.scope),
+      kind: row.kind === "address" ? "address" : "account",
+      value: String(row.value),
+      reason: String(row.reason),
+      by: String(row.by_nick),
+      ts: Number(row.ts),
+      expires: row.expires === null ? null : Number(row.expires),
+    }));
+  }
+
+  /** @inheritdoc */
+  addBan(b: Omit<BanRecord, "id">): number {
+    return Number(
+      this.#db.prepare(
+        "INSERT INTO bans (scope, kind, value, reason, by_nick, ts, expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ).run(b.scope, b.kind, b.value, b.reason, b.by, b.ts, b.expires).lastInsertRowid,
+    );
+  }
+
+  /** @inheritdoc */
+  removeBan(id: number): void {
+    this.#db.prepare("DELETE FROM bans WHERE id = ?").run(id);
+  }
+
+  /** @inheritdoc */
+  audit(e: AuditRecord): void {
+    this.#db.prepare(
+      "INSERT INTO audit (ts, actor, action, scope, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(e.ts, e.actor, e.action, e.scope, e.target, e.detail);
+  }
+
+  /** @inheritdoc */
+  auditLog(limit: number): AuditRecord[] {
+    return this.#db.prepare(
+      "SELECT ts, actor, action, scope, target, detail FROM audit ORDER BY id DESC LIMIT ?",
+    ).all(limit).map((row) => ({
+      ts: Number(row.ts),
+      actor: String(row.actor),
+      action: String(row.action),
+      scope: String(row.scope),
+      target: String(row.target),
+      detail: String(row.detail),
+    })).reverse();
   }
 
   /** @inheritdoc */

@@ -70,6 +70,8 @@ export interface SessionRecord {
   current: string | null;
   /** Last time the session was active (ms since epoch). */
   seen: number;
+  /** The account it was logged in to (restored on resume); absent or `null`: a guest. */
+  account?: string | null;
 }
 
 /** What one {@linkcode Store.commit} writes, all or nothing. */
@@ -121,8 +123,102 @@ export function searchTerms(text: string): string[] {
     [];
 }
 
+/** A registered account: its nickname is reserved for it. */
+export interface AccountRecord {
+  /** The nickname's comparison key (`nickKey`): the account's identity. */
+  key: string;
+  /** The nickname as registered, e.g. `Alice`. */
+  name: string;
+  /** The password hash with its parameters (see `server/core/password.ts`); never the password. */
+  password: string;
+  /** Server operator (granted with `chat admin grant`). */
+  operator: boolean;
+  /** When it was registered (ms since epoch). */
+  created: number;
+}
+
+/** A room's moderation settings: founder, operators and modes. */
+export interface RoomSettings {
+  /** The room's key, e.g. `#dev`. */
+  room: string;
+  /** Account key of the registered user who created the room, if any. */
+  founder: string | null;
+  /** Only room operators may set the topic. */
+  topicLock: boolean;
+  /** Only invited users (and operators) may join. */
+  inviteOnly: boolean;
+  /** Account keys of the room's operators (the founder is implied). */
+  ops: string[];
+}
+
+/** A ban: of an account or an address (IPv6 per /64), in one room or server-wide. */
+export interface BanRecord {
+  /** Assigned by the store. */
+  id: number;
+  /** `*` for a server-wide ban, else the room key. */
+  scope: string;
+  /** What `value` is. */
+  kind: "account" | "address";
+  /** An account key, or an address key (`addressKey`). */
+  value: string;
+  /** Why; may be empty. */
+  reason: string;
+  /** Who banned (nickname). */
+  by: string;
+  /** When (ms since epoch). */
+  ts: number;
+  /** When it ends (ms since epoch); `null`: never. */
+  expires: number | null;
+}
+
+/** One line of the moderation audit table. */
+export interface AuditRecord {
+  /** When (ms since epoch). */
+  ts: number;
+  /** Who did it: a nickname, or `admin` for `chat admin`. */
+  actor: string;
+  /** e.g. `kick`, `ban`, `op`, `grant`. */
+  action: string;
+  /** `*` for the server, else the room key. */
+  scope: string;
+  /** Whom or what it was done to. */
+  target: string;
+  /** Reason, duration and other details; may be empty. */
+  detail: string;
+}
+
+/**
+ * Accounts, room settings, bans and the audit table. These writes are rare
+ * and each is written at once, in its own transaction (not batched with the
+ * messages), so an account or a ban exists once the call returns.
+ */
+export interface TrustStore {
+  /** An account by key. */
+  account(key: string): AccountRecord | undefined;
+  /** Every account, by key. */
+  accounts(): AccountRecord[];
+  /** Creates or replaces an account. */
+  saveAccount(account: AccountRecord): void;
+  /** Deletes an account and its room operator rights. @returns whether it existed */
+  deleteAccount(key: string): boolean;
+  /** Every room's settings. */
+  roomSettings(): RoomSettings[];
+  /** Creates or replaces a room's settings (and its operator list). */
+  saveRoomSettings(settings: RoomSettings): void;
+  /** Every ban, expired ones included until removed. */
+  bans(): BanRecord[];
+  /** Adds a ban. @returns its id */
+  addBan(ban: Omit<BanRecord, "id">): number;
+  /** Removes a ban by id. */
+  removeBan(id: number): void;
+  /** Appends a line to the audit table. */
+  audit(entry: AuditRecord): void;
+  /** The newest `limit` audit lines, oldest first. */
+  auditLog(limit: number): AuditRecord[];
+}
+
 /** Persistence for the hub. Methods throw on storage failure. */
-export interface Store {
+export interface Store extends TrustStore {
   /** Whether data outlives the process. */
   readonly durable: boolean;
   /** The highest id ever committed (0 when none); ids are never reused. */
@@ -190,6 +286,73 @@ export class MemoryStore implements Store {
   #lastId = 0;
   readonly #rooms = new Map<string, RoomRecord>();
   readonly #sessions = new Map<string, SessionRecord>();
+  readonly #accounts = new Map<string, AccountRecord>();
+  readonly #settings = new Map<string, RoomSettings>();
+  readonly #bans = new Map<number, BanRecord>();
+  #banId = 0;
+  readonly #audit: AuditRecord[] = [];
+
+  /** @inheritdoc */
+  account(key: string): AccountRecord | undefined {
+    const a = this.#accounts.get(key);
+    return a && { ...a };
+  }
+
+  /** @inheritdoc */
+  accounts(): AccountRecord[] {
+    return [...this.#accounts.values()].sort((a, b) => a.key.localeCompare(b.key)).map((a) => ({
+      ...a,
+    }));
+  }
+
+  /** @inheritdoc */
+  saveAccount(account: AccountRecord): void {
+    this.#accounts.set(account.key, { ...account });
+  }
+
+  /** @inheritdoc */
+  deleteAccount(key: string): boolean {
+    for (const s of this.#settings.values()) s.ops = s.ops.filter((o) => o !== key);
+    return this.#accounts.delete(key);
+  }
+
+  /** @inheritdoc */
+  roomSettings(): RoomSettings[] {
+    return [...this.#settings.values()].map((s) => ({ ...s, ops: [...s.ops] }));
+  }
+
+  /** @inheritdoc */
+  saveRoomSettings(settings: RoomSettings): void {
+    this.#settings.set(settings.room, { ...settings, ops: [...settings.ops] });
+  }
+
+  /** @inheritdoc */
+  bans(): BanRecord[] {
+    return [...this.#bans.values()].map((b) => ({ ...b }));
+  }
+
+  /** @inheritdoc */
+  addBan(ban: Omit<BanRecord, "id">): number {
+    const id = ++this.#banId;
+    this.#bans.set(id, { ...ban, id });
+    return id;
+  }
+
+  /** @inheritdoc */
+  removeBan(id: number): void {
+    this.#bans.delete(id);
+  }
+
+  /** @inheritdoc */
+  audit(entry: AuditRecord): void {
+    this.#audit.push({ ...entry });
+    if (this.#audit.length > 10_000) this.#audit.splice(0, this.#audit.length - 10_000);
+  }
+
+  /** @inheritdoc */
+  auditLog(limit: number): AuditRecord[] {
+    return this.#audit.slice(-limit).map((a) => ({ ...a }));
+  }
 
   /** @inheritdoc */
   lastId(): number {

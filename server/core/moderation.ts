@@ -1,0 +1,581 @@
+/**
+ * Moderation: who may moderate (server operators, room founders and room
+ * operators), the actions (kick, ban, unban, mute, unmute, op, deop, invite,
+ * room modes) and the state they leave (bans and room settings in the store,
+ * so they survive restarts; mutes and invites in memory). Every action is
+ * announced to the room with a `moderation` frame and written to the audit
+ * table.
+ *
+ * Transport-free: every action takes the acting {@linkcode Session} and
+ * plain arguments, so the IRC adapter can map KICK, MODE +b/+o/+i/+t and
+ * INVITE onto the same calls. Whether the actor may act is decided before,
+ * in one place (`policy.ts`); these functions only check their targets.
+ *
+ * @module
+ */
+
+import {
+  type ModerationAction,
+  nickKey,
+  normalizeNick,
+  quoteValue,
+  sanitizeText,
+} from "../../protocol/mod.ts";
+import type { BanRecord, RoomSettings } from "../store/store.ts";
+import { addressKey, isAddressLiteral } from "./address.ts";
+import type { Hub } from "./hub.ts";
+import type { Room } from "./room.ts";
+import type { Session } from "./session.ts";
+
+/** `scope` of a server-wide ban. */
+export const SERVER_SCOPE = "*";
+
+/** Longest ban or mute, in seconds (a year); longer ones are refused. */
+export const MAX_DURATION_S = 366 * 86_400;
+
+/** Longest reason kept, in characters. */
+const MAX_REASON = 200;
+
+/** Invites one room keeps (the oldest go first). */
+const MAX_INVITES = 1000;
+
+/** What a ban or unban names: an account or an address, and who is online under it. */
+interface Target {
+  kind: "account" | "address";
+  value: string;
+  /** How to show it, e.g. `bob` or `10.0.0.7`. */
+  label: string;
+}
+
+function clip(reason: string | undefined): string {
+  return reason === undefined ? "" : [...sanitizeText(reason, false).trim()].slice(0, MAX_REASON)
+    .join("");
+}
+
+/** The moderation state of one hub. */
+export class Moderation {
+  readonly #hub: Hub;
+  readonly #settings = new Map<string, RoomSettings>();
+  #bans: BanRecord[];
+  /** Per room key: identity → mute end (ms since epoch) or `null` for no end. */
+  readonly #mutes = new Map<string, Map<string, number | null>>();
+  /** Per room key: identities invited. */
+  readonly #invites = new Map<string, Set<string>>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @param hub the hub; its store supplies saved settings and bans */
+  constructor(hub: Hub) {
+    this.#hub = hub;
+    for (const s of hub.store.roomSettings()) this.#settings.set(s.room, s);
+    this.#bans = hub.store.bans();
+    this.#schedule();
+  }
+
+  /** Stops the expiry timer (at shutdown). */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * A room's settings (defaults when none were saved).
+   *
+   * @param room the room
+   */
+  settings(room: Room): RoomSettings {
+    return this.#settings.get(room.key) ??
+      { room: room.key, founder: null, topicLock: false, inviteOnly: false, ops: [] };
+  }
+
+  /**
+   * Records the founder of a new room: its creator, when logged in.
+   *
+   * @param room the new room
+   * @param creator who created it
+   */
+  roomCreated(room: Room, creator: Session): void {
+    if (creator.account === undefined) return;
+    this.#save({ ...this.settings(room), founder: creator.account });
+  }
+
+  /**
+   * Whether a session may moderate a room: server operators, the room's
+   * founder, and its operators.
+   *
+   * @param session the session
+   * @param room the room
+   */
+  isRoomOp(session: Session, room: Room): boolean {
+    if (session.operator) return true;
+    const account = session.account;
+    if (account === undefined) return false;
+    const s = this.#settings.get(room.key);
+    return s !== undefined && (s.founder === account || s.ops.includes(account));
+  }
+
+  /**
+   * The identity moderation applies to: the account when logged in, else
+   * the nickname.
+   *
+   * @param session the session
+   */
+  identity(session: Session): string {
+    return session.account !== undefined ? `a:${session.account}` : `n:${nickKey(session.nick!)}`;
+  }
+
+  /**
+   * Whether a session is muted in a room (cheap when nobody is muted).
+   *
+   * @param session the session
+   * @param room the room
+   */
+  isMuted(session: Session, room: Room): boolean {
+    const mutes = this.#mutes.get(room.key);
+    if (mutes === undefined) return false;
+    const until = mutes.get(this.identity(session));
+    return until !== undefined && (until === null || until > Date.now());
+  }
+
+  /**
+   * Why a session may not join a room, if it may not: a ban, or an
+   * invite-only room it was not invited to.
+   *
+   * @param session the session
+   * @param room the room
+   * @returns `[code, message]`, or `undefined` when it may join
+   */
+  joinRefusal(session: Session, room: Room): ["banned" | "invite_only", string] | undefined {
+    if (this.isRoomOp(session, room)) return undefined;
+    const ban = this.#banOf(session, room.key);
+    if (ban) return ["banned", this.#describe(ban, room.name)];
+    if (
+      this.settings(room).inviteOnly && !this.#invites.get(room.key)?.has(this.identity(session))
+    ) {
+      return ["invite_only", `${room.name} is invite-only: ask an operator for an /invite`];
+    }
+    return undefined;
+  }
+
+  /**
+   * The server-wide ban that applies to a session (by address, or by its
+   * account), described in one line.
+   *
+   * @param session the session
+   */
+  serverBanOf(session: Session): string | undefined {
+    const ban = this.#banOf(session, SERVER_SCOPE);
+    return ban && this.#describe(ban, "this server");
+  }
+
+  /**
+   * The server-wide ban of an account, described in one line.
+   *
+   * @param account an account key
+   */
+  accountBan(account: string): string | undefined {
+    const now = Date.now();
+    const ban = this.#bans.find((b) =>
+      b.scope === SERVER_SCOPE && b.kind === "account" && b.value === account &&
+      (b.expires === null || b.expires > now)
+    );
+    return ban && this.#describe(ban, "this server");
+  }
+
+  /**
+   * Removes someone from a room (every connection of theirs).
+   *
+   * @param actor who kicks
+   * @param room the room
+   * @param nick whom
+   * @param reason why, shown to everyone
+   */
+  kick(actor: Session, room: Room, nick: string, reason: string | undefined): void {
+    const target = this.#hub.find(nick);
+    const inRoom = target ? this.#hub.personOf(target).filter((s) => room.has(s)) : [];
+    if (!target || inRoom.length === 0) {
+      actor.error("no_such_nick", `${quoteValue(nick)} is not in ${room.name}`);
+      return;
+    }
+    const why = clip(reason);
+    this.#announce(actor, room, "kick", target.nick!, why);
+    for (const s of inRoom) {
+      s.leaveRoom(room, `kicked by ${actor.nick}${why ? ": " + why : ""}`, false);
+    }
+  }
+
+  /**
+   * Bans an account or address from a room (`room` given) or the server,
+   * and removes whoever it matches now.
+   *
+   * @param actor who bans
+   * @param room the room, or `undefined` for a server-wide ban
+   * @param word a nickname online, an account or an address
+   * @param durationS seconds, or `undefined` for no end
+   * @param reason why
+   */
+  ban(
+    actor: Session,
+    room: Room | undefined,
+    word: string,
+    durationS: number | undefined,
+    reason: string | undefined,
+  ): void {
+    if (!this.#validDuration(actor, durationS)) return;
+    const target = this.#resolve(actor, word);
+    if (!target) return;
+    const now = Date.now();
+    const scope = room?.key ?? SERVER_SCOPE;
+    const record: Omit<BanRecord, "id"> = {
+      scope,
+      kind: target.kind,
+      value: target.value,
+      reason: clip(reason),
+      by: actor.nick!,
+      ts: now,
+      expires: durationS === undefined ? null : now + durationS * 1000,
+    };
+    // A new ban of the same target replaces the old one.
+    this.#removeBans((b) =>
+      b.scope === scope && b.kind === target.kind && b.value === target.value
+    );
+    const id = this.#hub.store.addBan(record);
+    this.#bans.push({ ...record, id });
+    this.#schedule();
+    const hit = this.#matching(target);
+    if (room) {
+      this.#announce(actor, room, "ban", target.label, record.reason, record.expires);
+      for (const s of hit) if (room.has(s)) s.leaveRoom(room, `banned by ${actor.nick}`, false);
+    } else {
+      this.#audit(actor.nick!, "ban", SERVER_SCOPE, target.label, record);
+      const frame = this.#frame(
+        "ban",
+        undefined,
+        target.label,
+        actor.nick!,
+        record.reason,
+        record.expires,
+      );
+      actor.send(frame);
+      const text = this.#describe({ ...record, id }, "this server");
+      for (const s of hit) {
+        s.send(frame);
+        s.end("banned", text);
+      }
+    }
+  }
+
+  /**
+   * Lifts the bans of an account or address in a room or server-wide.
+   *
+   * @param actor who
+   * @param room the room, or `undefined` for server-wide bans
+   * @param word as for {@linkcode ban}
+   */
+  unban(actor: Session, room: Room | undefined, word: string): void {
+    const target = this.#resolve(actor, word);
+    if (!target) return;
+    const scope = room?.key ?? SERVER_SCOPE;
+    const removed = this.#removeBans((b) =>
+      b.scope === scope && b.kind === target.kind && b.value === target.value
+    );
+    if (removed === 0) {
+      actor.error("usage", `${target.label} is not banned from ${room?.name ?? "this server"}`);
+      return;
+    }
+    if (room) this.#announce(actor, room, "unban", target.label, "");
+    else {
+      this.#audit(actor.nick!, "unban", SERVER_SCOPE, target.label, {});
+      actor.send(this.#frame("unban", undefined, target.label, actor.nick!, ""));
+    }
+  }
+
+  /**
+   * Mutes someone in a room (for a while, or until unmuted).
+   *
+   * @param actor who
+   * @param room the room
+   * @param nick whom (online)
+   * @param durationS seconds, or `undefined`
+   */
+  mute(actor: Session, room: Room, nick: string, durationS: number | undefined): void {
+    if (!this.#validDuration(actor, durationS)) return;
+    const target = this.#online(actor, nick);
+    if (!target) return;
+    const until = durationS === undefined ? null : Date.now() + durationS * 1000;
+    let mutes = this.#mutes.get(room.key);
+    if (!mutes) this.#mutes.set(room.key, mutes = new Map());
+    mutes.set(this.identity(target), until);
+    this.#schedule();
+    this.#announce(actor, room, "mute", target.nick!, "", until);
+  }
+
+  /**
+   * Lets a muted member talk again.
+   *
+   * @param actor who
+   * @param room the room
+   * @param nick whom (online)
+   */
+  unmute(actor: Session, room: Room, nick: string): void {
+    const target = this.#online(actor, nick);
+    if (!target) return;
+    const mutes = this.#mutes.get(room.key);
+    if (!mutes?.delete(this.identity(target))) {
+      actor.error("usage", `${target.nick} is not muted in ${room.name}`);
+      return;
+    }
+    if (mutes.size === 0) this.#mutes.delete(room.key);
+    this.#announce(actor, room, "unmute", target.nick!, "");
+  }
+
+  /**
+   * Makes an account an operator of a room, or takes it back.
+   *
+   * @param actor who
+   * @param room the room
+   * @param nick a logged-in user online, or a registered account
+   * @param grant true for op, false for deop
+   */
+  setOp(actor: Session, room: Room, nick: string, grant: boolean): void {
+    const online = this.#hub.find(nick);
+    const account = online?.account ??
+      (online ? undefined : this.#hub.store.account(nickKey(normalizeNick(nick)))?.key);
+    if (account === undefined) {
+      actor.error(
+        "no_such_account",
+        `${quoteValue(nick)} is not logged in: only accounts can be room operators`,
+      );
+      return;
+    }
+    const s = this.settings(room);
+    if (!grant && s.founder === account) {
+      actor.error("permission_denied", `${account} founded ${room.name} and stays its operator`);
+      return;
+    }
+    const ops = s.ops.filter((o) => o !== account);
+    if (grant) ops.push(account);
+    this.#save({ ...s, ops });
+    this.#announce(actor, room, grant ? "op" : "deop", online?.nick ?? account, "");
+  }
+
+  /**
+   * Invites someone to a room: they may join it while it is invite-only.
+   *
+   * @param actor who
+   * @param room the room
+   * @param nick whom (online)
+   */
+  invite(actor: Session, room: Room, nick: string): void {
+    const target = this.#online(actor, nick);
+    if (!target) return;
+    let invites = this.#invites.get(room.key);
+    if (!invites) this.#invites.set(room.key, invites = new Set());
+    invites.add(this.identity(target));
+    if (invites.size > MAX_INVITES) invites.delete(invites.values().next().value!);
+    this.#announce(actor, room, "invite", target.nick!, "");
+    const frame = { type: "invited", room: room.name, by: actor.nick!, ts: Date.now() } as const;
+    for (const s of this.#hub.personOf(target)) s.send(frame);
+  }
+
+  /**
+   * Sets a room mode.
+   *
+   * @param actor who
+   * @param room the room
+   * @param mode `topic_lock` or `invite_only`
+   * @param on set or clear
+   */
+  setMode(actor: Session, room: Room, mode: "topic_lock" | "invite_only", on: boolean): void {
+    const s = this.settings(room);
+    this.#save(mode === "topic_lock" ? { ...s, topicLock: on } : { ...s, inviteOnly: on });
+    const action: ModerationAction = mode === "topic_lock"
+      ? (on ? "topic_lock" : "topic_unlock")
+      : (on ? "invite_only" : "invite_open");
+    this.#announce(actor, room, action, room.name, "");
+  }
+
+  #save(settings: RoomSettings): void {
+    this.#hub.store.saveRoomSettings(settings);
+    this.#settings.set(settings.room, settings);
+  }
+
+  #validDuration(actor: Session, durationS: number | undefined): boolean {
+    if (
+      durationS === undefined ||
+      (Number.isInteger(durationS) && durationS > 0 && durationS <= MAX_DURATION_S)
+    ) return true;
+    actor.error("usage", `duration must be a whole number of seconds from 1 to ${MAX_DURATION_S}`);
+    return false;
+  }
+
+  #online(actor: Session, nick: string): Session | undefined {
+    const target = this.#hub.find(nick);
+    if (!target) actor.error("no_such_nick", `no one called ${quoteValue(nick)} is online`);
+    return target;
+  }
+
+  /** A nickname online (its account, or its address when a guest), an account, or an address. */
+  #resolve(actor: Session, word: string): Target | undefined {
+    if (isAddressLiteral(word)) return { kind: "address", value: addressKey(word), label: word };
+    const online = this.#hub.find(word);
+    if (online?.account !== undefined) {
+      return { kind: "account", value: online.account, label: online.nick! };
+    }
+    if (online) {
+      const host = online.hostname;
+      if (host === undefined) {
+        actor.error("usage", `${online.nick} has no known address: ban by account or address`);
+        return undefined;
+      }
+      return { kind: "address", value: addressKey(host), label: online.nick! };
+    }
+    const account = this.#hub.store.account(nickKey(normalizeNick(word)));
+    if (account) return { kind: "account", value: account.key, label: account.name };
+    actor.error(
+      "no_such_nick",
+      `${quoteValue(word)} is neither online, nor an account, nor an address`,
+    );
+    return undefined;
+  }
+
+  /** Everyone online that a target matches. */
+  #matching(target: Target): Session[] {
+    const out: Session[] = [];
+    for (const primary of this.#hub.sessions()) {
+      for (const s of this.#hub.personOf(primary)) {
+        const hit = target.kind === "account"
+          ? s.account === target.value
+          : s.hostname !== undefined && addressKey(s.hostname) === target.value;
+        if (hit) out.push(s);
+      }
+    }
+    return out;
+  }
+
+  #banOf(session: Session, scope: string): BanRecord | undefined {
+    if (this.#bans.length === 0) return undefined;
+    const now = Date.now();
+    const address = session.hostname === undefined ? undefined : addressKey(session.hostname);
+    return this.#bans.find((b) =>
+      b.scope === scope && (b.expires === null || b.expires > now) &&
+      (b.kind === "account" ? b.value === session.account : b.value === address)
+    );
+  }
+
+  #describe(ban: BanRecord, where: string): string {
+    const until = ban.expires === null
+      ? ""
+      : ` for ${Math.max(1, Math.ceil((ban.expires - Date.now()) / 1000))} s more`;
+    return `you are banned from ${where}${until}${ban.reason ? ": " + ban.reason : ""}`;
+  }
+
+  #removeBans(which: (b: BanRecord) => boolean): number {
+    const gone = this.#bans.filter(which);
+    for (const b of gone) this.#hub.store.removeBan(b.id);
+    this.#bans = this.#bans.filter((b) => !which(b));
+    return gone.length;
+  }
+
+  #frame(
+    action: ModerationAction,
+    room: Room | undefined,
+    target: string,
+    by: string,
+    reason: string,
+    until?: number | null,
+  ) {
+    return {
+      type: "moderation",
+      action,
+      ...(room ? { room: room.name } : {}),
+      target,
+      by,
+      ...(reason ? { reason } : {}),
+      ...(until != null ? { until } : {}),
+      ts: Date.now(),
+    } as const;
+  }
+
+  /** Announces an action to the room (delivered before anything that follows) and audits it. */
+  #announce(
+    actor: Session | undefined,
+    room: Room,
+    action: ModerationAction,
+    target: string,
+    reason: string,
+    until?: number | null,
+  ): void {
+    const by = actor?.nick ?? "server";
+    this.#audit(by, action, room.key, target, { reason, expires: until ?? null });
+    this.#hub.announce(room, this.#frame(action, room, target, by, reason, until));
+    this.#hub.flush();
+  }
+
+  #audit(
+    actor: string,
+    action: string,
+    scope: string,
+    target: string,
+    detail: { reason?: string; expires?: number | null },
+  ): void {
+    const parts = [
+      detail.reason ? `reason: ${detail.reason}` : "",
+      detail.expires != null ? `until ${new Date(detail.expires).toISOString()}` : "",
+    ].filter(Boolean);
+    try {
+      this.#hub.store.audit({
+        ts: Date.now(),
+        actor,
+        action,
+        scope,
+        target,
+        detail: parts.join("; "),
+      });
+    } catch (error) {
+      this.#hub.log(`audit write failed: ${error instanceof Error ? error.message : error}`);
+    }
+    this.#hub.log(
+      `moderation ${action} ${scope} ${target} by ${actor}${
+        parts.length ? " (" + parts.join("; ") + ")" : ""
+      }`,
+    );
+  }
+
+  /** Arms one timer for the next ban or mute to end. */
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    let next = Infinity;
+    for (const b of this.#bans) if (b.expires !== null) next = Math.min(next, b.expires);
+    for (const mutes of this.#mutes.values()) {
+      for (const until of mutes.values()) if (until !== null) next = Math.min(next, until);
+    }
+    if (next === Infinity) return;
+    const wait = Math.min(2 ** 31 - 1, Math.max(0, next - Date.now()));
+    this.#timer = setTimeout(() => this.#expire(), wait);
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** Lifts every ban and mute whose time is up, announcing each to its room. */
+  #expire(): void {
+    const now = Date.now();
+    const ended = this.#bans.filter((b) => b.expires !== null && b.expires <= now);
+    this.#removeBans((b) => b.expires !== null && b.expires <= now);
+    for (const b of ended) {
+      const room = b.scope === SERVER_SCOPE ? undefined : this.#hub.roomByKey(b.scope);
+      const label = b.value;
+      if (room) this.#announce(undefined, room, "unban", label, "ban expired");
+      else this.#audit("server", "unban", b.scope, label, { reason: "ban expired" });
+    }
+    for (const [key, mutes] of this.#mutes) {
+      for (const [identity, until] of mutes) {
+        if (until === null || until > now) continue;
+        mutes.delete(identity);
+        const room = this.#hub.roomByKey(key);
+        if (room) this.#announce(undefined, room, "unmute", identity.slice(2), "mute expired");
+      }
+      if (mutes.size === 0) this.#mutes.delete(key);
+    }
+    this.#schedule();
+  }
+}
