@@ -60,6 +60,8 @@ Usage:
               (chat client --help: the client's own help)
   chat bench [HOST] [PORT] --clients N --senders S --rate R|--blast --size B
              --duration D [--mode json|text | --ws] [--json]
+  chat admin [--db PATH] list | create NICK | reset NICK | delete NICK
+             | grant NICK | revoke NICK | audit [N]
   chat --help | --version
 
 Server options (0 means unlimited / off where it makes sense):
@@ -132,6 +134,15 @@ Bench (a load generator: how many users can this box take?):
   --duration D             seconds of sending                            [5]
   --mode json|text         protocol v1 frames or plain text              [json]
   --json                   print the result as one JSON object
+
+Admin (accounts on the server's --db, offline or beside a running server):
+  list                     accounts, and which are server operators
+  create NICK              a new account; the password is asked without echo
+                           on a terminal, else read from the first stdin line
+  reset NICK               set a new password (read the same way)
+  delete NICK              remove the account; the nickname is free again
+  grant NICK | revoke NICK make or unmake a server operator (next login)
+  audit [N]                the last N moderation and admin actions   [50]
 
 Inside the chat, type /help for the commands.
 Plain-text clients work too: nc HOST PORT, then type your nickname.`;
@@ -668,6 +679,83 @@ async function runClientCommand(args: string[]): Promise<number> {
 }
 
 /**
+ * `chat admin [--db PATH] COMMAND [NICK]`: see {@linkcode runAdminCommand}.
+ *
+ * @returns 0 done, 1 refused (one line on stderr), 2 usage error
+ */
+async function runAdmin(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { db: { type: "string" }, help: { type: "boolean", short: "h" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const { ADMIN_COMMANDS, AdminError, NEEDS_PASSWORD, runAdminCommand } = await import(
+    "./server/admin.ts"
+  );
+  const [command, nick, ...extra] = positionals;
+  if (command === undefined || !ADMIN_COMMANDS.includes(command)) {
+    throw new UsageError(
+      command === undefined
+        ? `admin needs a command: ${ADMIN_COMMANDS.join(", ")}`
+        : `unknown admin command ${JSON.stringify(command)}`,
+    );
+  }
+  const needsNick = command !== "list" && command !== "audit";
+  if (
+    (needsNick && nick === undefined) || extra.length > 0 ||
+    (!needsNick && nick !== undefined && command === "list")
+  ) {
+    throw new UsageError(
+      `usage: chat admin ${command}${needsNick ? " NICK" : command === "audit" ? " [N]" : ""}`,
+    );
+  }
+  if (command === "audit" && nick !== undefined && !/^\d{1,6}$/.test(nick)) {
+    throw new UsageError(`audit takes a number of lines, got ${JSON.stringify(nick)}`);
+  }
+  const db = values.db ?? DEFAULT_DB;
+  if (db === ":memory:" || db === "") {
+    throw new UsageError("admin needs the server's database file (--db PATH)");
+  }
+  let password: string | undefined;
+  if (NEEDS_PASSWORD.has(command)) {
+    const { readSecret } = await import("./client/secret.ts");
+    password = await readSecret(`password for ${nick}: `);
+    if (password === undefined) {
+      console.error("chat: no password given (type it, or pipe it as the first line of stdin)");
+      return 1;
+    }
+  }
+  let store;
+  try {
+    const { SqliteStore } = await import("./server/store/sqlite.ts");
+    store = new SqliteStore(db);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotCapable
+      ? "permission denied (run with --allow-read and --allow-write for that path)"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    console.error(`chat: cannot open database ${db}: ${reason}`);
+    return 1;
+  }
+  try {
+    for (const line of await runAdminCommand(store, command, nick, password)) console.log(line);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof AdminError)) throw error;
+    console.error(`chat: ${error.message}`);
+    return 1;
+  } finally {
+    store.close();
+  }
+}
+
+/**
  * Runs the CLI.
  *
  * @param args command-line arguments (without the program name)
@@ -683,6 +771,8 @@ export async function main(args: string[]): Promise<number> {
         return await runClientCommand(rest);
       case "bench":
         return await runBench(rest);
+      case "admin":
+        return await runAdmin(rest);
       case "--version":
       case "-V":
       case "version":

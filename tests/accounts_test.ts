@@ -8,7 +8,7 @@ import assert from "@chat/assert";
 import { LoginLimiter } from "../server/core/login_limit.ts";
 import { hashPassword, verifyPassword } from "../server/core/password.ts";
 import { type ServerFrame } from "../protocol/mod.ts";
-import { LineQueue, startTestServer, TestClient } from "./test_util.ts";
+import { freePort, LineQueue, startTestServer, TestClient } from "./test_util.ts";
 
 const PASSWORD = "correct horse battery";
 
@@ -46,10 +46,17 @@ async function loginJson(
 }
 
 /** A `remote_client.ts` subprocess connecting from `localAddress`. */
-function remoteClient(port: number, localAddress: string) {
+function remoteClient(port: number, localAddress: string, mode: "tcp" | "tls" = "tcp") {
   const fixture = new URL("./fixtures/remote_client.ts", import.meta.url).pathname;
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", `--allow-net=127.0.0.1,${localAddress}`, fixture, String(port), localAddress],
+    args: [
+      "run",
+      `--allow-net=127.0.0.1,${localAddress}`,
+      fixture,
+      String(port),
+      localAddress,
+      mode,
+    ],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -255,6 +262,21 @@ Deno.test("accounts: no password over plain TCP from another address (127.0.0.2)
     await remote.lines.expect(/^! passwords are not accepted over plain TCP .*--tls/);
     await remote.send(`/login alice ${PASSWORD}`);
     await remote.lines.expect(/^! passwords are not accepted over plain TCP .*--tls/);
+  });
+
+  await t.step("over TLS the same peer may log in", async () => {
+    await using tls = await startTestServer(["--tls-port", String(freePort())]);
+    {
+      await using alice = await TestClient.joinJson(tls.port, "alice");
+      await alice.sendFrame({ type: "register", password: PASSWORD });
+      assert.equal((await outcome(alice)).type, "account");
+    }
+    await using remote = remoteClient(tls.tlsPort!, "127.0.0.2", "tls");
+    await remote.send(
+      JSON.stringify({ type: "hello", version: 1, nick: "alice", password: PASSWORD }),
+    );
+    const welcome = JSON.parse(await remote.lines.expect(/"type":"(welcome|error)"/, 20_000));
+    assert.deepEqual([welcome.type, welcome.account], ["welcome", "alice"]);
   });
 
   await t.step("--allow-plain-passwords lets the operator accept them", async () => {

@@ -34,6 +34,8 @@ export interface ByteConn {
   setNoDelay?(noDelay?: boolean): void;
   /** Turns TCP keep-alive on (optional). */
   setKeepAlive?(keepAlive?: boolean): void;
+  /** Whether the bytes travel encrypted (TLS); absent: plain. Passwords need it (or a local peer). */
+  readonly secure?: boolean;
 }
 
 function mapError(error: Error & { code?: string }): Error {
@@ -59,6 +61,8 @@ export class NodeSocketConn implements ByteConn {
   /** Unread bytes above which the socket is paused, in bytes. */
   static readonly HIGH_WATER = 64 * 1024;
   readonly remoteAddr: Deno.NetAddr;
+  /** Whether the stream is TLS (not the socket beneath it). @inheritdoc */
+  readonly secure: boolean;
   readonly #socket: Socket;
   readonly #tcp: Socket | Deno.TcpConn;
   #chunks: Uint8Array[] = [];
@@ -77,6 +81,7 @@ export class NodeSocketConn implements ByteConn {
   constructor(socket: Socket, tcp: Socket | Deno.TcpConn = socket) {
     this.#socket = socket;
     this.#tcp = tcp;
+    this.secure = (socket as unknown) !== tcp && "encrypted" in socket && socket.encrypted === true;
     this.remoteAddr = isNodeSocket(tcp)
       ? {
         transport: "tcp",

@@ -168,6 +168,11 @@ export class TcpConnection implements Transport, SendQueueSink {
     return this.#conn.remoteAddr.hostname;
   }
 
+  /** Whether the connection is TLS (passwords are accepted over it). @inheritdoc */
+  get secure(): boolean {
+    return this.#conn.secure ?? false;
+  }
+
   /** The session, once the first line has chosen a wire format. */
   get session(): Session | undefined {
     return this.#session;

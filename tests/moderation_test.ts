@@ -1,0 +1,274 @@
+// Moderation and `chat admin` end to end, against the real server
+// subprocess: founders and operators, kick, a timed ban that runs out,
+// invite-only rooms, topic lock, operators surviving a restart, a non-op
+// refused, server operators from `chat admin`, and the audit table.
+
+import assert from "@chat/assert";
+import { DatabaseSync } from "node:sqlite";
+import type { ServerFrame } from "../protocol/mod.ts";
+import { MAIN, SERVER_PERMISSIONS, startTestServer, TestClient } from "./test_util.ts";
+
+const PASSWORD = "correct horse battery";
+
+async function tempDb(): Promise<{ path: string; dir: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "chat_moderation_test_" });
+  return {
+    dir,
+    path: `${dir}/chat.db`,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Runs `main.ts admin --db PATH ...args`, with `input` on stdin. */
+async function admin(db: string, args: string[], input = "") {
+  const dir = db.slice(0, db.lastIndexOf("/"));
+  const permissions = SERVER_PERMISSIONS.map((p) =>
+    /^--allow-(read|write)=/.test(p) ? `${p},${dir}` : p
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, MAIN, "admin", "--db", db, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const out = await child.output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+/** Registers `nick` on a fresh JSON connection and leaves it logged in. */
+async function registered(port: number, nick: string): Promise<TestClient> {
+  const client = await TestClient.joinJson(port, nick);
+  await client.sendFrame({ type: "register", password: PASSWORD });
+  const f = await client.expectFrame((f) => f.type === "account" || f.type === "error", 20_000);
+  assert.equal(f.type, "account", JSON.stringify(f));
+  return client;
+}
+
+/** Logs in within hello. */
+async function login(port: number, nick: string): Promise<TestClient> {
+  const client = await TestClient.connect(port);
+  await client.sendFrame({ type: "hello", version: 1, nick, password: PASSWORD });
+  const f = await client.expectFrame((f) => f.type === "welcome" || f.type === "error", 20_000);
+  assert.equal(f.type, "welcome", JSON.stringify(f));
+  await client.expectFrame((f) => f.type === "account");
+  return client;
+}
+
+function isError(code: string) {
+  return (f: ServerFrame) => f.type === "error" && f.code === code;
+}
+
+function moderation(action: string, target?: string) {
+  return (f: ServerFrame) =>
+    f.type === "moderation" && f.action === action && (target === undefined || f.target === target);
+}
+
+async function joinRoom(client: TestClient, room: string): Promise<void> {
+  await client.sendFrame({ type: "join", room });
+  await client.expectFrame((f) => (f.type === "room" && f.room === room) || f.type === "error");
+}
+
+Deno.test("moderation: founder and ops kick, ban for a while, lock the topic, invite only", async (t) => {
+  await using server = await startTestServer();
+  await using alice = await registered(server.port, "alice");
+  await using bob = await registered(server.port, "bob");
+  await using carol = await TestClient.joinJson(server.port, "carol");
+  await joinRoom(alice, "#dev"); // alice founds #dev
+  await joinRoom(bob, "#dev");
+  await joinRoom(carol, "#dev");
+
+  await t.step("a non-op is refused, in JSON and plain text", async () => {
+    await carol.sendFrame({ type: "kick", nick: "bob", room: "#dev" });
+    const refused = await carol.expectFrame((f) => f.type === "error");
+    assert.equal(refused.type === "error" && refused.code, "permission_denied");
+    await using dave = await TestClient.joinText(server.port, "dave");
+    await dave.send("/join #dev");
+    await dave.lines.expect(/now talking in #dev/);
+    await dave.send("/topiclock on");
+    await dave.lines.expect("! only operators of #dev may do that");
+    await dave.send("/op dave");
+    await dave.lines.expect("! only operators of #dev may do that");
+  });
+
+  await t.step("kick: announced to the room, the target leaves", async () => {
+    await alice.sendFrame({ type: "kick", nick: "carol", reason: "be nice" });
+    const seen = await bob.expectFrame(moderation("kick", "carol"));
+    assert.deepEqual(
+      seen.type === "moderation" && [seen.room, seen.by, seen.reason],
+      ["#dev", "alice", "be nice"],
+    );
+    await carol.expectFrame(moderation("kick", "carol"));
+    const left = await carol.expectFrame((f) => f.type === "left" && f.nick === "carol");
+    assert.match(left.type === "left" ? left.reason : "", /kicked by alice: be nice/);
+    await alice.sendFrame({ type: "who", room: "#dev" });
+    const who = await alice.expectFrame((f) => f.type === "who");
+    assert.ok(who.type === "who" && !who.nicks.includes("carol"));
+  });
+
+  await t.step("op: an op may moderate; deop takes it back", async () => {
+    await alice.sendFrame({ type: "op", nick: "bob" });
+    await bob.expectFrame(moderation("op", "bob"));
+    await bob.sendFrame({ type: "mode", mode: "topic_lock", on: true, room: "#dev" });
+    await alice.expectFrame(moderation("topic_lock"));
+    await alice.sendFrame({ type: "deop", nick: "bob" });
+    await bob.expectFrame(moderation("deop", "bob"));
+    await bob.sendFrame({ type: "kick", nick: "alice", room: "#dev" });
+    await bob.expectFrame(isError("permission_denied"));
+    await alice.sendFrame({ type: "op", nick: "carol" });
+    await alice.expectFrame(isError("no_such_account"));
+  });
+
+  await t.step("topic lock: only operators set the topic", async () => {
+    await bob.sendFrame({ type: "topic", room: "#dev", text: "bob's topic" });
+    await bob.expectFrame(isError("permission_denied"));
+    await bob.sendFrame({ type: "topic", room: "#dev" });
+    await bob.expectFrame((f) => f.type === "topic" && f.by === undefined);
+    await alice.sendFrame({ type: "topic", room: "#dev", text: "release friday" });
+    await bob.expectFrame((f) => f.type === "topic" && f.topic === "release friday");
+  });
+
+  await t.step("a timed ban removes, keeps out, and runs out by itself", async () => {
+    await alice.sendFrame({ type: "ban", target: "bob", duration: 2, reason: "cool off" });
+    const ban = await bob.expectFrame(moderation("ban", "bob"));
+    assert.ok(ban.type === "moderation" && ban.until! > Date.now());
+    await bob.expectFrame((f) => f.type === "left" && f.nick === "bob" && f.room === "#dev");
+    await bob.sendFrame({ type: "join", room: "#dev" });
+    const refused = await bob.expectFrame(isError("banned"));
+    assert.match(
+      refused.type === "error" ? refused.message : "",
+      /banned from #dev for \d+ s more: cool off/,
+    );
+    // The server lifts it when the time is up, and says so to the room.
+    const expired = await alice.expectFrame(moderation("unban", "bob"), 20_000);
+    assert.equal(expired.type === "moderation" && expired.by, "server");
+    await bob.sendFrame({ type: "join", room: "#dev" });
+    await bob.expectFrame((f) => f.type === "room" && f.room === "#dev");
+  });
+
+  await t.step("invite-only: refused without an invitation, let in with one", async () => {
+    await alice.sendFrame({ type: "mode", mode: "invite_only", on: true });
+    await alice.expectFrame(moderation("invite_only"));
+    await carol.sendFrame({ type: "join", room: "#dev" });
+    await carol.expectFrame(isError("invite_only"));
+    await bob.sendFrame({ type: "invite", nick: "carol", room: "#dev" });
+    await bob.expectFrame(isError("permission_denied"));
+    await alice.sendFrame({ type: "invite", nick: "carol" });
+    const invited = await carol.expectFrame((f) => f.type === "invited");
+    assert.deepEqual(invited.type === "invited" && [invited.room, invited.by], ["#dev", "alice"]);
+    await carol.sendFrame({ type: "join", room: "#dev" });
+    await carol.expectFrame((f) => f.type === "room" && f.room === "#dev");
+  });
+
+  await t.step("mute: a muted member cannot talk until unmuted", async () => {
+    await alice.sendFrame({ type: "mute", nick: "carol" });
+    await carol.expectFrame(moderation("mute", "carol"));
+    await carol.sendFrame({ type: "say", room: "#dev", text: "hello?" });
+    await carol.expectFrame(isError("muted"));
+    await alice.sendFrame({ type: "unmute", nick: "carol" });
+    await carol.expectFrame(moderation("unmute", "carol"));
+    await carol.sendFrame({ type: "say", room: "#dev", text: "thanks", ref: "t" });
+    await carol.expectFrame((f) => f.type === "ack" && f.ref === "t");
+  });
+});
+
+Deno.test("moderation: ops, modes and bans survive a restart; the audit table keeps every action", async () => {
+  await using db = await tempDb();
+  {
+    await using server = await startTestServer(["--db", db.path]);
+    await using alice = await registered(server.port, "alice");
+    await using bob = await registered(server.port, "bob");
+    await using carol = await registered(server.port, "carol");
+    await joinRoom(alice, "#ops");
+    await joinRoom(bob, "#ops");
+    await joinRoom(carol, "#ops");
+    await alice.sendFrame({ type: "op", nick: "bob" });
+    await alice.expectFrame(moderation("op", "bob"));
+    await alice.sendFrame({ type: "mode", mode: "topic_lock", on: true });
+    await alice.expectFrame(moderation("topic_lock"));
+    await alice.sendFrame({ type: "ban", target: "carol", reason: "spam" });
+    await alice.expectFrame(moderation("ban", "carol"));
+    assert.equal((await server.stop("SIGTERM")).code, 0);
+  }
+  await using server = await startTestServer(["--db", db.path]);
+  await using bob = await login(server.port, "bob");
+  await using carol = await login(server.port, "carol");
+  await joinRoom(bob, "#ops");
+  // bob is still an operator, the topic still locked, carol still banned.
+  await bob.sendFrame({ type: "topic", text: "kept" });
+  await bob.expectFrame((f) => f.type === "topic" && f.topic === "kept" && f.by === "bob");
+  await carol.sendFrame({ type: "join", room: "#ops" });
+  await carol.expectFrame(isError("banned"));
+  await bob.sendFrame({ type: "unban", target: "carol" });
+  await bob.expectFrame(moderation("unban", "carol"));
+  await carol.sendFrame({ type: "join", room: "#ops" });
+  await carol.expectFrame((f) => f.type === "room" && f.room === "#ops");
+  await carol.sendFrame({ type: "topic", text: "carol's" });
+  await carol.expectFrame(isError("permission_denied"));
+  const { stdout } = await admin(db.path, ["audit"]);
+  assert.match(stdout, /alice op #ops bob/);
+  assert.match(stdout, /alice ban #ops carol \(reason: spam\)/);
+  assert.match(stdout, /bob unban #ops carol/);
+});
+
+Deno.test("chat admin: create, list, grant; a server operator bans server-wide", async (t) => {
+  await using db = await tempDb();
+
+  await t.step("create and list, offline; one-line errors and exit codes", async () => {
+    const created = await admin(db.path, ["create", "root-op"], `${PASSWORD}\n`);
+    assert.deepEqual([created.code, created.stdout], [0, "created account root-op"]);
+    const again = await admin(db.path, ["create", "Root-Op"], `${PASSWORD}\n`);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, 'chat: account "Root-Op" exists already (reset its password?)');
+    const short = await admin(db.path, ["create", "eve"], "short\n");
+    assert.deepEqual([short.code, short.stderr.split("\n").length], [1, 1]);
+    const noPassword = await admin(db.path, ["create", "eve"], "");
+    assert.equal(noPassword.code, 1);
+    const missing = await admin(db.path, ["grant", "nobody-here"]);
+    assert.deepEqual([missing.code, missing.stderr], [1, 'chat: no account "nobody-here"']);
+    const usage = await admin(db.path, ["frobnicate"]);
+    assert.equal(usage.code, 2);
+    assert.equal((await admin(db.path, ["grant", "root-op"])).code, 0);
+    const list = await admin(db.path, ["list"]);
+    assert.match(list.stdout, /^root-op \(server operator\) {2}registered \d{4}-\d\d-\d\d$/);
+  });
+
+  await t.step("the operator logs in and bans an account server-wide", async () => {
+    await using server = await startTestServer(["--db", db.path]);
+    await using mallory = await registered(server.port, "mallory");
+    await using op = await TestClient.connect(server.port);
+    await op.sendFrame({ type: "hello", version: 1, nick: "root-op", password: PASSWORD });
+    const account = await op.expectFrame((f) => f.type === "account", 20_000);
+    assert.equal(account.type === "account" && account.operator, true);
+    await op.sendFrame({ type: "serverban", target: "mallory", reason: "spam" });
+    await mallory.expectFrame((f) => f.type === "bye");
+    await mallory.lines.expectEnd();
+    // Banned by account: the next login is refused.
+    await using again = await TestClient.connect(server.port);
+    await again.sendFrame({ type: "hello", version: 1, nick: "mallory", password: PASSWORD });
+    const refused = await again.expectFrame(isError("banned"), 20_000);
+    assert.match(refused.type === "error" ? refused.message : "", /banned from this server: spam/);
+    // A guest is refused server-wide commands.
+    await using guest = await TestClient.joinJson(server.port, "guest");
+    await guest.sendFrame({ type: "serverban", target: "127.0.0.1" });
+    await guest.expectFrame(isError("permission_denied"));
+  });
+
+  await t.step("reset and delete", async () => {
+    assert.equal((await admin(db.path, ["reset", "mallory"], "another password\n")).code, 0);
+    const deleted = await admin(db.path, ["delete", "mallory"]);
+    assert.equal(deleted.code, 0);
+    const check = new DatabaseSync(db.path);
+    try {
+      const row = check.prepare("SELECT count(*) AS n FROM accounts WHERE key = 'mallory'").get();
+      assert.equal(Number(row?.n), 0);
+    } finally {
+      check.close();
+    }
+  });
+});
