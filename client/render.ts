@@ -128,6 +128,15 @@ function nick(name: string, options: RenderOptions): string {
   return `${color}${text}${DEFAULT_COLOR}`;
 }
 
+/** A nickname in a `who` list, marked `(away)` when it is. */
+function whoNick(
+  name: string,
+  frame: Extract<ServerFrame, { type: "who" }>,
+  options: RenderOptions,
+): string {
+  return frame.away?.[name] !== undefined ? `${nick(name, options)} (away)` : nick(name, options);
+}
+
 /** Message text after a prefix; continuation lines indented like plain text. */
 function body(prefix: string, text: string, highlight = false): string {
   const indent = " ".repeat(Math.min(plainLength(prefix), 8));
@@ -293,7 +302,7 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
           isLobby(frame.room) && frame.reason !== "part"
             ? "the chat"
             : escapeControls(frame.room ?? LOBBY)
-        }`,
+        }${frame.message ? ` (${escapeControls(frame.message)})` : ""}`,
         theme,
       );
     case "renamed":
@@ -304,12 +313,12 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
     case "who":
       // Later pages of a long answer continue the first one's line.
       if (frame.offset) {
-        return dim(`  ${frame.nicks.map((n) => nick(n, options)).join(", ")}`, theme);
+        return dim(`  ${frame.nicks.map((n) => whoNick(n, frame, options)).join(", ")}`, theme);
       }
       return dim(
         `* online${isLobby(frame.room) ? "" : ` in ${escapeControls(frame.room!)}`} (${
           frame.total ?? frame.nicks.length
-        }): ${frame.nicks.map((n) => nick(n, options)).join(", ")}`,
+        }): ${frame.nicks.map((n) => whoNick(n, frame, options)).join(", ")}`,
         theme,
       );
     case "welcome":

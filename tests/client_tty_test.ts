@@ -12,7 +12,7 @@ import { startTcpProxy, startTestServer, TestClient } from "./test_util.ts";
 const COLUMNS = 60;
 const ROWS = 16;
 
-function fakeClient(port: number, extra: { bell?: boolean; maxText?: number } = {}) {
+function fakeClient(port: number, extra: { bell?: boolean; stateDir?: string } = {}) {
   const stdin = new FakeInput(true);
   const stdout = new FakeOutput(true);
   const stderr = new FakeOutput(false);
@@ -29,6 +29,7 @@ function fakeClient(port: number, extra: { bell?: boolean; maxText?: number } = 
     rows: () => ROWS,
     backoff: () => 20,
     ...(extra.bell !== undefined ? { bell: extra.bell } : {}),
+    ...(extra.stateDir !== undefined ? { stateDir: extra.stateDir } : {}),
   });
   const screen = () => {
     const s = new Screen(COLUMNS, ROWS);
@@ -240,4 +241,76 @@ Deno.test("client on a terminal: the nickname is asked before connecting", async
   stdin.type("alice\r");
   assert.equal(await exit, 1);
   assert.match(stderr.text, /^cannot connect to 127\.0\.0\.1:\d+: connection refused\n$/);
+});
+
+Deno.test("client on a terminal: /history header, /search, /away, /ignore and /clear", async (t) => {
+  await using server = await startTestServer();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  for (let i = 1; i <= 3; i++) {
+    await bob.sendFrame({ type: "say", text: `old kiwi ${i}`, ref: `o${i}` });
+    await bob.expectFrame((f) => f.type === "ack" && f.ref === `o${i}`);
+  }
+  const stateDir = await Deno.makeTempDir({ prefix: "chat_tty_state_" });
+  try {
+    const c = fakeClient(server.port, { stateDir });
+    await c.shows("alice #lobby>");
+
+    await t.step(
+      "history starts with a header naming the count, the room and the times",
+      async () => {
+        await until(
+          () =>
+            c.lines().some((l) =>
+              /^\* — 3 older messages in #lobby, \d\d:\d\d–\d\d:\d\d —$/.test(l)
+            ),
+          "the header",
+          10_000,
+        );
+        const rows = c.lines();
+        const at = rows.findIndex((l) => l.includes("older messages in #lobby"));
+        assert.match(rows[at + 1]!, /^\[\d\d:\d\d\] bob: old kiwi 1$/);
+        c.stdin.type("/history 5000\r");
+        await c.shows("! usage: /history [N] (N is a whole number from 1 to 1000)");
+      },
+    );
+
+    await t.step("/search finds messages, newest first", async () => {
+      c.stdin.type("/search kiwi\r");
+      await c.shows('* 3 messages found for "kiwi"');
+      const rows = c.lines();
+      const at = rows.findIndex((l) => l.includes('found for "kiwi"'));
+      assert.match(rows[at + 1]!, /\[#lobby\] bob: old kiwi 3$/);
+    });
+
+    await t.step("/away answers, and shows in /who", async () => {
+      c.stdin.type("/away lunch\r");
+      await c.shows("* you are away: lunch");
+      await bob.sendFrame({ type: "msg", to: "alice", text: "there?" });
+      const away = await bob.expectFrame((f) => f.type === "away");
+      assert.equal(away.type === "away" && away.text, "lunch");
+      c.stdin.type("/who\r");
+      await c.shows("* online (2): alice (away), bob");
+    });
+
+    await t.step("/ignore hides a nickname's lines and is kept", async () => {
+      c.stdin.type("\x1b1/ignore bob\r");
+      await c.shows("* ignoring bob (/unignore bob to undo)");
+      await bob.sendFrame({ type: "say", text: "you cannot see me", ref: "i" });
+      await bob.expectFrame((f) => f.type === "ack" && f.ref === "i");
+      c.stdin.type("/clear\r");
+      await until(() => c.lines().length === 2, "an empty window", 10_000);
+      await bob.sendFrame({ type: "say", text: "still hidden", ref: "j" });
+      await bob.expectFrame((f) => f.type === "ack" && f.ref === "j");
+      c.stdin.type("/ignore\r");
+      await c.shows("* ignored: bob");
+      assert.equal(c.lines().some((l) => l.includes("hidden")), false);
+      assert.equal(await Deno.readTextFile(`${stateDir}/ignores`), "bob\n");
+    });
+
+    c.stdin.type("/quit\r");
+    assert.equal(await c.exit, 0);
+    assert.match(await Deno.readTextFile(`${stateDir}/history`), /"\/ignore bob"/);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
 });
