@@ -51,6 +51,25 @@ export const DEFAULT_HTTPS_PORT = 8444;
 /** The program's version, from deno.json. */
 export const VERSION: string = config.version;
 
+/** The client's options, in `chat --help` and `chat client --help` alike. */
+const CLIENT_OPTIONS =
+  `  HOST                     server address                                [127.0.0.1]
+  PORT                     server port                     [8080; with --tls: 8443]
+  --nick NAME              nickname (asked for when absent)
+  --retries N              reconnect attempts after a dropped connection
+                           before giving up (0: none)  [terminal: unlimited; piped: 5]
+  --retry-delay MS         first reconnect delay; doubles up to 30 s     [1000]
+  --tls                    connect over TLS. A self-signed certificate is
+                           trusted on first use: its fingerprint is shown
+                           and, on a terminal, pinned once accepted; a
+                           changed one is refused. CA certificates verify.
+  --fingerprint SHA256:…   trust exactly this key (implies --tls; scripts)
+  --known-hosts FILE       the pin file (implies --tls)
+                           [$XDG_CONFIG_HOME/chat/known_hosts or ~/.config/chat/known_hosts]
+  --no-bell                no bell for mentions and private messages
+  --no-timestamps          no [14:02] before live lines
+  --no-color               no colours (also: NO_COLOR=1)`;
+
 const USAGE = `chat ${VERSION}: a chat server and its terminal client in one program
 
 Usage:
@@ -111,20 +130,8 @@ Server options (0 means unlimited / off where it makes sense):
   --login-lock SEC         how long a lock lasts                         [900]
   --quiet                  no per-connection log lines on stderr
 
-Client:
-  HOST                     server address                                [127.0.0.1]
-  PORT                     server port                     [8080; with --tls: 8443]
-  --nick NAME              nickname (asked for when absent)
-  --retries N              reconnect attempts after a dropped connection
-                           before giving up (0: none)  [terminal: unlimited; piped: 5]
-  --retry-delay MS         first reconnect delay; doubles up to 30 s     [1000]
-  --tls                    connect over TLS. A self-signed certificate is
-                           trusted on first use: its fingerprint is shown
-                           and, on a terminal, pinned once accepted; a
-                           changed one is refused. CA certificates verify.
-  --fingerprint SHA256:…   trust exactly this key (implies --tls; scripts)
-  --known-hosts FILE       the pin file (implies --tls)
-                           [$XDG_CONFIG_HOME/chat/known_hosts or ~/.config/chat/known_hosts]
+Client (more in chat client --help):
+${CLIENT_OPTIONS}
 
 Bench (a load generator: how many users can this box take?):
   --clients N              clients that join, senders included           [100]
@@ -540,19 +547,7 @@ const CLIENT_USAGE = `chat ${VERSION}: the terminal client
 Usage:
   chat client [HOST] [PORT] [--nick NAME] [options]
 
-  HOST                     server address                                [127.0.0.1]
-  PORT                     server port                     [8080; with --tls: 8443]
-  --nick NAME              nickname (asked for when absent)
-  --retries N              reconnect attempts after a dropped connection
-                           before giving up (0: none)  [terminal: unlimited; piped: 5]
-  --retry-delay MS         first reconnect delay; doubles up to 30 s     [1000]
-  --tls                    connect over TLS; a self-signed certificate is
-                           trusted on first use (pinned in known_hosts)
-  --fingerprint SHA256:…   trust exactly this key (implies --tls; scripts)
-  --known-hosts FILE       the pin file (implies --tls)
-  --no-bell                no bell for mentions and private messages
-  --no-timestamps          no [14:02] before live lines
-  --no-color               no colours (also: NO_COLOR=1)
+${CLIENT_OPTIONS}
 
 Defaults come from $XDG_CONFIG_HOME/chat/client.toml (~/.config/chat/client.toml):
   host = "192.168.1.20"    port = 8080    nick = "alice"    tls = false
