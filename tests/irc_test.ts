@@ -246,3 +246,61 @@ Deno.test("irc: IRC over TLS on --irc-tls-port, with the TLS certificate", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("irc: accounts: SASL PLAIN and PASS log in through the core; ops, +t and KICK are the core's moderation", async () => {
+  await using server = await startIrcServer();
+  {
+    await using reg = await TestClient.joinJson(server.port, "alice");
+    await reg.sendFrame({ type: "register", password: "correct horse 9" });
+    await reg.expectFrame((f) => f.type === "account" && f.event === "registered");
+  }
+  // A guest may not take the registered nickname.
+  {
+    const guest = await TestClient.connect(server.ircPort);
+    await using _ = guest;
+    await guest.write("NICK alice\r\nUSER a 0 * :A\r\n");
+    await guest.lines.expect(/ 433 \* alice :Nickname is registered/);
+  }
+  const sasl = await TestClient.connect(server.ircPort);
+  await using _sasl = sasl;
+  await sasl.write("CAP LS 302\r\nNICK alice\r\nUSER alice 0 * :Alice\r\n");
+  await sasl.lines.expect(/ CAP \* LS :.*sasl=PLAIN/);
+  await sasl.write("CAP REQ :sasl\r\nAUTHENTICATE PLAIN\r\n");
+  await sasl.lines.expect("AUTHENTICATE +");
+  await sasl.write(`AUTHENTICATE ${btoa("\0alice\0correct horse 9")}\r\n`);
+  await sasl.lines.expect(
+    /^:chat 900 alice alice!~alice@chat alice :You are now logged in as alice$/,
+  );
+  await sasl.lines.expect(/^:chat 903 alice :SASL authentication successful$/);
+  await sasl.write("CAP END\r\n");
+  await sasl.lines.expect(/^:chat 001 alice /);
+
+  // The founder of a room it creates is its operator.
+  await sasl.write("JOIN #ops\r\n");
+  await sasl.lines.expect(/ 353 alice = #ops :@alice$/);
+  await using bob = await IrcTestClient.register(server.ircPort, "bob");
+  await bob.send("JOIN #ops");
+  await bob.expect(/ 353 bob = #ops :@alice bob$/);
+  await sasl.write("MODE #ops +t\r\n");
+  await bob.expect(/^:alice!~alice@chat MODE #ops \+t$/);
+  await bob.send("MODE #ops");
+  await bob.expect(/ 324 bob #ops \+nt$/);
+  await bob.send("TOPIC #ops :mine now");
+  await bob.expect(/ 482 bob #ops :You're not channel operator/);
+  await bob.send("KICK #ops alice");
+  await bob.expect(/ 482 bob #ops /);
+  await sasl.write("KICK #ops bob :behave\r\n");
+  await bob.expect(/^:alice!~alice@chat KICK #ops bob :behave$/);
+
+  // PASS: a wrong password gets 464 and no nickname; the right one logs in.
+  const wrong = await TestClient.connect(server.ircPort);
+  await using _wrong = wrong;
+  await wrong.write("PASS nope-nope-nope\r\nNICK alice\r\nUSER a 0 * :A\r\n");
+  await wrong.lines.expect(/ 464 \* :Password incorrect/);
+  await wrong.lines.expect(/ 433 \* alice /);
+  const right = await TestClient.connect(server.ircPort);
+  await using _right = right;
+  await right.write("PASS :correct horse 9\r\nNICK alice\r\nUSER a 0 * :A\r\n");
+  await right.lines.expect(/^:chat 001 alice /);
+  await right.lines.expect(/^:chat 900 alice /);
+});

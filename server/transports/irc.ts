@@ -44,12 +44,14 @@ const CRLF = "\r\n";
 
 /** Capabilities offered in `CAP LS` (IRCv3 capability negotiation). */
 export const IRC_CAPS: readonly string[] = [
+  "account-notify",
   "away-notify",
   "batch",
   "draft/chathistory",
   "echo-message",
   "message-tags",
   "multi-prefix",
+  "sasl",
   "server-time",
 ];
 
@@ -302,7 +304,16 @@ interface Context {
  */
 export const IRC_CHATHISTORY_MAX = 100;
 
-const PRE_REGISTRATION = new Set(["CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"]);
+const PRE_REGISTRATION = new Set([
+  "CAP",
+  "NICK",
+  "USER",
+  "PASS",
+  "PING",
+  "PONG",
+  "QUIT",
+  "AUTHENTICATE",
+]);
 const MAX_PENDING_ECHOES = 256;
 
 /**
@@ -330,6 +341,10 @@ export class IrcClient implements LineHandler, Transport {
   #echoes = new Map<string, PendingEcho>();
   #echoSeq = 0;
   #errors = 0; // error frames seen: tells whether the core refused a frame
+  #password: string | undefined; // from PASS, used at registration
+  #sasl: string | undefined; // SASL PLAIN payload so far (base64), while one is in progress
+  #loggingIn = false; // a login runs: its errors become 904 / 464, not FAIL lines
+  #welcomeDeferred = false; // logged in by SASL before CAP END: the burst waits for it
   // Quits already shown, by nickname key: someone who shared several rooms
   // with this client leaves each of them, but IRC shows one QUIT.
   readonly #quits = new Map<string, number>();
@@ -349,6 +364,16 @@ export class IrcClient implements LineHandler, Transport {
   /** @inheritdoc */
   get remote(): string {
     return this.#connection.remote;
+  }
+
+  /** @inheritdoc */
+  get hostname(): string {
+    return this.#connection.hostname;
+  }
+
+  /** @inheritdoc */
+  get secure(): boolean {
+    return this.#connection.secure;
   }
 
   /** @inheritdoc */
@@ -387,7 +412,7 @@ export class IrcClient implements LineHandler, Transport {
     }
     const { command, params } = parsed.message;
     if (this.session.state !== "active" && !PRE_REGISTRATION.has(command)) {
-      if (command !== "AUTHENTICATE") this.#num("451", ["You have not registered"]);
+      this.#num("451", ["You have not registered"]);
       return;
     }
     const handler = COMMANDS[command];
@@ -557,11 +582,79 @@ export class IrcClient implements LineHandler, Transport {
         this.#raw(`PING :${frame.token ?? this.#gateway.serverName}`);
         return;
       case "left":
+        if (frame.nick === this.session.nick && frame.reason !== "part") {
+          // Removed by a ban: IRC clients know they left a channel from a KICK.
+          if (frame.reason.startsWith("banned by ")) {
+            const by = frame.reason.slice("banned by ".length);
+            this.#raw(`:${this.#gateway.source(by)} KICK ${frame.room} ${frame.nick} :banned`);
+          }
+          return; // a kick was shown by its KICK line
+        }
+        if (this.#wants(frame)) this.#push(this.#renderer.render(frame));
+        return;
       case "renamed":
         if (this.#wants(frame)) this.#push(this.#renderer.render(frame));
         return;
+      case "account":
+        if (frame.account !== null) {
+          this.#num("900", [
+            this.#gateway.source(frame.nick),
+            frame.account,
+            `You are now logged in as ${frame.account}`,
+          ]);
+        } else this.#num("901", [this.#gateway.source(frame.nick), "You are now logged out"]);
+        this.#accountNotify(frame.account);
+        return;
+      case "moderation":
+        return this.#moderation(frame);
+      case "invited":
+        this.#raw(`:${this.#gateway.source(frame.by)} INVITE ${this.nick} ${frame.room}`);
+        return;
       default:
         return; // pong, rooms, help: IRC has its own replies
+    }
+  }
+
+  /** A moderation action as IRC shows it: KICK, or a channel MODE. */
+  #moderation(frame: Extract<ServerFrame, { type: "moderation" }>): void {
+    if (frame.room === undefined) return;
+    const by = this.#gateway.source(frame.by);
+    const mask = (t: string) => t.includes("!") || t.includes("@") ? t : `${t}!*@*`;
+    const mode: Record<string, string | undefined> = {
+      op: `+o ${frame.target}`,
+      deop: `-o ${frame.target}`,
+      ban: `+b ${mask(frame.target)}`,
+      unban: `-b ${mask(frame.target)}`,
+      topic_lock: "+t",
+      topic_unlock: "-t",
+      invite_only: "+i",
+      invite_open: "-i",
+    };
+    if (frame.action === "kick") {
+      this.#raw(formatIrcLine({
+        source: by,
+        command: "KICK",
+        params: [frame.room, frame.target, frame.reason || frame.by],
+      }, true));
+    } else if (mode[frame.action] !== undefined) {
+      this.#raw(`:${by} MODE ${frame.room} ${mode[frame.action]}`);
+    }
+    // mute, unmute, invite: no IRC line (a muted user's messages get 404)
+  }
+
+  /** account-notify (IRCv3): tells peers sharing a room that this user logged in or out. */
+  #accountNotify(account: string | null): void {
+    const line = encoder.encode(
+      `:${this.#gateway.source(this.nick)} ACCOUNT ${account ?? "*"}${CRLF}`,
+    );
+    const told = new Set<Session>([this.session]);
+    for (const room of this.session.rooms.values()) {
+      for (const member of room.members()) {
+        if (told.has(member)) continue;
+        told.add(member);
+        const client = this.#gateway.clientOf(member);
+        if (client?.caps.has("account-notify")) client.send(line);
+      }
     }
   }
 
@@ -582,7 +675,7 @@ export class IrcClient implements LineHandler, Transport {
   #error(code: ErrorCode, message: string): void {
     this.#errors++;
     const ctx = this.#context;
-    if (ctx?.quiet) return;
+    if (ctx?.quiet || this.#loggingIn) return;
     const target = ctx?.target ?? "*";
     switch (code) {
       case "nick_invalid":
@@ -606,6 +699,22 @@ export class IrcClient implements LineHandler, Transport {
           return this.#num("405", [target, "You have joined too many channels"]);
         }
         break;
+      case "nick_registered":
+        return this.#num("433", [target, "Nickname is registered: log in with SASL or PASS"]);
+      case "permission_denied":
+        if (ctx?.target?.startsWith("#")) {
+          return this.#num("482", [ctx.target, "You're not channel operator"]);
+        }
+        break;
+      case "banned":
+        if (ctx?.command === "JOIN") return this.#num("474", [target, "Cannot join channel (+b)"]);
+        break;
+      case "invite_only":
+        if (ctx?.command === "JOIN") return this.#num("473", [target, "Cannot join channel (+i)"]);
+        break;
+      case "muted":
+        if (ctx?.command === "PRIVMSG") return this.#num("404", [target, "Cannot send to channel"]);
+        break;
       case "empty_text":
         return this.#num("412", ["No text to send"]);
       case "not_registered":
@@ -628,7 +737,11 @@ export class IrcClient implements LineHandler, Transport {
     switch (sub) {
       case "LS":
         if (this.session.state !== "active") this.#negotiating = true;
-        this.#raw(`:${server} CAP ${nick} LS :${IRC_CAPS.join(" ")}`);
+        this.#raw(
+          `:${server} CAP ${nick} LS :${
+            IRC_CAPS.map((c) => c === "sasl" && params[1] === "302" ? "sasl=PLAIN" : c).join(" ")
+          }`,
+        );
         return;
       case "LIST":
         this.#raw(`:${server} CAP ${nick} LIST :${[...this.caps].join(" ")}`);
@@ -654,6 +767,10 @@ export class IrcClient implements LineHandler, Transport {
       }
       case "END":
         this.#negotiating = false;
+        if (this.#welcomeDeferred) {
+          this.#welcomeDeferred = false;
+          this.#welcome();
+        }
         this.#tryRegister();
         return;
       default:
@@ -671,6 +788,12 @@ export class IrcClient implements LineHandler, Transport {
       return;
     }
     const result = this.#gateway.hub.checkNick(this.session, requested);
+    if (!result.ok && result.code === "nick_registered") {
+      // Maybe theirs: SASL or PASS may log in to it before registration ends.
+      this.#nick = requested;
+      this.#tryRegister();
+      return;
+    }
     if (!result.ok) {
       this.#context = { command: "NICK", target: requested };
       this.#error(result.code, result.message);
@@ -696,31 +819,110 @@ export class IrcClient implements LineHandler, Transport {
 
   #tryRegister(): void {
     if (this.session.state === "active" || this.#negotiating || !this.#gotUser) return;
+    if (this.#loggingIn) return; // registration ends when the login has
     const nick = this.#nick;
     if (nick === undefined) return;
+    const password = this.#password;
+    if (password !== undefined) {
+      // PASS: log in to the nickname's account (the core's login and its limits).
+      this.#password = undefined;
+      this.#login(nick, password, (ok) => {
+        if (!ok) this.#num("464", ["Password incorrect"]);
+        this.#tryRegister();
+      });
+      return;
+    }
     this.#context = { command: "NICK", target: nick };
     if (!this.session.register(nick)) this.#nick = undefined;
     else this.#gateway.noteUser(this.session.nick!, this.user);
   }
 
+  /**
+   * Logs in through the core (`Accounts.login`: the password rule, login
+   * limits, scrypt off the event loop). Its error frames are not shown: the
+   * caller answers with the IRC numeric.
+   */
+  #login(nick: string, password: string, done: (ok: boolean) => void): void {
+    this.#loggingIn = true;
+    this.#gateway.hub.accounts.login(this.session, nick, password).then(
+      (ok) => ok,
+      () => false,
+    ).then((ok) => {
+      this.#loggingIn = false;
+      if (this.session.state !== "closed") done(ok);
+    });
+  }
+
+  /** AUTHENTICATE: SASL PLAIN (IRCv3 sasl-3.1), checked by the core's login. */
+  authenticate(params: string[]): void {
+    const arg = params[0] ?? "";
+    const fail = (numeric = "904", text = "SASL authentication failed") => {
+      this.#sasl = undefined;
+      this.#num(numeric, [text]);
+    };
+    if (!this.caps.has("sasl")) return fail();
+    if (this.session.account !== undefined) return fail("907", "You have already authenticated");
+    if (arg === "*") return fail("906", "SASL authentication aborted");
+    if (this.#sasl === undefined) {
+      if (arg.toUpperCase() !== "PLAIN") {
+        this.#num("908", ["PLAIN", "are available SASL mechanisms"], true);
+        return fail();
+      }
+      this.#sasl = "";
+      this.#raw("AUTHENTICATE +");
+      return;
+    }
+    if (arg !== "+") this.#sasl += arg;
+    if (this.#sasl.length > 1200) return fail("905", "SASL message too long");
+    if (arg.length === 400) return; // more chunks follow
+    let fields: string[];
+    try {
+      fields = new TextDecoder("utf-8", { fatal: true }).decode(
+        Uint8Array.from(atob(this.#sasl), (c) => c.charCodeAt(0)),
+      ).split("\0");
+    } catch {
+      return fail();
+    }
+    this.#sasl = undefined;
+    const [authzid = "", authcid = "", password = ""] = fields;
+    if (fields.length !== 3 || authcid === "" || (authzid !== "" && authzid !== authcid)) {
+      return fail();
+    }
+    this.#login(authcid, password, (ok) => {
+      if (ok) this.#num("903", ["SASL authentication successful"]);
+      else fail();
+    });
+  }
+
+  /** PASS: the account password, used when registration completes. */
+  pass(params: string[]): void {
+    if (this.session.state === "active") return this.#num("462", ["You may not reregister"]);
+    if (!params[0]) return this.#num("461", ["PASS", "Not enough parameters"]);
+    this.#password = params[0];
+  }
+
   #welcome(): void {
+    if (this.#negotiating) {
+      this.#welcomeDeferred = true; // SASL logged in before CAP END
+      return;
+    }
     const g = this.#gateway;
     const hub = g.hub;
     this.#num("001", [`Welcome to the ${hub.name} IRC gateway, ${g.source(this.nick)}`]);
     this.#num("002", [`Your host is ${g.serverName}, running version chat-${g.version}`]);
     this.#num("003", [`This server was created ${new Date(g.createdAt).toUTCString()}`]);
-    this.#num("004", [g.serverName, `chat-${g.version}`, "i", "n"], false);
+    this.#num("004", [g.serverName, `chat-${g.version}`, "i", "bint"], false);
     const tokens = [
       "AWAYLEN=300",
       "CASEMAPPING=rfc8265",
       `CHANLIMIT=#:${MAX_JOINED_ROOMS}`,
-      "CHANMODES=,,,n",
+      "CHANMODES=b,,,int",
       "CHANNELLEN=33",
       "CHANTYPES=#",
       `CHATHISTORY=${IRC_CHATHISTORY_MAX}`,
       `NETWORK=${hub.name}`,
       `NICKLEN=${MAX_NICK_LENGTH}`,
-      "PREFIX=",
+      "PREFIX=(o)@",
       "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1",
       `TOPICLEN=${MAX_TOPIC_LENGTH}`,
       "UTF8ONLY",
@@ -867,7 +1069,10 @@ export class IrcClient implements LineHandler, Transport {
   }
 
   #names(room: Room): void {
-    const nicks = room.nicks();
+    const moderation = this.#gateway.hub.moderation;
+    const nicks = [...room.members()].sort((a, b) =>
+      a.nick!.localeCompare(b.nick!, undefined, { sensitivity: "base" })
+    ).map((m) => (moderation.isRoomOp(m, room) ? "@" : "") + m.nick!);
     const head = `:${this.#gateway.serverName} 353 ${this.nick} = ${room.name} :`;
     const budget = IRC_LINE_BYTES - 2 - encoder.encode(head).length;
     let line = "";
@@ -982,7 +1187,12 @@ export class IrcClient implements LineHandler, Transport {
     }
   }
 
-  /** MODE: channels report `+n`; a user's own mode is `+i`; nothing can be changed yet. */
+  /**
+   * MODE: a channel's modes (`+n`, and `+t`, `+i` when set), its ban list,
+   * and changes through the core's moderation (`+o/-o nick`, `+b/-b mask`,
+   * `+t/-t`, `+i/-i`), each checked by the core's permission policy.
+   * A user's own mode is `+i`.
+   */
   mode(params: string[]): void {
     const target = params[0];
     if (!target) return this.#num("461", ["MODE", "Not enough parameters"]);
@@ -991,11 +1201,45 @@ export class IrcClient implements LineHandler, Transport {
       const room = hub.room(target);
       if (!room) return this.#num("403", [target, "No such channel"]);
       const change = params[1];
-      if (change === undefined) return this.#num("324", [room.name, "+n"], false);
+      if (change === undefined) {
+        const settings = hub.moderation.settings(room);
+        const modes = "+n" + (settings.topicLock ? "t" : "") + (settings.inviteOnly ? "i" : "");
+        return this.#num("324", [room.name, modes], false);
+      }
       if (/^[+-]?b$/.test(change) && params.length === 2) {
         return this.#num("368", [room.name, "End of channel ban list"]);
       }
-      return this.#num("482", [room.name, "You're not channel operator"]);
+      let sign = "+";
+      let arg = 2;
+      for (const ch of change) {
+        if (ch === "+" || ch === "-") {
+          sign = ch;
+          continue;
+        }
+        const on = sign === "+";
+        const ctx: Context = { command: "MODE", target: room.name };
+        const param = () => params[arg++];
+        let frame: ClientFrame | undefined;
+        if (ch === "o") {
+          const nick = param();
+          if (nick) frame = { type: on ? "op" : "deop", nick, room: room.name };
+        } else if (ch === "b") {
+          const mask = param()?.replace(/!\*@\*$/, "");
+          if (mask) frame = { type: on ? "ban" : "unban", target: mask, room: room.name };
+        } else if (ch === "t" || ch === "i") {
+          frame = {
+            type: "mode",
+            mode: ch === "t" ? "topic_lock" : "invite_only",
+            on,
+            room: room.name,
+          };
+        } else if (ch !== "n") {
+          this.#num("472", [ch, "is unknown mode char to me"]);
+          continue;
+        }
+        if (frame) this.#frame(frame, ctx);
+      }
+      return;
     }
     if (hub.find(target) !== this.session) {
       return this.#num("502", ["Can't change mode for other users"]);
@@ -1004,13 +1248,26 @@ export class IrcClient implements LineHandler, Transport {
     // Accepted and ignored: every chat user is invisible to WHO masks already.
   }
 
+  /** KICK #room nick [reason]: the core's kick. */
+  kick(params: string[]): void {
+    const [channel, nicks, reason] = params;
+    if (!channel || !nicks) return this.#num("461", ["KICK", "Not enough parameters"]);
+    for (const nick of nicks.split(",")) {
+      if (nick === "") continue;
+      const frame: ClientFrame = reason
+        ? { type: "kick", nick, room: channel, reason }
+        : { type: "kick", nick, room: channel };
+      this.#frame(frame, { command: "KICK", target: channel });
+    }
+  }
+
   /** QUIT [reason]. */
   quit(params: string[]): void {
     const reason = params[0];
     this.#frame(reason ? { type: "quit", reason } : { type: "quit" }, { command: "QUIT" });
   }
 
-  /** INVITE nick #room: tells an IRC user (others have no invitations yet). */
+  /** INVITE nick #room: the core's invite (the target gets `INVITE`, or the core's notice). */
   invite(params: string[]): void {
     const [nick, channel] = params;
     if (!nick || !channel) return this.#num("461", ["INVITE", "Not enough parameters"]);
@@ -1023,12 +1280,12 @@ export class IrcClient implements LineHandler, Transport {
     if (room.has(target)) {
       return this.#num("443", [target.nick!, room.name, "is already on channel"]);
     }
-    this.#num("341", [target.nick!, room.name], false);
-    this.#gateway.clientOf(target)?.send(
-      encoder.encode(
-        `:${this.#gateway.source(this.nick)} INVITE ${target.nick} ${room.name}${CRLF}`,
-      ),
-    );
+    const before = this.#errors;
+    this.#frame({ type: "invite", nick: target.nick!, room: room.name }, {
+      command: "INVITE",
+      target: room.name,
+    });
+    if (this.#errors === before) this.#num("341", [target.nick!, room.name], false);
   }
 
   /** ISON nick…: which of them are online. */
@@ -1145,7 +1402,9 @@ const COMMANDS: Record<string, Command> = {
   CAP: (c, p) => c.cap(p),
   NICK: (c, p) => c.nickCommand(p),
   USER: (c, p) => c.userCommand(p),
-  PASS: () => {},
+  PASS: (c, p) => c.pass(p),
+  AUTHENTICATE: (c, p) => c.authenticate(p),
+  KICK: (c, p) => c.kick(p),
   PING: (c, p) => c.ping(p),
   PONG: () => {},
   QUIT: (c, p) => c.quit(p),
