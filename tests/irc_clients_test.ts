@@ -1,4 +1,5 @@
-// Real IRC clients against the gateway: the suckless `ii` (Debian package
+// Real IRC clients against the gateway: weechat (weechat-headless) logs in with
+// SASL; the suckless `ii` (Debian package
 // `ii`, installed by .ci/run) joins a room and talks with a plain-text user
 // and a JSON client both ways, gets a private message, and sees a join, a
 // part and a topic change. ii is driven through its FIFO and read through
@@ -108,6 +109,61 @@ Deno.test({
       } catch { /* exited */ }
       await ii.status;
       await ii.stderr.cancel().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+const HAVE_WEECHAT = installed("weechat-headless");
+if (!HAVE_WEECHAT && Deno.env.get("CI")) {
+  throw new Error("weechat-headless is not installed (see .ci/apt-packages)");
+}
+
+Deno.test({
+  name: "irc clients: weechat logs in with SASL PLAIN to a registered nickname and joins a room",
+  ignore: !HAVE_WEECHAT,
+  async fn() {
+    const ircPort = freePort();
+    await using server = await startTestServer(["--irc-port", String(ircPort)]);
+    {
+      await using reg = await TestClient.joinJson(server.port, "wendy");
+      await reg.sendFrame({ type: "register", password: "correct horse 9" });
+      await reg.expectFrame((f) => f.type === "account" && f.event === "registered");
+    }
+    await using jay = await TestClient.joinJson(server.port, "jay");
+    await jay.sendFrame({ type: "join", room: "#dev" });
+    await jay.expectFrame((f) => f.type === "room" && f.room === "#dev");
+    const dir = await Deno.makeTempDir({ prefix: "chat-weechat-" });
+    const s = "irc.server.chat";
+    const commands = [
+      `/server add chat 127.0.0.1/${ircPort} -notls`,
+      `/set ${s}.nicks wendy`,
+      `/set ${s}.sasl_mechanism plain`,
+      `/set ${s}.sasl_username wendy`,
+      `/set ${s}.sasl_password "correct horse 9"`,
+      `/set ${s}.autojoin #dev`,
+      "/connect chat",
+    ].join(";");
+    const weechat = new Deno.Command("weechat-headless", {
+      args: ["--dir", dir, "--run-command", commands],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      // Joined under the registered nickname: only a SASL login could take it.
+      await jay.expectFrame(
+        (f) => f.type === "joined" && f.nick === "wendy" && f.room === "#dev",
+        20_000,
+      );
+      await jay.sendFrame({ type: "whois", nick: "wendy" });
+      const whois = await jay.expectFrame((f) => f.type === "whois");
+      assert.ok(whois.type === "whois" && whois.rooms.includes("#dev"));
+    } finally {
+      try {
+        weechat.kill("SIGKILL");
+      } catch { /* exited */ }
+      await weechat.status;
       await Deno.remove(dir, { recursive: true });
     }
   },
