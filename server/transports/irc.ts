@@ -53,6 +53,7 @@ export const IRC_CAPS: readonly string[] = [
   "multi-prefix",
   "sasl",
   "server-time",
+  "userhost-in-names",
 ];
 
 /** Capability bits that change how shared lines look (one renderer per combination). */
@@ -1072,7 +1073,10 @@ export class IrcClient implements LineHandler, Transport {
     const moderation = this.#gateway.hub.moderation;
     const nicks = [...room.members()].sort((a, b) =>
       a.nick!.localeCompare(b.nick!, undefined, { sensitivity: "base" })
-    ).map((m) => (moderation.isRoomOp(m, room) ? "@" : "") + m.nick!);
+    ).map((m) =>
+      (moderation.isRoomOp(m, room) ? "@" : "") +
+      (this.caps.has("userhost-in-names") ? this.#gateway.source(m.nick!) : m.nick!)
+    );
     const head = `:${this.#gateway.serverName} 353 ${this.nick} = ${room.name} :`;
     const budget = IRC_LINE_BYTES - 2 - encoder.encode(head).length;
     let line = "";
