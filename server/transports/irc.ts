@@ -643,20 +643,25 @@ export class IrcClient implements LineHandler, Transport {
     // mute, unmute, invite: no IRC line (a muted user's messages get 404)
   }
 
-  /** account-notify (IRCv3): tells peers sharing a room that this user logged in or out. */
-  #accountNotify(account: string | null): void {
-    const line = encoder.encode(
-      `:${this.#gateway.source(this.nick)} ACCOUNT ${account ?? "*"}${CRLF}`,
-    );
+  /** Sends a line once to each IRC peer with `cap` that shares a room with this client. */
+  #tellPeers(cap: string, line: Uint8Array): void {
     const told = new Set<Session>([this.session]);
     for (const room of this.session.rooms.values()) {
       for (const member of room.members()) {
         if (told.has(member)) continue;
         told.add(member);
         const client = this.#gateway.clientOf(member);
-        if (client?.caps.has("account-notify")) client.send(line);
+        if (client?.caps.has(cap)) client.send(line);
       }
     }
+  }
+
+  /** account-notify (IRCv3): tells peers sharing a room that this user logged in or out. */
+  #accountNotify(account: string | null): void {
+    const line = encoder.encode(
+      `:${this.#gateway.source(this.nick)} ACCOUNT ${account ?? "*"}${CRLF}`,
+    );
+    this.#tellPeers("account-notify", line);
   }
 
   /**
@@ -1180,15 +1185,7 @@ export class IrcClient implements LineHandler, Transport {
         params: this.session.away === undefined ? [] : [this.session.away],
       }, true) + CRLF,
     );
-    const told = new Set<Session>([this.session]);
-    for (const room of this.session.rooms.values()) {
-      for (const member of room.members()) {
-        if (told.has(member)) continue;
-        told.add(member);
-        const client = this.#gateway.clientOf(member);
-        if (client?.caps.has("away-notify")) client.send(line);
-      }
-    }
+    this.#tellPeers("away-notify", line);
   }
 
   /**
