@@ -145,6 +145,8 @@ export class WsConnection implements Transport {
   readonly hostname: string;
   /** Peer address, `host:port` (`[v6]:port`), for logs. */
   readonly remote: string;
+  /** Whether the socket is TLS (the web client over HTTPS): passwords may travel. */
+  readonly secure: boolean;
   readonly #socket: net.Socket;
   readonly #hub: Hub;
   readonly #limits: ConnectionLimits;
@@ -194,6 +196,7 @@ export class WsConnection implements Transport {
     this.remote = peer.hostname.includes(":")
       ? `[${peer.hostname}]:${peer.port}`
       : `${peer.hostname}:${peer.port}`;
+    this.secure = "encrypted" in socket && (socket as { encrypted?: boolean }).encrypted === true;
     this.#bucket = new TokenBucket(limits.floodBurst, limits.floodRate);
     this.#highWater = limits.sendQueueBytes === 0
       ? 256 * 1024
