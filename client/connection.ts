@@ -242,7 +242,12 @@ export type Registration =
   /** The connection ended first; `error` is the server's last error, if any. */
   | { status: "closed"; error?: ErrorFrame };
 
-const NICK_REFUSALS: ReadonlySet<string> = new Set(["nick_taken", "nick_invalid", "usage"]);
+const NICK_REFUSALS: ReadonlySet<string> = new Set([
+  "nick_taken",
+  "nick_invalid",
+  "nick_registered",
+  "usage",
+]);
 
 /**
  * The handshake: sends `hello` with a nickname, then a `nick` frame after

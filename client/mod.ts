@@ -779,9 +779,18 @@ class Chat {
    */
   async #readInput(): Promise<void> {
     while (!this.#quit.done) {
-      const line = await this.#terminal.readLine();
+      let line = await this.#terminal.readLine();
       if (line === undefined) return this.#quitSoon({ type: "quit" });
       if (this.#screen && this.#local(line)) continue;
+      const secret = await this.#askPasswords(line);
+      if (secret === null) continue;
+      if (secret !== undefined) {
+        line = secret.input; // what shows and is kept: never the password
+        this.#outbox.push(
+          this.#screen ? { frame: secret.frame, input: line } : { frame: secret.frame },
+        );
+        continue;
+      }
       const parsed = parseInput(line);
       if (!parsed.ok) {
         this.#terminal.warn(renderError(parsed.message, this.#view()));
@@ -792,6 +801,46 @@ class Chat {
         this.#screen ? { frame: parsed.frame, input: line } : { frame: parsed.frame },
       );
     }
+  }
+
+  /**
+   * On a terminal, `/register`, `/login [NICK]` and `/password` typed without
+   * their passwords ask for them without echo (`/login NICK` then names the
+   * account).
+   *
+   * @returns the frame and what to show for it; `undefined` for any other
+   * line (parsed as usual); `null` when the user gave up
+   */
+  async #askPasswords(
+    line: string,
+  ): Promise<{ frame: ClientFrame; input: string } | undefined | null> {
+    if (!this.#terminal.interactive) return undefined;
+    const m = /^\/(register|login|identify|password)(?:\s+(\S+))?\s*$/i.exec(line);
+    if (!m) return undefined;
+    const command = m[1]!.toLowerCase();
+    const word = m[2];
+    const ask = (prompt: string) => this.#terminal.askSecret(prompt);
+    const nick = this.#state.nick;
+    if (command === "login" || command === "identify") {
+      const account = word ?? nick;
+      const password = await ask(`password for ${account}: `);
+      return password
+        ? { frame: { type: "login", nick: account, password }, input: `/login ${account}` }
+        : null;
+    }
+    if (word !== undefined) return undefined; // the server explains the usage
+    if (command === "register") {
+      const password = await ask(`new password for ${nick}: `);
+      if (!password) return null;
+      if (await ask("the same again: ") !== password) {
+        this.#terminal.warn(renderError("the passwords differ; nothing registered", this.#view()));
+        return null;
+      }
+      return { frame: { type: "register", password }, input: "/register" };
+    }
+    const old = await ask("current password: ");
+    const next = old ? await ask("new password: ") : undefined;
+    return old && next ? { frame: { type: "password", old, new: next }, input: "/password" } : null;
   }
 
   #quitSoon(frame: ClientFrame): void {

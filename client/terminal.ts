@@ -113,6 +113,15 @@ export interface Terminal {
    */
   askNick(): Promise<string | undefined>;
   /**
+   * Asks for a secret (a password): on a terminal, the prompt and nothing of
+   * what is typed (no echo, no history); piped, the next input line.
+   *
+   * @param prompt e.g. `password for alice: `
+   * @returns the secret as typed, or `undefined` at end of input or on
+   * Ctrl+C / Ctrl+D
+   */
+  askSecret(prompt: string): Promise<string | undefined>;
+  /**
    * The next line the user entered (never empty).
    *
    * @returns the line, or `undefined` at end of input or when the user quit
@@ -281,6 +290,10 @@ class PipedTerminal implements Terminal {
     return line?.trim();
   }
 
+  askSecret(): Promise<string | undefined> {
+    return this.#queue.next();
+  }
+
   async readLine(): Promise<string | undefined> {
     while (true) {
       const line = await this.#queue.next();
@@ -403,7 +416,14 @@ class TtyTerminal implements Terminal, Screen {
   #escapeTimer: ReturnType<typeof setTimeout> | undefined;
   #drawScheduled = false;
   #closed = false;
-  readonly #onSignal = () => this.#queue.end();
+  /** A secret being typed: its own editor, nothing of it shown or kept. */
+  #secret:
+    | { editor: LineEditor; prompt: string; resolve: (secret: string | undefined) => void }
+    | undefined;
+  readonly #onSignal = () => {
+    this.#endSecret(undefined);
+    this.#queue.end();
+  };
   readonly #onResize = () => this.#draw();
   readonly #onUnload = () => this.#restore();
 
@@ -467,6 +487,20 @@ class TtyTerminal implements Terminal, Screen {
 
   readLine(): Promise<string | undefined> {
     return this.#queue.next();
+  }
+
+  askSecret(prompt: string): Promise<string | undefined> {
+    const { promise, resolve } = Promise.withResolvers<string | undefined>();
+    this.#endSecret(undefined);
+    this.#secret = { editor: new LineEditor({ historySize: 0 }), prompt, resolve };
+    this.#draw();
+    return promise;
+  }
+
+  #endSecret(secret: string | undefined): void {
+    const asking = this.#secret;
+    this.#secret = undefined;
+    asking?.resolve(secret);
   }
 
   setNick(nick: string, options: PromptState = {}): void {
@@ -615,6 +649,14 @@ class TtyTerminal implements Terminal, Screen {
     if (height >= 2) {
       out += `\x1b[${height - 1};1H\x1b[2K${this.#statusLine(width, window.scroll > 0)}`;
     }
+    const secret = this.#secret;
+    if (secret) {
+      // The prompt only: not even the length of the secret shows.
+      out += `\x1b[${height};1H\x1b[2K${secret.prompt}`;
+      out += `\x1b[${height};${displayWidth(secret.prompt) + 1}H\x1b[?25h`;
+      writeAll(this.#stdout, out);
+      return;
+    }
     const prompt = this.#prompt(width);
     const promptWidth = displayWidth(prompt.plain);
     const view = this.#editor.view(Math.max(1, width - promptWidth - 1));
@@ -643,6 +685,14 @@ class TtyTerminal implements Terminal, Screen {
   }
 
   #key(key: Key): void {
+    const secret = this.#secret;
+    if (secret) {
+      const event = key.type === "tab" ? undefined : secret.editor.handle(key);
+      if (event?.type === "quit") this.#endSecret(undefined);
+      if (event?.type === "submit") this.#endSecret(event.line);
+      this.refresh();
+      return;
+    }
     if (key.type !== "tab") this.#completer.reset();
     if (key.type !== "enter") this.#confirming = undefined;
     const body = Math.max(1, this.#rows() - 3);

@@ -314,3 +314,27 @@ Deno.test("client on a terminal: /history header, /search, /away, /ignore and /c
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("client on a terminal: /register and /login ask for the password without echo", async () => {
+  await using server = await startTestServer();
+  const c = fakeClient(server.port);
+  const secret = "s3cret horse staple";
+  const has = (pattern: RegExp) =>
+    until(() => pattern.test(c.text() + " " + (c.prompt() ?? "")), String(pattern), 20_000);
+  await c.shows("alice #lobby>");
+  c.stdin.type("/register\r");
+  await until(() => c.prompt() === "new password for alice:", "the password prompt", 10_000);
+  c.stdin.type(secret + "\r");
+  await until(() => c.prompt() === "the same again:", "the second prompt", 10_000);
+  c.stdin.type(secret + "\r");
+  await has(/registered alice: the nickname is yours/);
+  c.stdin.type("/logout\r");
+  await has(/logged out; you are guest-\d+ now/);
+  c.stdin.type("/login alice\r");
+  await until(() => c.prompt() === "password for alice:", "the login prompt", 10_000);
+  c.stdin.type(secret + "\r");
+  await has(/logged in as alice/);
+  assert.ok(!c.stdout.text.includes("s3cret"), "the password never reached the screen");
+  c.stdin.type("/quit\r");
+  assert.equal(await c.exit, 0);
+});
