@@ -140,7 +140,7 @@ function whoNick(
 /** Message text after a prefix; continuation lines indented like plain text. */
 function body(prefix: string, text: string, highlight = false): string {
   const indent = " ".repeat(Math.min(plainLength(prefix), 8));
-  const lines = text.split("\n").map(escapeControls);
+  const lines = text.split(/\n|\u2028|\u2029/).map(escapeControls);
   if (highlight) {
     return prefix + lines.map((l) => `${HIGHLIGHT}${l}${NORMAL_INTENSITY}${DEFAULT_COLOR}`)
       .join("\n" + indent);
@@ -265,7 +265,7 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
     case "action": {
       let prefix = frame.type === "message"
         ? `${nick(frame.from, options)}: `
-        : `* ${nick(frame.from, options)} `;
+        : `** ${nick(frame.from, options)} `; // one star is for notices
       if (frame.history) prefix = `[${clock(frame.ts, local)}] ${prefix}`;
       prefix = roomTag(frame.room, options) + prefix;
       const line = body(prefix, frame.text, options.highlight && theme.color);

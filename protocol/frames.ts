@@ -370,7 +370,8 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
  * frame's schema are ignored (room for additive protocol changes).
  *
  * @param line one JSON text, without its newline
- * @returns the frame
+ * @returns the frame; every string in it is well-formed UTF-16 (a lone
+ * surrogate is replaced by U+FFFD)
  * @throws {FrameError} `bad_json` when the line is not JSON, `bad_frame` when
  * it is not an object with a string `type` or a field is missing or of the
  * wrong type, `unknown_type` for a type this version does not know
@@ -400,7 +401,9 @@ export function decodeClientFrame(line: string): ClientFrame {
     if (typeof v !== kind || (kind === "number" && !Number.isFinite(v))) {
       throw new FrameError("bad_frame", `field "${field}" of "${type}" must be a ${kind}`);
     }
-    frame[field] = v;
+    // JSON may carry lone surrogates (`"\ud800"`): they become U+FFFD here,
+    // so no string from a peer is ill-formed anywhere after the decoder.
+    frame[field] = typeof v === "string" ? v.toWellFormed() : v;
   }
   return frame as ClientFrame;
 }

@@ -15,8 +15,9 @@ import { escapeControls, roomKey } from "./text.ts";
  * the result (see {@linkcode escapeControls}).
  *
  * Formats: `alice: hello`, `* alice joined the chat`, `* alice left the chat`,
- * `* alice is now known as alicia`, `* alice waves`, `[private] bob: psst`,
- * errors as `! message`.
+ * `* alice is now known as alicia`, `** alice waves` (a `/me` action: two
+ * stars, so user text never looks like a server notice, which has one),
+ * `[private] bob: psst`, errors as `! message`.
  *
  * Rooms: `#lobby`, where everyone starts, keeps those v1 texts ("the chat");
  * other rooms are named: `* alice joined #dev`, `* alice left #dev`. A message
@@ -41,7 +42,9 @@ export function formatPlainText(
       return `* welcome, ${frame.nick}! ${frame.online} online; type /help for commands`;
     case "message":
     case "action": {
-      let prefix = frame.type === "message" ? `${frame.from}: ` : `* ${frame.from} `;
+      // Actions start with `** `, notices from the server with `* `: a user's
+      // `/me left the chat` can never look like the server's notice.
+      let prefix = frame.type === "message" ? `${frame.from}: ` : `** ${frame.from} `;
       if (frame.history) prefix = `[${clock(frame.ts)}] ${prefix}`;
       if (
         currentRoom !== undefined && frame.room !== undefined &&
@@ -106,7 +109,7 @@ export function formatPlainText(
               r.from === viewer ? `[private to ${r.to}] ` : `[private] ${r.from}: `
             }`
             : `[${day(r.ts)}] [${r.room}] ${
-              r.type === "message" ? `${r.from}: ` : `* ${r.from} `
+              r.type === "message" ? `${r.from}: ` : `** ${r.from} `
             }`) +
           escapeControls(r.text.replaceAll("\n", " "))
         ),
@@ -242,7 +245,7 @@ function clock(ts: number): string {
 }
 
 function body(prefix: string, text: string): string {
-  const lines = text.split("\n").map(escapeControls);
+  const lines = text.split(/\n|\u2028|\u2029/).map(escapeControls);
   const indent = " ".repeat(Math.min(prefix.length, 8));
   return escapeControls(prefix) + lines.join("\n" + indent);
 }

@@ -236,7 +236,8 @@ const UNSAFE_CHAR = /[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u202a-\u202e\u2066-\u2069]
 
 /**
  * Makes message text safe to show on a terminal: removes escape sequences,
- * control characters other than tab and newline, and bidirectional overrides.
+ * control characters other than tab and newline, and bidirectional overrides;
+ * replaces lone surrogates with U+FFFD and U+2028/U+2029 with a newline.
  * Newlines are kept only when `multiline` is set.
  *
  * @param text message text from a peer
@@ -244,17 +245,21 @@ const UNSAFE_CHAR = /[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u202a-\u202e\u2066-\u2069]
  * @returns the cleaned text
  */
 export function sanitizeText(text: string, multiline = true): string {
-  let clean = text.replace(ESCAPE_SEQUENCE, "").replace(UNSAFE_CHAR, "");
+  let clean = text.toWellFormed().replace(ESCAPE_SEQUENCE, "").replace(UNSAFE_CHAR, "")
+    // LINE SEPARATOR and PARAGRAPH SEPARATOR (Unicode UAX #14: mandatory
+    // breaks) are line breaks: a plain-text reader must not get them raw.
+    .replace(/[\u2028\u2029]/g, "\n");
   if (!multiline) clean = clean.replaceAll("\n", " ");
   return clean;
 }
 
 // deno-lint-ignore no-control-regex -- matching control characters is the point
-const VISIBLE_CONTROL = /[\x00-\x08\x0a-\x1f\x7f\x80-\x9f\u202a-\u202e\u2066-\u2069]/g;
+const VISIBLE_CONTROL = /[\x00-\x08\x0a-\x1f\x7f\x80-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Renders control characters visibly, never raw: C0 and DEL in caret notation
- * (`^[` for ESC, `^?` for DEL), C1 and bidi controls as `<U+XXXX>`. Tab is
+ * (`^[` for ESC, `^?` for DEL), C1, bidi controls and U+2028/U+2029 as
+ * `<U+XXXX>`. Tab is
  * kept. Used on every line that reaches a terminal.
  *
  * @param text any text

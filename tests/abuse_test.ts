@@ -184,7 +184,7 @@ Deno.test("abuse: hostile text is cleaned before it reaches plain-text and JSON 
 
   await t.step("/me, /msg and multi-line messages are cleaned too", async () => {
     await jsonSender.sendFrame({ type: "me", text: "\x1b]0;x\x07waves\u202e" });
-    await reader.lines.expect("* mallory waves");
+    await reader.lines.expect("** mallory waves");
     await jsonSender.sendFrame({ type: "msg", to: "reader", text: "\x1b[2Jpsst" });
     await reader.lines.expect("[private] mallory: psst");
     await jsonSender.sendFrame({ type: "say", text: "one\x1b[A\ntwo\rthree" });

@@ -23,7 +23,7 @@ Deno.test("client: piped mode chats with plain-text and JSON clients", async (t)
     await bob.send("hi alice");
     await alice.stdout.expect("bob: hi alice");
     await carol.sendFrame({ type: "me", text: "waves" });
-    await alice.stdout.expect("* carol waves");
+    await alice.stdout.expect("** carol waves");
   });
 
   await t.step("multi-line messages print exactly as the plain-text format", async () => {
@@ -39,7 +39,7 @@ Deno.test("client: piped mode chats with plain-text and JSON clients", async (t)
     await bob.lines.expect("[private] alice: secret plan");
     await alice.stdout.expect("[private to bob] secret plan");
     await alice.send("/me nods");
-    await bob.lines.expect("* alice nods");
+    await bob.lines.expect("** alice nods");
     await alice.send("/who");
     await alice.stdout.expect("* online (3): alice, bob, carol");
   });
@@ -49,7 +49,7 @@ Deno.test("client: piped mode chats with plain-text and JSON clients", async (t)
       !alice.stdout.seen.some((l) => l.startsWith("alice: ")),
       alice.stdout.seen.join("\n"),
     );
-    assert.ok(!alice.stdout.seen.includes("* alice nods"));
+    assert.ok(!alice.stdout.seen.includes("** alice nods"));
   });
 
   await t.step("usage errors go to stderr as `! usage: ...` and nothing is sent", async () => {

@@ -141,7 +141,7 @@ Deno.test("irc: IRC, plain-text and JSON users share a room and private messages
   await json.sendFrame({ type: "me", room: "#dev", text: "waves" });
   await alice.expect((l) => l === ":jay!json@chat PRIVMSG #dev :\x01ACTION waves\x01");
   await alice.send("PRIVMSG #dev :\x01ACTION nods\x01");
-  await text.lines.expect("* alice nods");
+  await text.lines.expect("** alice nods");
 
   await json.sendFrame({ type: "msg", to: "alice", text: "psst" });
   await alice.expect(/^:jay!json@chat PRIVMSG alice :psst$/);

@@ -51,7 +51,7 @@ Deno.test("server: plain-text and JSON clients chat together", async (t) => {
     await alice.send("/me waves");
     await bob.expectFrame((f) => f.type === "action" && f.from === "alice" && f.text === "waves");
     await bob.sendFrame({ type: "me", text: "nods" });
-    await alice.lines.expect("* bob nods");
+    await alice.lines.expect("** bob nods");
     await bob.sendFrame({ type: "msg", to: "ALICE", text: "psst" });
     await alice.lines.expect("[private] bob: psst");
     await bob.expectFrame((f) => f.type === "private" && f.from === "bob" && f.to === "alice");

@@ -19,6 +19,7 @@ import {
   nickKey,
   normalizeRoom,
   parseInput,
+  quoteValue,
   sanitizeText,
   SEARCH_PAGE,
   type ServerFrame,
@@ -99,7 +100,7 @@ function targetRoom(session: Session, name: string | undefined, mustBeIn: boolea
   }
   const room = session.hub.room(name);
   if (!room) {
-    session.error("no_such_room", `there is no room ${JSON.stringify(normalizeRoom(name))}`);
+    session.error("no_such_room", `there is no room ${quoteValue(normalizeRoom(name))}`);
     return undefined;
   }
   if (mustBeIn && !room.has(session)) {
@@ -130,7 +131,7 @@ function privateMessage(session: Session, to: string, raw: string, ref: string |
   if (!acceptRef(session, ref)) return;
   const target = session.hub.find(to);
   if (!target) {
-    session.error("no_such_nick", `no one called ${JSON.stringify(to)} is online`);
+    session.error("no_such_nick", `no one called ${quoteValue(to)} is online`);
     return;
   }
   const text = acceptText(session, raw);
@@ -400,7 +401,7 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   whois(session, frame) {
     const target = session.hub.find(frame.nick);
     if (!target) {
-      session.error("no_such_nick", `no one called ${JSON.stringify(frame.nick)} is online`);
+      session.error("no_such_nick", `no one called ${quoteValue(frame.nick)} is online`);
       return;
     }
     session.send({

@@ -521,7 +521,7 @@ export class Hub {
         ok: false,
         code: "room_invalid",
         message: `room name ${
-          JSON.stringify(name)
+          quoteValue(name)
         } is invalid: use # and 1 to 32 letters, digits, - or _`,
       };
     }

@@ -19,6 +19,7 @@ import {
   nickKey,
   parseInput,
   PROTOCOL_VERSION,
+  quoteValue,
   type ServerFrame,
 } from "../../protocol/mod.ts";
 import { handleFrame } from "./commands.ts";
@@ -804,7 +805,7 @@ export class Session {
     if (holder && holder !== ghost && !sameAccount) {
       this.error(
         "resume_failed",
-        `nickname ${JSON.stringify(record.nick)} is taken by someone else`,
+        `nickname ${quoteValue(record.nick)} is taken by someone else`,
       );
       return false;
     }
