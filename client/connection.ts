@@ -71,6 +71,8 @@ export class Connection implements FrameChannel, Disposable {
   #waiter: (() => void) | undefined;
   #ended = false;
   #closed = false;
+  /** Whether a frame arrived yet: lines for people before the first one are skipped. */
+  #framed = false;
   #writing: Promise<void> = Promise.resolve();
 
   /**
@@ -182,7 +184,11 @@ export class Connection implements FrameChannel, Disposable {
       } else {
         try {
           frame = decodeServerFrame(result.line);
+          this.#framed = true;
         } catch {
+          // Before its first frame a server may write lines for people (the
+          // `* nickname?` prompt, `! server is full`): not an error.
+          if (!this.#framed) continue;
           frame = {
             type: "error",
             code: "bad_json",

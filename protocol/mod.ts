@@ -14,3 +14,4 @@ export * from "./plain_text.ts";
 export * from "./text.ts";
 export * from "./reconnect.ts";
 export * from "./irc.ts";
+export * from "./telnet.ts";

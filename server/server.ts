@@ -585,7 +585,8 @@ export class ChatServer {
   /**
    * Serves one accepted connection (plain TCP, TLS, or whatever a front door
    * routed here) after the connection limits: over `maxClients` or
-   * `maxPerIp` it gets one `too_many_connections` error frame and is closed.
+   * `maxPerIp` it gets `! REASON` (for people) and one `too_many_connections`
+   * error frame (for programs), and is closed.
    *
    * @param conn the connection; its `remoteAddr` counts for `maxPerIp`
    * @param limits its limits, when they differ from the server's (IRC lines)
@@ -596,7 +597,11 @@ export class ChatServer {
     const refusal = this.#refusal(conn.remoteAddr.hostname);
     if (refusal) {
       this.hub.log(`refuse ${conn.remoteAddr.hostname}: ${refusal}`);
-      const line = encodeFrame({ type: "error", code: "too_many_connections", message: refusal });
+      // The wire format is not known before the first line: a plain-text
+      // line for people (nc, telnet) and then the JSON frame for programs
+      // (JSON clients skip what is not a frame before their welcome).
+      let line = encodeFrame({ type: "error", code: "too_many_connections", message: refusal });
+      if (!makeHandler) line = `! ${refusal}\n${line}`;
       conn.write(encoder.encode(line)).catch(() => {}).finally(() => {
         try {
           conn.close();
@@ -682,8 +687,14 @@ export class ChatServer {
         handshakeTimeoutMs && session?.state !== "active" &&
         now - connection.openedAt > handshakeTimeoutMs
       ) {
-        session?.error("timeout", "handshake not completed in time");
-        connection.end("handshake timeout");
+        if (session) {
+          session.error("timeout", "handshake not completed in time");
+          connection.end("handshake timeout");
+        } else if (connection instanceof TcpConnection) {
+          connection.handshakeTimedOut();
+        } else {
+          connection.end("handshake timeout");
+        }
         continue;
       }
       // Plain-text peers (nc, telnet) cannot answer pings: only JSON and IRC

@@ -8,7 +8,14 @@
  * @module
  */
 
-import { type LineErrorCode, LineReader } from "../../protocol/mod.ts";
+import {
+  escapeTelnet,
+  IAC,
+  type LineErrorCode,
+  LineReader,
+  TelnetFilter,
+} from "../../protocol/mod.ts";
+
 import type { ByteConn } from "../../tls/node_conn.ts";
 import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
@@ -69,6 +76,9 @@ const MAX_READ = 16 * 1024;
  * a peer that never reads only slows the others until it is dropped.
  */
 const PRESSURE_WAIT_MS = 20;
+/** How long a silent new connection waits before it is asked for a nickname. */
+const PROMPT_DELAY_MS = 300;
+const PROMPT = encoder.encode("* nickname?\n");
 const HTTP_REQUEST = /^[A-Z]{3,7} (\S+) HTTP\/\d\.\d$/;
 const HTTP_REPLY = encoder.encode(
   "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n" +
@@ -97,6 +107,10 @@ export class TcpConnection implements Transport, SendQueueSink {
   readonly #pressure: Pressure | undefined;
   readonly #onFinished: ((connection: TcpConnection) => void) | undefined;
   #session: Session | undefined;
+  /** The first byte the peer sent (`{` means JSON), once it sent one. */
+  #firstByte: number | undefined;
+  /** Set once the peer sent a Telnet command: it then gets 0xFF escaped. */
+  #telnet: TelnetFilter | undefined;
   /** An HTTP request on the chat port: its path and header lines so far. */
   #http: { path: string; headers: string[] } | undefined;
   #handler: LineHandler | undefined;
@@ -185,7 +199,22 @@ export class TcpConnection implements Transport, SendQueueSink {
 
   /** @inheritdoc */
   send(bytes: Uint8Array): void {
-    if (!this.#closed) this.#queue.push(bytes);
+    if (this.#closed) return;
+    // UTF-8 never holds 0xFF, so this is a scan, never a copy, in practice.
+    this.#queue.push(this.#telnet ? escapeTelnet(bytes) : bytes);
+  }
+
+  /**
+   * The handshake timeout ran out. A peer that sent part of a first line
+   * (no session yet) is told why, in the format its bytes began with, before
+   * the close; one that sent nothing is closed silently.
+   */
+  handshakeTimedOut(): void {
+    if (!this.#session && this.#firstByte !== undefined) {
+      new Session(this.#hub, this, this.#firstByte === 0x7b ? "json" : "text")
+        .error("timeout", "handshake not completed in time");
+    }
+    this.end("handshake timeout");
   }
 
   /** @inheritdoc */
@@ -226,13 +255,33 @@ export class TcpConnection implements Transport, SendQueueSink {
     const bucket = new TokenBucket(this.#limits.floodBurst, this.#limits.floodRate);
     let buf = new Uint8Array(MIN_READ);
     let reason = "connection lost";
+    // nc and telnet users see nothing until the server speaks: ask for the
+    // nickname unless the peer speaks first (a JSON client sends its hello
+    // at once, and never sees this line).
+    let prompt: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
+      prompt = undefined;
+      if (this.#firstByte === undefined && !this.#closing) this.#queue.push(PROMPT);
+    }, PROMPT_DELAY_MS);
     try {
       reading: while (!this.#closing) {
         const n = await this.#conn.read(buf);
         if (n === null) break;
         this.lastActivity = Date.now();
         this.pinged = false;
-        const results = reader.push(buf.subarray(0, n));
+        let input: Uint8Array = buf.subarray(0, n);
+        if (this.#firstByte === undefined) {
+          clearTimeout(prompt);
+          this.#firstByte = input[0];
+        }
+        // Telnet commands (RFC 854) never reach the line reader of a
+        // plain-text peer; a JSON peer's 0xFF stays the invalid byte it is.
+        if (this.#session?.format !== "json" && (this.#telnet || input.indexOf(IAC) !== -1)) {
+          this.#telnet ??= new TelnetFilter();
+          const { data, reply } = this.#telnet.push(input);
+          if (reply) this.#queue.push(reply);
+          input = data;
+        }
+        const results = reader.push(input);
         if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
         for (const result of results) {
           if (this.#closing) break reading;
@@ -262,6 +311,7 @@ export class TcpConnection implements Transport, SendQueueSink {
         reason = errorReason(error);
       }
     } finally {
+      clearTimeout(prompt);
       this.end(reason);
       await this.#queue.drained();
       this.#closeNow();
