@@ -128,6 +128,13 @@ Server options (0 means unlimited / off where it makes sense):
   --login-delay SEC        first delay after those; doubles per failure  [1]
   --login-lock-after N     failed logins before a lock (0: never)        [10]
   --login-lock SEC         how long a lock lasts                         [900]
+  --room-quota N           rooms one connection may create at once; 3N
+                           per address; one back per --room-refill (0: off) [10]
+  --room-refill SEC        time for a room quota to gain one room back   [60]
+  --room-expiry SEC        delete rooms empty and without history after
+                           SEC (0: never)                                [3600]
+  --max-resume-tokens N    resume tokens kept; the least recently seen
+                           beyond N are pruned (0: no cap)               [100000]
   --quiet                  no per-connection log lines on stderr
 
 Client (more in chat client --help):
@@ -221,6 +228,10 @@ const SERVER_FLAGS = {
   "login-delay": { type: "string" },
   "login-lock-after": { type: "string" },
   "login-lock": { type: "string" },
+  "room-quota": { type: "string" },
+  "room-refill": { type: "string" },
+  "room-expiry": { type: "string" },
+  "max-resume-tokens": { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -294,6 +305,10 @@ export function parseServerArgs(
     ["announceLimit", integer(flags, "announce-limit")],
     ["resumeExpiryMs", seconds(flags, "resume-expiry")],
     ["resumeReplay", integer(flags, "resume-replay")],
+    ["roomQuota", integer(flags, "room-quota")],
+    ["roomRefillMs", seconds(flags, "room-refill")],
+    ["roomExpiryMs", seconds(flags, "room-expiry")],
+    ["maxResumeTokens", integer(flags, "max-resume-tokens")],
     ["maxUploadBytes", integer(flags, "max-upload")],
     ["loginFreeAttempts", integer(flags, "login-free-attempts")],
     ["loginDelayMs", seconds(flags, "login-delay")],

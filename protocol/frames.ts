@@ -280,6 +280,7 @@ export type ErrorCode =
   | "no_such_room"
   | "not_in_room"
   | "too_many_rooms"
+  | "room_quota"
   | "no_reply_target"
   | "resume_failed"
   | "storage_failed"

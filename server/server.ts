@@ -16,6 +16,7 @@ import {
   DEFAULT_ANNOUNCE_LIMIT,
   DEFAULT_REPLY_BUDGET_BYTES,
   DEFAULT_RESUME_EXPIRY_MS,
+  DEFAULT_ROOM_QUOTA,
   Hub,
   type Logger,
 } from "./core/hub.ts";
@@ -116,6 +117,14 @@ export interface ServerOptions {
   loginLockAfter?: number;
   /** How long a lock lasts, in ms (and how long failures are remembered). @default {900000} */
   loginLockMs?: number;
+  /** Rooms one connection may create at once (three times as many per address); 0: no quota. @default {10} */
+  roomQuota?: number;
+  /** Milliseconds in which a room-creation quota gains one room back. @default {60000} */
+  roomRefillMs?: number;
+  /** Milliseconds after which an empty room without history is deleted; 0: never. @default {3600000} */
+  roomExpiryMs?: number;
+  /** Most resume tokens kept; beyond it the least recently seen are pruned. 0: no cap. @default {100000} */
+  maxResumeTokens?: number;
   /**
    * Serve the web client (HTTP, and WebSocket at `/ws`) on this port of
    * `hostname`; 0 picks a free one. Only {@linkcode ChatServer.open} reads
@@ -162,6 +171,10 @@ export const SERVER_DEFAULTS = Object.freeze({
   loginDelayMs: LOGIN_LIMIT_DEFAULTS.delayMs,
   loginLockAfter: LOGIN_LIMIT_DEFAULTS.lockAfter,
   loginLockMs: LOGIN_LIMIT_DEFAULTS.lockMs,
+  roomQuota: DEFAULT_ROOM_QUOTA,
+  roomRefillMs: 60_000,
+  roomExpiryMs: 3_600_000,
+  maxResumeTokens: 100_000,
   maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
 });
 
@@ -226,6 +239,7 @@ export class ChatServer {
   readonly #pressure = new Pressure();
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #roomSweep: ReturnType<typeof setInterval>;
   #pruneStep: ReturnType<typeof setTimeout> | undefined;
   readonly #accepting: Promise<void>[] = [];
   // Resolved at the end of shutdown(), after the queues were flushed: the CLI
@@ -257,6 +271,9 @@ export class ChatServer {
       announceLimit: this.#options.announceLimit,
       resumeExpiryMs: this.#options.resumeExpiryMs,
       resumeReplay: this.#options.resumeReplay,
+      roomQuota: this.#options.roomQuota,
+      roomRefillMs: this.#options.roomRefillMs,
+      roomExpiryMs: this.#options.roomExpiryMs,
       // Long replies stay well under the level where flow control starts
       // (a quarter of the send queue), so they never slow anyone else down.
       replyBudgetBytes: this.#options.sendQueueBytes === 0
@@ -283,6 +300,13 @@ export class ChatServer {
       this.#pruneStep = setTimeout(() => this.#prune(), 0);
       this.#pruneTimer = setInterval(() => this.#prune(), this.#options.pruneIntervalMs);
     }
+    // Empty rooms without history expire; the sweep also forgets full
+    // room-creation buckets, so it runs even when rooms never expire.
+    const expiry = this.#options.roomExpiryMs;
+    this.#roomSweep = setInterval(
+      () => this.hub.expireRooms(),
+      expiry > 0 ? Math.max(250, Math.min(this.#options.pruneIntervalMs, expiry / 2)) : 60_000,
+    );
     const { handshakeTimeoutMs, idleTimeoutMs } = this.#options;
     const shortest = Math.min(
       handshakeTimeoutMs || Infinity,
@@ -512,6 +536,7 @@ export class ChatServer {
     this.#stopping = true;
     clearInterval(this.#sweep);
     clearInterval(this.#pruneTimer);
+    clearInterval(this.#roomSweep);
     clearTimeout(this.#pruneStep);
     // Commit (and deliver) what was sent before the shutdown notice.
     this.hub.flush();
@@ -668,6 +693,7 @@ export class ChatServer {
         historyMaxRows > 0 ? historyMaxRows : Number.MAX_SAFE_INTEGER,
         PRUNE_CHUNK,
         resumeExpiryMs > 0 ? Date.now() - resumeExpiryMs : 0,
+        this.#options.maxResumeTokens > 0 ? this.#options.maxResumeTokens : Infinity,
       );
     } catch (error) {
       this.hub.log(`pruning failed: ${error instanceof Error ? error.message : error}`);

@@ -112,7 +112,7 @@ Deno.test("replies: joining three rooms with long histories in one write (plain 
 });
 
 Deno.test("replies: /rooms with a thousand rooms (~330 KB) pages, says the total, keeps the asker", async () => {
-  await using server = await startTestServer(QUEUE);
+  await using server = await startTestServer([...QUEUE, "--room-quota", "0"]);
   await using bob = await TestClient.joinJson(server.port, "bob");
   const lines: string[] = [];
   for (let i = 0; i < 1000; i++) {

@@ -323,7 +323,7 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     privateMessage(session, to, frame.text, frame.ref);
   },
   join(session, frame) {
-    const result = session.hub.openRoom(frame.room);
+    const result = session.hub.openRoom(frame.room, session);
     if (!result.ok) {
       session.error(result.code, result.message);
       return;

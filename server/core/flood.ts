@@ -61,4 +61,36 @@ export class TokenBucket {
     this.#tokens -= 1;
     return this.#tokens >= 0 ? 0 : Math.ceil(-this.#tokens * 1000 / this.#rate);
   }
+
+  /**
+   * Takes one token only if one is there (a quota, not a delay).
+   *
+   * @returns 0 when a token was taken, else the milliseconds until one is
+   * there (nothing was taken)
+   */
+  tryTake(): number {
+    if (this.#rate <= 0) return 0;
+    const now = this.#now();
+    this.#tokens = Math.min(
+      this.#capacity,
+      this.#tokens + (now - this.#updated) * this.#rate / 1000,
+    );
+    this.#updated = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - this.#tokens) * 1000 / this.#rate);
+  }
+
+  /** Gives back a token taken by {@linkcode tryTake} (up to the burst). */
+  untake(): void {
+    this.#tokens = Math.min(this.#capacity, this.#tokens + 1);
+  }
+
+  /** Whether the bucket is full again (it can be forgotten). */
+  get full(): boolean {
+    if (this.#rate <= 0) return true;
+    return this.#tokens + (this.#now() - this.#updated) * this.#rate / 1000 >= this.#capacity;
+  }
 }

@@ -28,6 +28,7 @@ import {
 import { Outbound, OutboundRun } from "./outbound.ts";
 import { type AccountOptions, Accounts } from "./accounts.ts";
 import { Moderation } from "./moderation.ts";
+import { TokenBucket } from "./flood.ts";
 import { Room } from "./room.ts";
 import type { Session } from "./session.ts";
 import {
@@ -78,7 +79,26 @@ export interface HubOptions {
   resumeReplay?: number;
   /** Registration, login limits and the password rule. @default {see AccountOptions} */
   accounts?: Partial<AccountOptions>;
+  /**
+   * Rooms one connection may create at once; three times as many per
+   * address (IPv4, or IPv6 /64). 0: no quota.
+   * @default {DEFAULT_ROOM_QUOTA}
+   */
+  roomQuota?: number;
+  /** Milliseconds in which each room-creation bucket gains one room back. @default {60000} */
+  roomRefillMs?: number;
+  /**
+   * Milliseconds after which a room that is empty and has no stored message
+   * is deleted (its topic with it). 0: never.
+   * @default {3600000}
+   */
+  roomExpiryMs?: number;
 }
+
+/** Default for {@linkcode HubOptions.roomQuota}. */
+export const DEFAULT_ROOM_QUOTA = 10;
+/** Rooms one address may hold at once: a tenth of the server's cap, so others always have room. */
+const ADDRESS_SHARE = 0.1;
 
 /** Default for {@linkcode HubOptions.replyBudgetBytes}: 64 KiB. */
 export const DEFAULT_REPLY_BUDGET_BYTES = 64 * 1024;
@@ -189,6 +209,15 @@ export class Hub {
   /** Operators, bans, mutes, invites and room modes (see moderation.ts). */
   readonly moderation: Moderation;
   readonly #rooms = new Map<string, Room>();
+  readonly #roomQuota: number;
+  readonly #roomRefillMs: number;
+  /** See {@linkcode HubOptions.roomExpiryMs}. */
+  readonly roomExpiryMs: number;
+  /** Room-creation buckets by address key; forgotten once full again. */
+  readonly #addressBuckets = new Map<string, TokenBucket>();
+  /** Rooms alive that each address created (for its share of the cap). */
+  readonly #roomsByAddress = new Map<string, number>();
+  readonly #dropRooms = new Set<string>();
   #nextId: number;
   #pending: Pending[] = [];
   readonly #dirtyRooms = new Set<Room>();
@@ -244,6 +273,9 @@ export class Hub {
     this.resumeExpiryMs = options.resumeExpiryMs ?? DEFAULT_RESUME_EXPIRY_MS;
     this.replyBudgetBytes = options.replyBudgetBytes ?? DEFAULT_REPLY_BUDGET_BYTES;
     this.resumeReplay = options.resumeReplay ?? MAX_RESUME_REPLAY;
+    this.#roomQuota = options.roomQuota ?? DEFAULT_ROOM_QUOTA;
+    this.#roomRefillMs = options.roomRefillMs ?? 60_000;
+    this.roomExpiryMs = options.roomExpiryMs ?? 3_600_000;
     for (const record of this.store.rooms()) {
       const room = new Room(record.name);
       room.topic = record.topic;
@@ -514,7 +546,7 @@ export class Hub {
    * @param name a room name, `#` optional
    * @returns the room, or `room_invalid` / `too_many_rooms`
    */
-  openRoom(name: string): RoomResult {
+  openRoom(name: string, creator?: Session): RoomResult {
     const normalized = normalizeRoom(name);
     if (!isRoomName(normalized)) {
       return {
@@ -530,8 +562,18 @@ export class Hub {
     if (this.#rooms.size >= this.#maxRooms) {
       return { ok: false, code: "too_many_rooms", message: "the server has too many rooms" };
     }
+    const address = creator === undefined || this.#roomQuota === 0 ? undefined : creator.address;
+    if (creator !== undefined && address !== undefined) {
+      const refused = this.#roomQuotaRefusal(creator, address);
+      if (refused) return refused;
+    }
     const room = new Room(normalized);
+    if (address !== undefined) {
+      room.creator = address;
+      this.#roomsByAddress.set(address, (this.#roomsByAddress.get(address) ?? 0) + 1);
+    }
     this.#rooms.set(room.key, room);
+    this.#dropRooms.delete(room.key);
     this.saveRoom(room);
     this.log(`room ${room.name} created`);
     return { ok: true, room, created: true };
@@ -544,6 +586,79 @@ export class Hub {
    */
   roomByKey(key: string): Room | undefined {
     return this.#rooms.get(key);
+  }
+
+  /**
+   * Whether `creator` may create a room now: its address's share of the cap,
+   * then a token from the address's bucket and from the connection's.
+   */
+  #roomQuotaRefusal(creator: Session, address: string): RoomResult | undefined {
+    const share = Math.max(1, Math.floor(this.#maxRooms * ADDRESS_SHARE));
+    if ((this.#roomsByAddress.get(address) ?? 0) >= share) {
+      return {
+        ok: false,
+        code: "too_many_rooms",
+        message:
+          `rooms created from ${address} already number ${share}, the most one address may hold`,
+      };
+    }
+    const rate = 1000 / this.#roomRefillMs;
+    let bucket = this.#addressBuckets.get(address);
+    if (!bucket) {
+      this.#addressBuckets.set(address, bucket = new TokenBucket(this.#roomQuota * 3, rate));
+    }
+    const own = creator.roomBucket ??= new TokenBucket(this.#roomQuota, rate);
+    let wait = own.tryTake();
+    if (wait === 0) {
+      wait = bucket.tryTake();
+      if (wait === 0) return undefined;
+      own.untake(); // refused all the same: the connection keeps its token
+    }
+    return {
+      ok: false,
+      code: "room_quota",
+      message: `you have created rooms too fast: you may create another in ${
+        Math.ceil(wait / 1000)
+      } s (or join an existing one)`,
+    };
+  }
+
+  /**
+   * Deletes rooms that have been empty for `roomExpiryMs` and hold no stored
+   * message (their topic with them), and forgets full room-creation buckets.
+   * The lobby never expires. Run periodically by the server.
+   *
+   * @param now the time, ms since epoch
+   * @returns how many rooms expired
+   */
+  expireRooms(now: number = Date.now()): number {
+    for (const [address, bucket] of this.#addressBuckets) {
+      if (bucket.full) this.#addressBuckets.delete(address);
+    }
+    if (this.roomExpiryMs === 0) return 0;
+    this.flush(); // pending messages make a room non-empty of history
+    let expired = 0;
+    for (const room of [...this.#rooms.values()]) {
+      if (
+        room.key === LOBBY || room.emptySince === undefined ||
+        now - room.emptySince < this.roomExpiryMs ||
+        this.store.floor(room.key, Infinity, 1) !== undefined
+      ) continue;
+      this.#rooms.delete(room.key);
+      this.#dirtyRooms.delete(room);
+      this.#dropRooms.add(room.key);
+      if (room.creator !== undefined) {
+        const left = (this.#roomsByAddress.get(room.creator) ?? 1) - 1;
+        if (left <= 0) this.#roomsByAddress.delete(room.creator);
+        else this.#roomsByAddress.set(room.creator, left);
+      }
+      expired++;
+    }
+    if (expired > 0) {
+      this.log(`expired ${expired} empty rooms without history`);
+      this.#schedule();
+    }
+    return expired;
   }
 
   /** Every room, sorted by name without regard to case. */
@@ -706,7 +821,7 @@ export class Hub {
     const pending = this.#pending;
     if (
       pending.length === 0 && this.#dirtyRooms.size === 0 && this.#dirtySessions.size === 0 &&
-      this.#dropSessions.size === 0
+      this.#dropSessions.size === 0 && this.#dropRooms.size === 0
     ) return;
     this.#pending = [];
     const messages = pending.filter((p) => p.kind === "message");
@@ -720,10 +835,12 @@ export class Hub {
       })),
       sessions: [...this.#dirtySessions.values()],
       dropSessions: [...this.#dropSessions],
+      ...(this.#dropRooms.size > 0 ? { dropRooms: [...this.#dropRooms] } : {}),
     };
     this.#dirtyRooms.clear();
     this.#dirtySessions.clear();
     this.#dropSessions.clear();
+    this.#dropRooms.clear();
     let deliver = pending;
     try {
       this.store.commit(batch);

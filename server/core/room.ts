@@ -32,6 +32,10 @@ export class Room {
   /** When the topic was set (ms since epoch). */
   topicTs: number | undefined;
   readonly #members = new Set<Session>();
+  /** Since when the room has had no member (ms since epoch); `undefined` while it has one. */
+  emptySince: number | undefined = Date.now();
+  /** Address key of the connection that created it, while it counts against that address's share. */
+  creator: string | undefined;
 
   /** @param name a valid room name (see `isRoomName`) */
   constructor(name: string) {
@@ -67,6 +71,7 @@ export class Room {
   add(session: Session): boolean {
     if (this.#members.has(session)) return false;
     this.#members.add(session);
+    this.emptySince = undefined;
     return true;
   }
 
@@ -77,7 +82,9 @@ export class Room {
    * @returns whether it was one
    */
   remove(session: Session): boolean {
-    return this.#members.delete(session);
+    if (!this.#members.delete(session)) return false;
+    if (this.#members.size === 0) this.emptySince = Date.now();
+    return true;
   }
 
   /**

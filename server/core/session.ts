@@ -22,7 +22,9 @@ import {
   quoteValue,
   type ServerFrame,
 } from "../../protocol/mod.ts";
+import { addressKey } from "./address.ts";
 import { handleFrame } from "./commands.ts";
+import type { TokenBucket } from "./flood.ts";
 import { hashToken, type Hub } from "./hub.ts";
 import { type Deliverable, Outbound, OutboundRun, type WireFormat } from "./outbound.ts";
 
@@ -104,6 +106,8 @@ export class Session {
   #replies: Iterator<ServerFrame>[] | undefined;
   #pumping = false;
   #replied: PromiseWithResolvers<void> | undefined;
+  /** Room creations left to this connection (see `HubOptions.roomQuota`); made on first use. */
+  roomBucket: TokenBucket | undefined;
   /** A resume is replaying from the store: live chat lines are not sent (the store has them). */
   #catchingUp = false;
   /** The highest message id when the session began; resumes replay only above it. */
@@ -210,6 +214,11 @@ export class Session {
   /** The peer address. */
   get remote(): string {
     return this.#transport.remote;
+  }
+
+  /** The key the peer's address counts under for quotas (IPv4, or IPv6 /64). */
+  get address(): string {
+    return addressKey(this.#transport.hostname ?? this.#transport.remote);
   }
 
   /**

@@ -369,6 +369,9 @@ export class SqliteStore implements Store {
         );
       }
       for (const t of batch.dropSessions) this.#deleteSession.run(t);
+      for (const key of batch.dropRooms ?? []) {
+        this.#db.prepare("DELETE FROM rooms WHERE key = ?").run(key);
+      }
     });
     const last = batch.messages.at(-1);
     if (last) this.#lastId = Math.max(this.#lastId, last.id);
@@ -457,7 +460,13 @@ export class SqliteStore implements Store {
   }
 
   /** @inheritdoc */
-  prune(before: number, maxRows: number, chunk: number, sessionsBefore: number): number {
+  prune(
+    before: number,
+    maxRows: number,
+    chunk: number,
+    sessionsBefore: number,
+    maxSessions = Number.MAX_SAFE_INTEGER,
+  ): number {
     let deleted = 0;
     this.#transaction(() => {
       // Ids grow with time, so the oldest rows are the lowest ids.
@@ -477,6 +486,10 @@ export class SqliteStore implements Store {
         );
       }
       this.#db.prepare("DELETE FROM sessions WHERE seen < ?").run(sessionsBefore);
+      this.#db.prepare(
+        "DELETE FROM sessions WHERE token_hash IN " +
+          "(SELECT token_hash FROM sessions ORDER BY seen DESC LIMIT -1 OFFSET ?)",
+      ).run(Number.isFinite(maxSessions) ? maxSessions : Number.MAX_SAFE_INTEGER);
     });
     return deleted;
   }

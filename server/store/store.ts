@@ -84,6 +84,8 @@ export interface Batch {
   sessions: SessionRecord[];
   /** Token hashes of sessions that ended for good (`/quit`). */
   dropSessions: string[];
+  /** Keys of rooms that expired (empty, without history). */
+  dropRooms?: string[];
 }
 
 /** Which stored messages a search may return (decided in server/core/visibility.ts). */
@@ -259,11 +261,18 @@ export interface Store extends TrustStore {
   /**
    * Deletes messages older than `before` (ms since epoch) and beyond the
    * newest `maxRows`, at most `chunk` messages per call, and sessions not
-   * seen since `sessionsBefore` (ms since epoch; their tokens expire).
+   * seen since `sessionsBefore` (ms since epoch; their tokens expire), and
+   * the least recently seen sessions beyond the newest `maxSessions`.
    *
    * @returns how many messages were deleted
    */
-  prune(before: number, maxRows: number, chunk: number, sessionsBefore: number): number;
+  prune(
+    before: number,
+    maxRows: number,
+    chunk: number,
+    sessionsBefore: number,
+    maxSessions?: number,
+  ): number;
   /** Releases the store. */
   close(): void;
 }
@@ -368,6 +377,7 @@ export class MemoryStore implements Store {
     for (const r of batch.rooms) this.#rooms.set(r.name.toLowerCase(), { ...r });
     for (const s of batch.sessions) this.#sessions.set(s.tokenHash, { ...s, rooms: [...s.rooms] });
     for (const t of batch.dropSessions) this.#sessions.delete(t);
+    for (const key of batch.dropRooms ?? []) this.#rooms.delete(key);
   }
 
   /** @inheritdoc */
@@ -441,7 +451,13 @@ export class MemoryStore implements Store {
   }
 
   /** @inheritdoc */
-  prune(before: number, maxRows: number, chunk: number, sessionsBefore: number): number {
+  prune(
+    before: number,
+    maxRows: number,
+    chunk: number,
+    sessionsBefore: number,
+    maxSessions = Infinity,
+  ): number {
     let drop = 0;
     const excess = this.#messages.length - maxRows;
     while (
@@ -451,6 +467,12 @@ export class MemoryStore implements Store {
     this.#messages = this.#messages.slice(drop);
     for (const [token, s] of this.#sessions) {
       if (s.seen < sessionsBefore) this.#sessions.delete(token);
+    }
+    if (this.#sessions.size > maxSessions) {
+      const oldest = [...this.#sessions.values()].sort((a, b) => a.seen - b.seen);
+      for (const s of oldest.slice(0, this.#sessions.size - maxSessions)) {
+        this.#sessions.delete(s.tokenHash);
+      }
     }
     return drop;
   }
