@@ -39,6 +39,17 @@ async function next<T extends ServerFrame["type"]>(
   >;
 }
 
+/** Joins as `nick` over JSON, drops the connection, and returns what a resume needs. */
+async function joinAndDrop(port: number, witness: TestClient, nick: string): Promise<ResumeState> {
+  const state = new ResumeState();
+  const client = await TestClient.connect(port);
+  await client.sendFrame(state.hello(nick));
+  state.observe(await client.expectFrame((f) => f.type === "welcome"));
+  await client[Symbol.asyncDispose]();
+  await witness.expectFrame((f) => f.type === "left" && f.nick === nick);
+  return state;
+}
+
 function frames(client: TestClient): ServerFrame[] {
   return client.lines.seen.flatMap((l) => {
     try {
@@ -57,12 +68,7 @@ function texts(client: TestClient, history: boolean): string[] {
 Deno.test("replies: a resume that missed more than the send queue gets every message", async () => {
   await using server = await startTestServer(QUEUE);
   await using bob = await TestClient.joinJson(server.port, "bob");
-  const state = new ResumeState();
-  const alice = await TestClient.connect(server.port);
-  await alice.sendFrame(state.hello("alice"));
-  state.observe(await alice.expectFrame((f) => f.type === "welcome"));
-  await alice[Symbol.asyncDispose]();
-  await bob.expectFrame((f) => f.type === "left" && f.nick === "alice");
+  const state = await joinAndDrop(server.port, bob, "alice");
   await post(bob, 120, 4000, "missed"); // ~480 KB, almost twice the queue
 
   await using again = await TestClient.connect(server.port);
@@ -164,12 +170,7 @@ Deno.test("replies: /who in a crowded room pages and says the total (plain text)
 Deno.test("replies: a resume too far behind says resume_truncated and where it stopped", async () => {
   await using server = await startTestServer(["--resume-replay", "30"]);
   await using bob = await TestClient.joinJson(server.port, "bob");
-  const state = new ResumeState();
-  const alice = await TestClient.connect(server.port);
-  await alice.sendFrame(state.hello("alice"));
-  state.observe(await alice.expectFrame((f) => f.type === "welcome"));
-  await alice[Symbol.asyncDispose]();
-  await bob.expectFrame((f) => f.type === "left" && f.nick === "alice");
+  const state = await joinAndDrop(server.port, bob, "alice");
   await post(bob, 50, 10, "m");
 
   await using again = await TestClient.connect(server.port);

@@ -52,12 +52,7 @@ export class TokenBucket {
    */
   take(): number {
     if (this.#rate <= 0) return 0;
-    const now = this.#now();
-    this.#tokens = Math.min(
-      this.#capacity,
-      this.#tokens + (now - this.#updated) * this.#rate / 1000,
-    );
-    this.#updated = now;
+    this.#refill();
     this.#tokens -= 1;
     return this.#tokens >= 0 ? 0 : Math.ceil(-this.#tokens * 1000 / this.#rate);
   }
@@ -70,17 +65,22 @@ export class TokenBucket {
    */
   tryTake(): number {
     if (this.#rate <= 0) return 0;
+    this.#refill();
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - this.#tokens) * 1000 / this.#rate);
+  }
+
+  /** Adds the tokens earned since the last update, up to the burst. */
+  #refill(): void {
     const now = this.#now();
     this.#tokens = Math.min(
       this.#capacity,
       this.#tokens + (now - this.#updated) * this.#rate / 1000,
     );
     this.#updated = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - this.#tokens) * 1000 / this.#rate);
   }
 
   /** Gives back a token taken by {@linkcode tryTake} (up to the burst). */
