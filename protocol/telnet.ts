@@ -19,6 +19,12 @@ const SB = 0xfa;
 const SE = 0xf0;
 /** The TIMING-MARK option (RFC 860). */
 export const TIMING_MARK = 6;
+/**
+ * Longest subnegotiation kept out of the data. Real ones (window size,
+ * terminal type) are a few bytes; past this the peer is not speaking Telnet
+ * and the rest is data again, so the line limit still applies to it.
+ */
+const MAX_SUB = 512;
 
 const enum State {
   Data,
@@ -52,6 +58,7 @@ export interface TelnetResult {
 export class TelnetFilter {
   #state: State = State.Data;
   #verb = 0;
+  #sub = 0; // bytes of the subnegotiation so far
   /** Options already refused, as `verb << 8 | option`: each is answered once (no loops). */
   readonly #answered = new Set<number>();
 
@@ -82,6 +89,7 @@ export class TelnetFilter {
             this.#state = State.Option;
           } else if (byte === SB) {
             this.#state = State.Sub;
+            this.#sub = 0;
           } else {
             // NOP, DM, BRK, IP, AO, AYT, EC, EL, GA, SE: no data, no answer.
             this.#state = State.Data;
@@ -93,6 +101,7 @@ export class TelnetFilter {
           break;
         case State.Sub:
           if (byte === IAC) this.#state = State.SubCommand;
+          else if (++this.#sub > MAX_SUB) this.#state = State.Data;
           break;
         case State.SubCommand:
           this.#state = byte === SE ? State.Data : State.Sub;
