@@ -155,6 +155,22 @@ Deno.test("accounts: registration survives a restart and reserves the nickname",
     assert.equal(rename.type === "error" && rename.code, "nick_registered");
   });
 
+  await t.step(
+    "a look-alike of the registered nickname is refused while its owner is away",
+    async () => {
+      await using mallory = await TestClient.connect(server.port);
+      // All Cyrillic: а ӏ і с е (Unicode TS #39 confusables of "alice").
+      await mallory.sendFrame({
+        type: "hello",
+        version: 1,
+        nick: "\u0430\u04cf\u0456\u0441\u0435",
+      });
+      const refused = await mallory.expectFrame((f) => f.type === "error");
+      assert.equal(refused.type === "error" && refused.code, "nick_registered");
+      assert.match(refused.type === "error" ? refused.message : "", /looks like the registered/);
+    },
+  );
+
   await t.step("a plain-text user is told, and logs in with /login NICK PASSWORD", async () => {
     await using text = await TestClient.connect(server.port);
     await text.send("alice");

@@ -347,14 +347,23 @@ export class Hub {
       return { ok: false, code: "nick_invalid", message: describeNickProblem(nick, problem) };
     }
     const key = nickKey(nick);
-    if (session.account !== key && this.store.account(key)) {
-      return {
-        ok: false,
-        code: "nick_registered",
-        message: `nickname ${
-          quoteValue(nick)
-        } is registered: /login ${nick} PASSWORD if it is yours, or choose another`,
-      };
+    if (session.account !== key) {
+      // A registered nickname reserves its look-alikes too (the skeletons of
+      // protocol/text.ts), whether or not its owner is online.
+      const owner = this.store.account(key) ?? this.store.accountLike(nick);
+      if (owner && owner.key !== session.account) {
+        return {
+          ok: false,
+          code: "nick_registered",
+          message: owner.key === key
+            ? `nickname ${
+              quoteValue(nick)
+            } is registered: /login ${nick} PASSWORD if it is yours, or choose another`
+            : `nickname ${quoteValue(nick)} looks like the registered nickname ${
+              quoteValue(owner.name)
+            }: choose another`,
+        };
+      }
     }
     const shapes = nickSkeletons(nick);
     const holder = this.#byKey.get(key) ?? this.#bySkeleton.get(shapes[0]) ??

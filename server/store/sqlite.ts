@@ -5,7 +5,7 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { nickKey } from "../../protocol/text.ts";
+import { nickKey, nickSkeletons } from "../../protocol/text.ts";
 import {
   type AccountRecord,
   type AuditRecord,
@@ -134,6 +134,15 @@ CREATE TABLE audit (
   detail TEXT NOT NULL DEFAULT ''
 );
 `,
+  // 5: the confusable skeletons of each account's nickname (nickSkeletons), so
+  // a registered nickname reserves its look-alikes. Filled in by the store when
+  // it opens a file (a migration cannot compute them) and on every save.
+  `
+ALTER TABLE accounts ADD COLUMN shape_l TEXT;
+ALTER TABLE accounts ADD COLUMN shape_u TEXT;
+CREATE INDEX accounts_shape_l ON accounts (shape_l);
+CREATE INDEX accounts_shape_u ON accounts (shape_u);
+`,
 ];
 
 /** Tables of schema version 1: an unmarked file holding exactly these is a chat database from before versioning. */
@@ -233,6 +242,14 @@ function toAccount(row: Row): AccountRecord {
   };
 }
 
+/** Computes the look-alike keys of accounts saved before schema step 5. */
+function fillAccountShapes(db: DatabaseSync): void {
+  const missing = db.prepare("SELECT key, name FROM accounts WHERE shape_l IS NULL").all();
+  if (missing.length === 0) return;
+  const update = db.prepare("UPDATE accounts SET shape_l = ?, shape_u = ? WHERE key = ?");
+  for (const row of missing) update.run(...nickSkeletons(String(row.name)), String(row.key));
+}
+
 /**
  * A {@linkcode Store} in an SQLite file (WAL mode). One connection, used
  * synchronously from the server's single thread.
@@ -280,6 +297,7 @@ export class SqliteStore implements Store {
       this.#db.exec("PRAGMA busy_timeout = 5000");
       migrate(this.#db);
       this.#db.exec("PRAGMA synchronous = FULL");
+      fillAccountShapes(this.#db);
     } catch (error) {
       this.#db.close();
       throw error;
@@ -517,6 +535,16 @@ export class SqliteStore implements Store {
   }
 
   /** @inheritdoc */
+  accountLike(name: string): AccountRecord | undefined {
+    const [lower, upper] = nickSkeletons(name);
+    const row = this.#db.prepare(
+      "SELECT key, name, password, operator, created FROM accounts " +
+        "WHERE shape_l = ? OR shape_u = ? LIMIT 1",
+    ).get(lower, upper);
+    return row && toAccount(row);
+  }
+
+  /** @inheritdoc */
   accounts(): AccountRecord[] {
     return this.#db.prepare(
       "SELECT key, name, password, operator, created FROM accounts ORDER BY key",
@@ -526,8 +554,9 @@ export class SqliteStore implements Store {
   /** @inheritdoc */
   saveAccount(a: AccountRecord): void {
     this.#db.prepare(
-      "INSERT OR REPLACE INTO accounts (key, name, password, operator, created) VALUES (?, ?, ?, ?, ?)",
-    ).run(a.key, a.name, a.password, a.operator ? 1 : 0, a.created);
+      "INSERT OR REPLACE INTO accounts (key, name, password, operator, created, shape_l, shape_u) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ).run(a.key, a.name, a.password, a.operator ? 1 : 0, a.created, ...nickSkeletons(a.name));
   }
 
   /** @inheritdoc */

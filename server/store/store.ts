@@ -11,6 +11,8 @@
  * @module
  */
 
+import { nickSkeletons } from "../../protocol/text.ts";
+
 /** A message as stored. */
 export interface StoredMessage {
   /** Server-assigned id, strictly increasing, never reused. */
@@ -197,6 +199,12 @@ export interface AuditRecord {
 export interface TrustStore {
   /** An account by key. */
   account(key: string): AccountRecord | undefined;
+  /**
+   * The account whose nickname looks like `name` (the same confusable
+   * skeleton, {@linkcode nickSkeletons}), if any: a registered nickname
+   * reserves its look-alikes too.
+   */
+  accountLike(name: string): AccountRecord | undefined;
   /** Every account, by key. */
   accounts(): AccountRecord[];
   /** Creates or replaces an account. */
@@ -305,6 +313,16 @@ export class MemoryStore implements Store {
   account(key: string): AccountRecord | undefined {
     const a = this.#accounts.get(key);
     return a && { ...a };
+  }
+
+  /** @inheritdoc */
+  accountLike(name: string): AccountRecord | undefined {
+    const [lower, upper] = nickSkeletons(name);
+    for (const a of this.#accounts.values()) {
+      const [l, u] = nickSkeletons(a.name);
+      if (l === lower || u === upper) return { ...a };
+    }
+    return undefined;
   }
 
   /** @inheritdoc */
