@@ -5,7 +5,6 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import type { Pressure } from "./pressure.ts";
 
 /**
@@ -46,18 +45,42 @@ export const DEFAULT_SEND_QUEUE_BYTES = 1024 * 1024;
 
 const UNLIMITED_HIGH_WATER = 256 * 1024;
 
+// The next turn of the event loop, through a MessageChannel: its message is
+// an I/O event, so the runtime polls its I/O (and renews its budget) before
+// the task runs, ~40 µs later. A 0 ms setTimeout waited ~2.5 ms; with
+// setImmediate, fan-out receivers were dropped (their writes starved). The
+// channel is closed when no write waits, so it never keeps a process alive.
+let channel: MessageChannel | undefined;
+const nextTasks: (() => void)[] = [];
+function nextTurn(task: () => void): void {
+  if (channel === undefined) {
+    channel = new MessageChannel();
+    channel.port1.onmessage = runNextTasks;
+  }
+  nextTasks.push(task);
+  channel.port2.postMessage(null);
+}
+function runNextTasks(): void {
+  for (const task of nextTasks.splice(0)) task();
+  if (nextTasks.length === 0 && channel !== undefined) {
+    channel.port1.close();
+    channel = undefined;
+  }
+}
+
 /**
- * Most writes all send queues together start in one turn of the event loop;
- * the others start in the next turn (`setImmediate`), in push order, with
- * whatever was pushed to them meanwhile. Deno polls a `conn.write` once
- * inside the call, under the runtime's (tokio's) budget of 128 I/O
- * operations per turn; past it that poll comes back pending and the write
- * completes much later, often hundreds of milliseconds. In the rooms
- * scenario (2000 receivers, 20 rooms, 1000 messages/s) a bare Deno
- * broadcaster then delivered with p99 4-22 s and chat with 1.7-2.8 s; in
- * batches per turn, chat 0.26-0.40 s (docs/performance.md, "Many rooms").
+ * Most writes all send queues together start before the event loop gets a
+ * new turn: past it, the others wait for the next turn (see `nextTurn`), in
+ * push order, with whatever was pushed to them meanwhile. Deno polls a
+ * `conn.write` once inside the call, under the runtime's (tokio's) budget of
+ * 128 I/O operations per turn; past it that poll comes back pending and the
+ * write completes much later, often hundreds of milliseconds. In the rooms
+ * scenario (2000 receivers in 20 rooms, 1000 messages/s) a bare Deno
+ * broadcaster then delivered with p99 4-22 s and chat with 1.7-2.8 s
+ * (docs/performance.md, "Many rooms"). Below 128, so that a room of 100
+ * (the fan-out scenario) never waits.
  */
-export const WRITES_PER_TURN = 64;
+export const WRITES_PER_TURN = 120;
 
 /**
  * Bytes waiting to be written to one peer. Pushes made in the same turn of
@@ -120,6 +143,14 @@ export class SendQueue {
   /** Bytes queued or in flight. */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /**
+   * Whether this queue holds `pressure` raised now: over its high-water mark
+   * and still making progress (a stalled queue lowers it, see STALL_MS).
+   */
+  get backlogged(): boolean {
+    return this.#raised;
   }
 
   /**
@@ -210,11 +241,11 @@ export class SendQueue {
   #write(buf: Uint8Array): void {
     this.#writing = buf;
     if (SendQueue.#budget === 0) {
-      // This turn has started its share of writes: the rest wait for the next.
-      SendQueue.#later.push(this);
+      // The budget is spent: this write (and any after it) waits for the next turn.
+      if (SendQueue.#later.push(this) === 1) nextTurn(SendQueue.#newTurn);
       return;
     }
-    if (SendQueue.#budget-- === WRITES_PER_TURN) SendQueue.#nextTurn(SendQueue.#newTurn);
+    SendQueue.#budget--;
     try {
       this.#sink.writeSome(buf).then(this.#onWritten, this.#onWriteFailed);
     } catch (error) {
@@ -222,12 +253,10 @@ export class SendQueue {
     }
   }
 
-  // The write budget of the current event-loop turn (see WRITES_PER_TURN),
-  // and the queues whose write waits for the next turn, in order.
+  // Writes left before the next ones wait for a new turn (see WRITES_PER_TURN),
+  // and the queues whose write waits, in order.
   static #budget = WRITES_PER_TURN;
   static #later: SendQueue[] = [];
-  // setImmediate: the next turn at once (a 0 ms setTimeout waited ~2.5 ms per hop, measured).
-  static #nextTurn: (task: () => void) => void = setImmediate;
 
   /** A new turn of the event loop: a full budget, and the writes that waited start. */
   static #newTurn(this: void): void {
