@@ -38,6 +38,14 @@ export interface BenchOptions {
   size?: number;
   /** Seconds of sending. @default {5} */
   duration?: number;
+  /**
+   * Rooms to spread the clients over: client `i` joins room `i mod rooms`
+   * (a fresh `#b<tag>r<k>` per run) and talks there, so sender `s` reaches
+   * the other members of room `s mod rooms` only: the team-shaped load
+   * (docs/performance.md, "Many rooms"). 0: everyone talks in the lobby.
+   * @default {0}
+   */
+  rooms?: number;
   /** Wire format: `json` (protocol v1) or `text` (plain text). @default {"json"} */
   mode?: "json" | "text";
   /**
@@ -84,6 +92,8 @@ export interface BenchResult extends BenchSummary {
   mode: "json" | "text";
   /** Whether the clients spoke WebSocket. */
   ws: boolean;
+  /** Rooms the clients were spread over (0: the lobby). */
+  rooms: number;
   /** Clients the server disconnected during the run. */
   disconnected: number;
 }
@@ -96,6 +106,7 @@ const DEFAULTS = {
   rate: 10,
   size: 64,
   duration: 5,
+  rooms: 0,
   mode: "json" as "json" | "text",
   ws: false,
   window: 64,
@@ -129,6 +140,8 @@ interface Client {
   readonly greeted: Promise<void>;
   readLoop(): Promise<void>;
   write(bytes: Uint8Array): Promise<void>;
+  /** Resolves once a line holding `needle` arrives after this call (or the connection ends). */
+  receive(needle: string): Promise<void>;
   close(): void;
 }
 
@@ -147,6 +160,7 @@ class WsBenchClient implements Client {
   readonly greeted: Promise<void>;
   readonly #greet: () => void;
   readonly #latency: LatencyHistogram;
+  #awaited: { needle: Uint8Array; found: () => void } | undefined;
 
   constructor(index: number, conn: Deno.TcpConn, senders: number, latency: LatencyHistogram) {
     this.index = index;
@@ -203,6 +217,10 @@ class WsBenchClient implements Client {
           }
           if (have - off < head + len) break;
           this.#greet();
+          if (this.#awaited && includes(buf, off + head + len, this.#awaited.needle, off + head)) {
+            this.#awaited.found();
+            this.#awaited = undefined;
+          }
           scanTokens(buf, off + head, off + head + len, (sender, sentMicros) => {
             this.delivered++;
             if (sender < this.seenFrom.length) this.seenFrom[sender]!++;
@@ -218,7 +236,12 @@ class WsBenchClient implements Client {
     } finally {
       this.closed = true;
       this.#greet();
+      this.#awaited?.found();
     }
+  }
+
+  receive(needle: string): Promise<void> {
+    return new Promise((found) => this.#awaited = { needle: encoder.encode(needle), found });
   }
 
   /** Sends each `\n`-terminated line as one masked text frame. */
@@ -306,6 +329,7 @@ class BenchClient implements Client {
   readonly #latency: LatencyHistogram;
   #greeted: (() => void) | undefined;
   readonly greeted: Promise<void>;
+  #awaited: { needle: Uint8Array; found: () => void } | undefined;
 
   constructor(index: number, conn: Deno.TcpConn, senders: number, latency: LatencyHistogram) {
     this.index = index;
@@ -334,6 +358,10 @@ class BenchClient implements Client {
         // The first line from the server is the welcome (or an error): we are in.
         this.#greeted?.();
         this.#greeted = undefined;
+        if (this.#awaited && includes(buf, lastNewline, this.#awaited.needle)) {
+          this.#awaited.found();
+          this.#awaited = undefined;
+        }
         this.#scan(buf, lastNewline, nowMicros());
         buf.copyWithin(0, lastNewline + 1, end);
         kept = end - lastNewline - 1;
@@ -343,7 +371,16 @@ class BenchClient implements Client {
     } finally {
       this.closed = true;
       this.#greeted?.();
+      this.#awaited?.found();
     }
+  }
+
+  /**
+   * Resolves once a line holding `needle` arrives after this call (or the
+   * connection ends). One wait at a time.
+   */
+  receive(needle: string): Promise<void> {
+    return new Promise((found) => this.#awaited = { needle: encoder.encode(needle), found });
   }
 
   /** Finds every `~B<sender>:<seq>:<µs>~` token in `buf[0, end)`. */
@@ -374,6 +411,17 @@ class BenchClient implements Client {
       this.conn.close();
     } catch { /* already closed */ }
   }
+}
+
+/** Whether `needle` occurs in `buf[start, end)`. */
+function includes(buf: Uint8Array, end: number, needle: Uint8Array, start = 0): boolean {
+  for (let at = buf.indexOf(needle[0]!, start); at >= 0 && at + needle.length <= end;) {
+    let k = 1;
+    while (k < needle.length && buf[at + k] === needle[k]) k++;
+    if (k === needle.length) return true;
+    at = buf.indexOf(needle[0]!, at + 1);
+  }
+  return false;
 }
 
 /**
@@ -446,6 +494,11 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
   if (o.senders < 1 || o.senders > o.clients) {
     throw new RangeError(`Cannot use ${o.senders} senders: need 1 to ${o.clients} (the clients)`);
   }
+  if (o.rooms < 0 || o.rooms * 2 > o.clients) {
+    throw new RangeError(
+      `Cannot spread ${o.clients} clients over ${o.rooms} rooms: need at least 2 per room`,
+    );
+  }
   const latency = new LatencyHistogram();
   const tag = Math.random().toString(36).slice(2, 6); // keeps nicknames clear of real users
   const clients: Client[] = [];
@@ -472,6 +525,15 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
             o.mode === "json" ? `{"type":"hello","version":1,"nick":"${nick}"}\n` : `${nick}\n`,
           ));
           await client.greeted;
+          if (o.rooms > 0) {
+            const room = `#b${tag}r${i % o.rooms}`;
+            // The answer to a join: a `room` frame (JSON), "* now talking in #room" (text).
+            const joined = client.receive(o.mode === "json" ? `"room":"${room}"` : ` in ${room}`);
+            await client.write(encoder.encode(
+              o.mode === "json" ? `{"type":"join","room":"${room}"}\n` : `/join ${room}\n`,
+            ));
+            await joined;
+          }
         })());
       }
       await Promise.all(batch);
@@ -544,7 +606,10 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
 
     // Drain: wait until everything expected arrived, or nothing arrived for a second.
     const sent = sentBy.reduce((a, b) => a + b, 0);
-    const expected = sent * (o.clients - 1);
+    // Each message reaches the other members of its sender's room (everyone, in the lobby).
+    const members = (s: number) =>
+      o.rooms === 0 ? o.clients : Math.floor((o.clients - 1 - (s % o.rooms)) / o.rooms) + 1;
+    const expected = sentBy.reduce((sum, n, s) => sum + n * (members(s) - 1), 0);
     const drainUntil = performance.now() + o.drainMs;
     while (performance.now() < drainUntil && !(o.signal?.aborted ?? false)) {
       const count = counts();
@@ -565,6 +630,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
       duration: o.duration,
       mode: o.mode,
       ws: o.ws,
+      rooms: o.rooms,
       disconnected: clients.filter((c) => c.closed).length,
       ...summarize({ sent, expected, delivered, sendMs, deliverMs: lastDelivery - start, latency }),
     };
@@ -585,6 +651,8 @@ deliveries/s, messages/s, latency p50/p90/p99/max and the delivered fraction.
   --blast         send as fast as the server takes them (instead of --rate)
   --size B        message size in bytes                      [64]
   --duration D    seconds of sending                         [5]
+  --rooms N       spread the clients over N rooms (client i in
+                  room i mod N) and talk there; 0: the lobby  [0]
   --mode M        json (protocol v1) or text (plain text)    [json]
   --ws            connect over WebSocket to the web client's port (PORT is
                   then --http-port, e.g. 8081); JSON frames
@@ -626,6 +694,7 @@ export function parseBenchArgs(
       blast: { type: "boolean" },
       size: { type: "string" },
       duration: { type: "string" },
+      rooms: { type: "string" },
       mode: { type: "string" },
       ws: { type: "boolean" },
       json: { type: "boolean" },
@@ -664,6 +733,7 @@ export function parseBenchArgs(
   set("rate", values.blast ? 0 : whole(values.rate, "rate", 1));
   set("size", whole(values.size, "size", 1));
   set("duration", duration);
+  set("rooms", whole(values.rooms, "rooms", 0));
   set("mode", values.mode as "json" | "text" | undefined);
   if (values.ws) {
     if (values.mode === "text") {
@@ -679,7 +749,9 @@ function formatReport(r: BenchResult, target: string): string {
   return [
     `chat bench: ${r.clients} clients, ${r.senders} senders, ${
       r.rate > 0 ? `${r.rate} msg/s each` : "blast"
-    }, ${r.size} B, ${r.duration} s, ${r.mode} mode${r.ws ? " over WebSocket" : ""}, ${target}`,
+    }, ${r.size} B, ${r.duration} s, ${r.mode} mode${r.ws ? " over WebSocket" : ""}${
+      r.rooms > 0 ? `, ${r.rooms} rooms` : ""
+    }, ${target}`,
     `  messages       ${n(r.messages)} (${n(r.messagesPerSecond)}/s)`,
     `  deliveries     ${n(r.deliveries)} (${n(r.deliveriesPerSecond)}/s)`,
     `  delivered      ${(r.deliveredFraction * 100).toFixed(2)} %${

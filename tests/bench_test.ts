@@ -41,6 +41,7 @@ for (const mode of ["json", "text"] as const) {
       "messagesPerSecond",
       "mode",
       "rate",
+      "rooms",
       "senders",
       "size",
       "ws",
@@ -56,6 +57,26 @@ for (const mode of ["json", "text"] as const) {
       assert.equal(typeof result.latencyMs[key], "number");
     }
     assert.equal(err, "", "no progress line when stderr is not a terminal");
+  });
+}
+
+for (const mode of ["json", "text"] as const) {
+  Deno.test(`chat bench --rooms spreads the clients over rooms and counts per room (${mode} mode)`, async () => {
+    await using server = await startTestServer(["--quiet"]);
+    const { code, out, err } = await runBenchCommand([
+      "127.0.0.1",
+      String(server.port),
+      ...["--clients", "20", "--senders", "4", "--rooms", "4", "--rate", "20", "--duration", "1"],
+      ...["--mode", mode, "--json"],
+    ]);
+    assert.equal(code, 0, err);
+    const result = JSON.parse(out);
+    assert.equal(result.rooms, 4);
+    assert.ok(result.messages > 0, out);
+    // 5 members per room: each message reaches the 4 others, not the 19 of the lobby.
+    assert.equal(result.deliveries, result.messages * 4);
+    assert.equal(result.deliveredFraction, 1);
+    assert.equal(result.disconnected, 0);
   });
 }
 
@@ -83,6 +104,18 @@ Deno.test("chat bench reports usage errors and a refused connection", async (t) 
     const { code, err } = await runBenchCommand(["--rate", "5", "--blast"]);
     assert.equal(code, 2);
     assert.match(err, /exclude each other/);
+  });
+  await t.step("more rooms than pairs of clients exits 2", async () => {
+    const { code, err } = await runBenchCommand([
+      "--clients",
+      "6",
+      "--senders",
+      "1",
+      "--rooms",
+      "4",
+    ]);
+    assert.equal(code, 2);
+    assert.match(err, /rooms/);
   });
   await t.step("more senders than clients exits 2", async () => {
     const { code, err } = await runBenchCommand(["--clients", "3", "--senders", "4"]);
