@@ -235,7 +235,7 @@ export class ChatServer {
   /** Resolved when the last connection has finished, once shutting down. */
   #allFinished: PromiseWithResolvers<void> | undefined;
   readonly #finished = (connection: Connection) => this.#release(connection);
-  /** Flow control: readers pause while a receiver is behind (see `Pressure`). */
+  /** Flow control: a sender pauses while a receiver its lines reached is behind (see `Pressure`). */
   readonly #pressure = new Pressure();
   readonly #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #pruneTimer: ReturnType<typeof setInterval> | undefined;

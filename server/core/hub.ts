@@ -896,7 +896,16 @@ export class Hub {
       const who = p.kind === "message" ? p.sender : p.except;
       if (who) excepted.add(who);
     }
-    room?.broadcast(outs.length === 1 ? outs[0]! : new OutboundRun(key, outs), excepted);
+    const behind = room?.broadcast(
+      outs.length === 1 ? outs[0]! : new OutboundRun(key, outs),
+      excepted,
+    );
+    // Flow control: the senders of this run wait for the members it left behind.
+    if (behind) {
+      for (const p of run) {
+        if (p.kind === "message") { for (const backlogged of behind) p.sender.holdFor(backlogged); }
+      }
+    }
     for (const session of excepted) {
       const member = room?.has(session) ?? false;
       for (let k = 0; k < run.length; k++) {
@@ -917,7 +926,12 @@ export class Hub {
     const receivers = new Set<Session>(target ? this.personOf(target) : []);
     for (const session of receivers) session.notePrivate(record.from);
     for (const session of this.personOf(sender)) receivers.add(session);
-    for (const session of receivers) session.send(frame);
+    for (const session of receivers) {
+      session.send(frame);
+      // Flow control: the sender waits for a receiver it left behind.
+      const backlogged = session === sender ? undefined : session.backlogged;
+      if (backlogged !== undefined) sender.holdFor(backlogged);
+    }
     sender.send(ackOf(record, ref));
   }
 

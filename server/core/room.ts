@@ -93,11 +93,18 @@ export class Room {
    *
    * @param out the frames, e.g. an `Outbound` or `OutboundRun`
    * @param except members who do not get them (the senders)
+   * @returns the `backlogged` identities of members whose send queue is over
+   * its high-water mark after the delivery (for flow control), if any
    */
-  broadcast(out: Deliverable, except: ReadonlySet<Session>): void {
+  broadcast(out: Deliverable, except: ReadonlySet<Session>): object[] | undefined {
+    let behind: object[] | undefined;
     for (const session of this.#members) {
-      if (!except.has(session)) session.deliver(out);
+      if (except.has(session)) continue;
+      session.deliver(out);
+      const backlogged = session.backlogged;
+      if (backlogged !== undefined) (behind ??= []).push(backlogged);
     }
+    return behind;
   }
 
   /** Member nicknames (once each: an account's connections share one), sorted without regard to case. */

@@ -62,6 +62,18 @@ export interface Transport {
    */
   whenBelow?(bytes: number, callback: () => void): void;
   /**
+   * Flow control: while this peer's send queue is over its high-water mark,
+   * the identity it is known by in the server's `Pressure`; otherwise
+   * `undefined` (absent: never reported).
+   */
+  readonly backlogged?: object | undefined;
+  /**
+   * Flow control: this peer's lines just reached a receiver whose queue is
+   * `backlogged`; pause reading from this peer until that queue has caught
+   * up (for a bounded time). Absent: the transport paces itself.
+   */
+  holdFor?(backlogged: object): void;
+  /**
    * Renders frames itself (a protocol adapter such as IRC): when present,
    * every frame for the session goes here instead of through `send`.
    */
@@ -297,6 +309,25 @@ export class Session {
       return;
     }
     handleFrame(this, frame);
+  }
+
+  /**
+   * Flow control: the identity of this session's send queue in the server's
+   * `Pressure` while it is over its high-water mark, else `undefined`.
+   */
+  get backlogged(): object | undefined {
+    return this.#transport.backlogged;
+  }
+
+  /**
+   * Flow control: this session's messages reached a receiver that is behind
+   * (see {@linkcode backlogged}); its transport pauses reading from it until
+   * that receiver caught up. Only the receivers a sender feeds hold it back.
+   *
+   * @param backlogged the receiver's {@linkcode backlogged} identity
+   */
+  holdFor(backlogged: object): void {
+    this.#transport.holdFor?.(backlogged);
   }
 
   /**

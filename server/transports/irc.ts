@@ -397,6 +397,16 @@ export class IrcClient implements LineHandler, Transport {
     this.#connection.whenBelow(bytes, callback);
   }
 
+  /** @inheritdoc */
+  get backlogged(): object | undefined {
+    return this.#connection.backlogged;
+  }
+
+  /** @inheritdoc */
+  holdFor(backlogged: object): void {
+    this.#connection.holdFor(backlogged);
+  }
+
   /** The nickname in numerics: the registered one, or `*`. */
   get nick(): string {
     return this.session.nick ?? "*";

@@ -75,3 +75,40 @@ Deno.test("SendQueue stops holding pressure once its writes stall (a peer that n
   assert.equal(pressure.active, false, "a stalled queue must not raise pressure again");
   assert.equal(queue.push(new Uint8Array(2000)), false, "it still fills up and overflows");
 });
+
+Deno.test("Pressure.relievedOf() waits only for the queues a sender fed", async () => {
+  const pressure = new Pressure();
+  const fed = {};
+  const elsewhere = {};
+  pressure.raise(fed);
+  pressure.raise(elsewhere);
+  // A backlog elsewhere does not hold a sender that fed none of it.
+  await pressure.relievedOf(new Set([{}]), 60_000);
+  let woke = false;
+  const waiting = pressure.relievedOf(new Set([fed]), 60_000).then(() => woke = true);
+  await Promise.resolve();
+  assert.equal(woke, false);
+  pressure.lower(fed); // `elsewhere` stays backlogged: the sender goes on all the same
+  await waiting;
+  assert.equal(pressure.active, true);
+  assert.equal(pressure.isRaised(elsewhere), true);
+  assert.equal(pressure.isRaised(fed), false);
+});
+
+Deno.test("Pressure.relievedOf() waits for every queue it names, at most maxWaitMs", async () => {
+  const pressure = new Pressure();
+  const a = {};
+  const b = {};
+  pressure.raise(a);
+  pressure.raise(b);
+  let woke = false;
+  const waiting = pressure.relievedOf(new Set([a, b]), 60_000).then(() => woke = true);
+  pressure.lower(a);
+  await Promise.resolve();
+  assert.equal(woke, false);
+  pressure.lower(b);
+  await waiting;
+  pressure.raise(a);
+  await pressure.relievedOf(new Set([a]), 1); // gives up after 1 ms
+  assert.equal(pressure.isRaised(a), true);
+});

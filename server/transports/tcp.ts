@@ -111,6 +111,8 @@ export class TcpConnection implements Transport, SendQueueSink {
   #firstByte: number | undefined;
   /** Set once the peer sent a Telnet command: it then gets 0xFF escaped. */
   #telnet: TelnetFilter | undefined;
+  /** Backlogged receivers this peer's lines reached since the end of its last read. */
+  #holds: Set<object> | undefined;
   /** An HTTP request on the chat port: its path and header lines so far. */
   #http: { path: string; headers: string[] } | undefined;
   #handler: LineHandler | undefined;
@@ -223,6 +225,16 @@ export class TcpConnection implements Transport, SendQueueSink {
   }
 
   /** @inheritdoc */
+  get backlogged(): object | undefined {
+    return this.#queue.backlogged ? this.#queue : undefined;
+  }
+
+  /** @inheritdoc */
+  holdFor(backlogged: object): void {
+    (this.#holds ??= new Set()).add(backlogged);
+  }
+
+  /** @inheritdoc */
   whenBelow(bytes: number, callback: () => void): void {
     if (!this.#closed) this.#queue.whenBelow(bytes, callback);
   }
@@ -300,8 +312,15 @@ export class TcpConnection implements Transport, SendQueueSink {
           }
           this.#receive(result.line);
         }
-        // Some receiver is behind: let it catch up before taking more input.
-        if (this.#pressure?.active) await this.#pressure.relieved(PRESSURE_WAIT_MS);
+        // A receiver that this peer's lines reached is behind: let it catch up
+        // before taking more input. (The hub delivers in a microtask, so the
+        // holds of this read are known after one.)
+        if (this.#pressure?.active) {
+          await null;
+          const holds = this.#holds;
+          this.#holds = undefined;
+          if (holds) await this.#pressure.relievedOf(holds, PRESSURE_WAIT_MS);
+        }
       }
       for (const result of reader.end()) {
         if (result.ok && !this.#closing) this.#receive(result.line);

@@ -7,8 +7,8 @@
  * messages out and stops reading the socket meanwhile (as TCP does), and the
  * send-queue bound applies to the socket's buffered bytes (`writableLength`,
  * the `bufferedAmount` of this side): over it the peer is dropped as a slow
- * consumer; over a quarter of it the shared {@linkcode Pressure} slows every
- * reader, as for TCP.
+ * consumer; over a quarter of it the shared {@linkcode Pressure} slows the
+ * senders whose lines reached it, as for TCP.
  *
  * Why our own framing and not `Deno.upgradeWebSocket`: measured on the same
  * box, Deno's WebSocket sent ~20 k frames/s in a broadcast (one socket write
@@ -164,6 +164,8 @@ export class WsConnection implements Transport {
   #draining = false;
   #paused = false;
   #raised = false;
+  /** Backlogged receivers the lines of this peer reached since its last pause check. */
+  #holds: Set<object> | undefined;
   #poll: ReturnType<typeof setInterval> | undefined;
   #closing = false;
   #closed = false;
@@ -396,7 +398,12 @@ export class WsConnection implements Transport {
         this.#session.receiveLine(this.#inbox.shift()!);
         // As TCP after each read: let a backlogged receiver catch up.
         if (++handled % PAUSE_AT === 0 && this.#pressure?.active) {
-          await this.#pressure.relieved(PRESSURE_WAIT_MS);
+          // As TCP: wait for the backlogged receivers these lines reached
+          // (known once the hub has delivered, a microtask later).
+          await null;
+          const holds = this.#holds;
+          this.#holds = undefined;
+          if (holds) await this.#pressure.relievedOf(holds, PRESSURE_WAIT_MS);
         }
       }
     } finally {
@@ -406,6 +413,16 @@ export class WsConnection implements Transport {
         this.#socket.resume();
       }
     }
+  }
+
+  /** @inheritdoc */
+  get backlogged(): object | undefined {
+    return this.#raised ? this : undefined;
+  }
+
+  /** @inheritdoc */
+  holdFor(backlogged: object): void {
+    (this.#holds ??= new Set()).add(backlogged);
   }
 
   #raise(): void {
