@@ -902,9 +902,9 @@ export class Hub {
     );
     // Flow control: the senders of this run wait for the members it left behind.
     if (behind) {
-      for (const p of run) {
-        if (p.kind === "message") { for (const backlogged of behind) p.sender.holdFor(backlogged); }
-      }
+      const senders = new Set<Session>();
+      for (const p of run) if (p.kind === "message") senders.add(p.sender);
+      for (const sender of senders) for (const backlogged of behind) sender.holdFor(backlogged);
     }
     for (const session of excepted) {
       const member = room?.has(session) ?? false;

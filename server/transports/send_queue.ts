@@ -263,7 +263,12 @@ export class SendQueue {
     SendQueue.#budget = WRITES_PER_TURN;
     const later = SendQueue.#later;
     SendQueue.#later = [];
-    for (const queue of later) {
+    let i = 0;
+    // Up to the budget; the rest keep their places for the next turn (moved
+    // once, not deferred again one by one: with 10,000 waiting that was 6 %
+    // of the server's time).
+    for (; i < later.length && SendQueue.#budget > 0; i++) {
+      const queue = later[i]!;
       const buf = queue.#writing;
       if (buf === undefined || queue.#failed) continue;
       // What was pushed while it waited goes out in the same write.
@@ -271,6 +276,10 @@ export class SendQueue {
       queue.#pending = undefined;
       if (pending === undefined) queue.#write(buf);
       else queue.#write(concat(pending instanceof Uint8Array ? [buf, pending] : [buf, ...pending]));
+    }
+    if (i < later.length) {
+      SendQueue.#later = later.slice(i);
+      nextTurn(SendQueue.#newTurn);
     }
   }
 
