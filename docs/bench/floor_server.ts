@@ -11,6 +11,7 @@ import net from "node:net";
 const port = Number(Deno.args[0]);
 const api = Deno.args[1] ?? "deno";
 const encoder = new TextEncoder();
+const WELCOME = encoder.encode("* welcome\n");
 
 interface Peer {
   write(bytes: Uint8Array): void;
@@ -57,6 +58,7 @@ function lines(peer: Peer): (chunk: Uint8Array) => void {
       if (nick === undefined) {
         nick = line.trim();
         peers.add(peer);
+        push(peer, WELCOME); // what chatbench's --ready waits for in the idle scenarios
         continue;
       }
       if (line.startsWith("/join ")) {
@@ -92,9 +94,13 @@ async function serveDeno(conn: Deno.TcpConn): Promise<void> {
     },
   };
   const take = lines(peer);
-  const buf = new Uint8Array(16 * 1024);
+  // As chat: a small first buffer (an idle connection's parked read holds it), doubled when filled.
+  let buf = new Uint8Array(128);
   try {
-    for (let n; (n = await conn.read(buf)) !== null;) take(buf.subarray(0, n));
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      take(buf.subarray(0, n));
+      if (n === buf.length && n < 16 * 1024) buf = new Uint8Array(n * 2);
+    }
   } catch { /* reset */ }
   peers.delete(peer);
   peer.room?.delete(peer);

@@ -6,7 +6,7 @@
   exactly like `chat-text`/`chat-json` but from that directory, interleaved in
   the same rounds;
 - the servers `floor-deno` and `floor-node` (docs/bench/floor_server.ts: the least a Deno
-  broadcaster with rooms can do) in the rooms scenarios, for the runtime's floor;
+  broadcaster with rooms can do) in the rooms scenarios and idle-nochan, for the runtime's floor;
 - the scenario `rooms10k`: 10,000 clients in 100 rooms (client i in room
   i mod 100), 100 senders (one per room) at 10 msg/s for 10 s, connects paced
   as in `rooms`. IRC servers register and JOIN their room, as in `rooms`.
@@ -77,6 +77,7 @@ def floor_setup(api):
 for api in ("deno", "node"):
     peers.SERVERS["floor-" + api] = (floor_setup(api), as_rooms(peers.chat_text_proto))
     peers.PLAN["rooms"].append("floor-" + api)
+    peers.PLAN["idle-nochan"].append("floor-" + api)
 
 peers.PLAN["rooms10k"] = [s for s in peers.PLAN["rooms"] if s != "chat-text-nolobby"]
 
