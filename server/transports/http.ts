@@ -25,6 +25,7 @@ import { roomKey } from "../../protocol/mod.ts";
 import { hashToken, type Hub } from "../core/hub.ts";
 import { cleanFileName, type FileStore, INLINE_IMAGE_TYPES } from "../store/files.ts";
 import type { Pressure } from "./pressure.ts";
+import { concat } from "./send_queue.ts";
 import type { ConnectionLimits } from "./tcp.ts";
 import { acceptKey, type PeerAddress, WsConnection } from "./websocket.ts";
 
@@ -394,13 +395,7 @@ async function readAtMost(request: Request, max: number): Promise<Uint8Array | u
     if (size > max) return undefined; // leaving the loop cancels the stream
     chunks.push(chunk);
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return concat(chunks);
 }
 
 /** The peer of a socket, for logs and per-address limits. */
