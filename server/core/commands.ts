@@ -274,20 +274,9 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     session.error("already_registered", "hello was already sent");
   },
   nick(session, frame) {
-    const result = session.hub.setNick(session, frame.nick);
-    if (!result.ok) {
-      session.error(result.code, result.message);
-      return;
-    }
-    if (result.previous === result.nick) return;
-    session.rename(result.nick);
-    session.hub.log(`rename ${result.previous} -> ${result.nick} (${session.remote})`);
-    session.hub.tellPeers(session, {
-      type: "renamed",
-      from: result.previous!,
-      to: result.nick,
-      ts: Date.now(),
-    });
+    const result = session.changeNick(frame.nick);
+    if (!result.ok) session.error(result.code, result.message);
+    else if (result.previous !== result.nick) session.persist();
   },
   say: roomMessage("message"),
   me: roomMessage("action"),

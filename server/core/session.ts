@@ -25,7 +25,7 @@ import {
 import { addressKey } from "./address.ts";
 import { handleFrame } from "./commands.ts";
 import type { TokenBucket } from "./flood.ts";
-import { hashToken, type Hub } from "./hub.ts";
+import { hashToken, type Hub, type NickResult } from "./hub.ts";
 import { type Deliverable, Outbound, OutboundRun, type WireFormat } from "./outbound.ts";
 
 /**
@@ -452,13 +452,26 @@ export class Session {
   }
 
   /**
-   * Renames the session after the hub accepted the nickname.
+   * Changes the nickname through the hub (by its rules) and tells the
+   * session's peers (`renamed`) when it changed. Does not persist the
+   * session; callers do once their change is complete.
    *
-   * @param nick the new nickname
+   * @param requested the nickname as typed
+   * @returns the hub's outcome (an error is not sent: callers decide)
    */
-  rename(nick: string): void {
-    this.#nick = nick;
-    this.persist();
+  changeNick(requested: string): NickResult {
+    const result = this.hub.setNick(this, requested);
+    if (result.ok && result.previous !== undefined && result.previous !== result.nick) {
+      this.#nick = result.nick;
+      this.hub.log(`rename ${result.previous} -> ${result.nick} (${this.remote})`);
+      this.hub.tellPeers(this, {
+        type: "renamed",
+        from: result.previous,
+        to: result.nick,
+        ts: Date.now(),
+      });
+    }
+    return result;
   }
 
   /**
@@ -696,19 +709,7 @@ export class Session {
       if (this.state === "active") this.#sendAccount(event);
       return;
     }
-    if (nickKey(this.#nick!) !== account.key) {
-      const previous = this.#nick!;
-      const result = this.hub.setNick(this, account.name);
-      if (result.ok) {
-        this.#nick = result.nick;
-        this.hub.tellPeers(this, {
-          type: "renamed",
-          from: previous,
-          to: result.nick,
-          ts: Date.now(),
-        });
-      }
-    }
+    if (nickKey(this.#nick!) !== account.key) this.changeNick(account.name);
     this.#followSiblings();
     this.#sendAccount(event);
     this.persist();
@@ -722,21 +723,11 @@ export class Session {
    */
   dropAccount(guestNick: string): void {
     if (this.#account === undefined) return;
-    const previous = this.#nick!;
     this.hub.unbindAccount(this);
     this.#account = undefined;
     this.#operator = false;
     this.#identity = undefined; // a guest again: a fresh identity, not the account's
-    const result = this.hub.setNick(this, guestNick);
-    if (result.ok) {
-      this.#nick = result.nick;
-      this.hub.tellPeers(this, {
-        type: "renamed",
-        from: previous,
-        to: result.nick,
-        ts: Date.now(),
-      });
-    }
+    this.changeNick(guestNick);
     this.send({ type: "account", event: "logout", account: null, nick: this.#nick! });
     this.persist();
   }
