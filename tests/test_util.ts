@@ -17,11 +17,12 @@ import { decodeServerFrame, LineReader, type ServerFrame } from "../protocol/mod
 /** Where main.ts is, for subprocesses. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /**
- * The permission flags of `deno task server`, so tests run the server with
- * exactly the privileges users give it.
+ * The permission and V8 flags of `deno task server`, so tests run the server
+ * with exactly the privileges and heap settings users give it (without the
+ * V8 flags a test server's young generation alone grows to ~48 MiB).
  */
 export const SERVER_PERMISSIONS: string[] = config.tasks.server.split(/\s+/)
-  .filter((word) => word.startsWith("--allow-"));
+  .filter((word) => word.startsWith("--allow-") || word.startsWith("--v8-flags="));
 /**
  * Deno's cache as the test runner has it, for subprocesses given a fresh
  * `HOME`: without it each would download every npm package again.
