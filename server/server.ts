@@ -356,9 +356,9 @@ export class ChatServer {
       }
     }
     const files = new FileStore(options.uploadDir);
-    const webs: [number | undefined, { cert: string; key: string } | undefined][] = [
+    const webs: [number | undefined, TlsIdentity | undefined][] = [
       [options.httpPort, undefined],
-      [options.tls ? options.httpsPort : undefined, options.tls?.identity.current],
+      [options.tls ? options.httpsPort : undefined, options.tls?.identity],
     ];
     for (const [port, tls] of webs) {
       if (port === undefined) continue;
@@ -405,15 +405,15 @@ export class ChatServer {
    *
    * @param port the HTTP port; 0 picks a free one
    * @param files where uploads go
-   * @param tls PEM certificate and key: serve HTTPS and WSS, and redirect
-   * browsers that open the TLS chat port here
+   * @param tls the certificate (reloads reach new connections): serve HTTPS
+   * and WSS, and redirect browsers that open the TLS chat port here
    * @returns the bound address
    * @throws {Error} `EADDRINUSE` when the port is taken
    */
   async listenWeb(
     port: number,
     files: FileStore,
-    tls?: { cert: string; key: string },
+    tls?: TlsIdentity,
   ): Promise<Deno.NetAddr> {
     const web = await WebServer.listen({
       hub: this.hub,

@@ -3,6 +3,7 @@
 // and reused, openssl s_client with TLS 1.2 and 1.3, and --plain-port 0.
 
 import assert from "@chat/assert";
+import tls from "node:tls";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { generateSelfSigned, spkiFingerprint } from "../tls/certificate.ts";
@@ -228,6 +229,117 @@ Deno.test("tls: SIGHUP reloads --tls-cert/--tls-key; open connections keep chatt
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tls: SIGHUP reloads the HTTPS/WSS certificate too; an open WSS connection keeps chatting", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const [cert, key] = [`${dir}/fullchain.pem`, `${dir}/privkey.pem`];
+    const first = await generateSelfSigned(["127.0.0.1"]);
+    const second = await generateSelfSigned(["127.0.0.1"]);
+    await Deno.writeTextFile(cert, first.cert);
+    await Deno.writeTextFile(key, first.key, { mode: 0o600 });
+    const httpsPort = freePort();
+    await using server = await tlsServer(dir, [
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      key,
+      "--https-port",
+      String(httpsPort),
+    ]);
+    await server.stdout.expect(/web client: open https:\/\/\S+ in a browser/);
+    assert.equal(await spkiFingerprint(await certificateOf(httpsPort)), first.fingerprint);
+    await using alice = await wssJson(httpsPort, "alice");
+    await using bob = await TestClient.joinText(server.port, "bob");
+
+    await Deno.writeTextFile(cert, second.cert);
+    await Deno.writeTextFile(key, second.key);
+    server.process.kill("SIGHUP");
+    await server.log.expect(
+      (l) => l.endsWith(` TLS certificate reloaded: ${second.fingerprint}`),
+      20_000,
+    );
+    assert.equal(await spkiFingerprint(await certificateOf(httpsPort)), second.fingerprint);
+    // The WSS connection opened before the reload keeps its session.
+    alice.send({ type: "say", text: "still here over wss" });
+    await bob.lines.expect("alice: still here over wss");
+    await bob.send("welcome back");
+    await alice.expect((f) => f.type === "message" && f.text === "welcome back");
+    // And a new one, with the new certificate, joins the same room.
+    await using carol = await wssJson(httpsPort, "carol");
+    carol.send({ type: "say", text: "new certificate, same room" });
+    await bob.lines.expect("carol: new certificate, same room");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * A JSON client over WSS (a raw `node:tls` socket that trusts any
+ * certificate, speaking RFC 6455 frames by hand), after its welcome.
+ */
+async function wssJson(port: number, nick: string) {
+  const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("secureConnect", resolve);
+    socket.once("error", reject);
+  });
+  let buffer = new Uint8Array();
+  const frames: Record<string, unknown>[] = [];
+  let upgraded = false;
+  socket.on("data", (chunk: Uint8Array) => {
+    buffer = Uint8Array.from([...buffer, ...chunk]);
+    if (!upgraded) {
+      const end = new TextDecoder("latin1").decode(buffer).indexOf("\r\n\r\n");
+      if (end === -1) return;
+      buffer = buffer.slice(end + 4);
+      upgraded = true;
+    }
+    // Server frames are unmasked; text frames only (opcode 1), FIN set.
+    while (buffer.length >= 2) {
+      let length = buffer[1]! & 0x7f;
+      let start = 2;
+      if (length === 126) [length, start] = [(buffer[2]! << 8) | buffer[3]!, 4];
+      else if (length === 127) throw new Error("frame too long for this test");
+      if (buffer.length < start + length) return;
+      if ((buffer[0]! & 0x0f) === 1) {
+        frames.push(JSON.parse(new TextDecoder().decode(buffer.slice(start, start + length))));
+      }
+      buffer = buffer.slice(start + length);
+    }
+  });
+  socket.write(
+    `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+  );
+  const send = (frame: Record<string, unknown>) => {
+    const payload = new TextEncoder().encode(JSON.stringify(frame));
+    const head = payload.length < 126
+      ? [0x81, 0x80 | payload.length]
+      : [0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff];
+    socket.write(Uint8Array.from([...head, 0, 0, 0, 0, ...payload])); // a zero mask key
+  };
+  const expect = async (match: (f: Record<string, unknown>) => boolean) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const i = frames.findIndex(match);
+      if (i !== -1) return frames.splice(i, 1)[0]!;
+      if (Date.now() > deadline) throw new Error(`not seen in ${JSON.stringify(frames)}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  send({ type: "hello", version: 1, nick });
+  await expect((f) => f.type === "welcome");
+  return {
+    send,
+    expect,
+    [Symbol.asyncDispose]: () => {
+      socket.destroy();
+      return Promise.resolve();
+    },
+  };
+}
 
 Deno.test("tls: accept() failing with too many open files backs off and recovers", async () => {
   await using server = await startTestServer(

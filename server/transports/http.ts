@@ -24,6 +24,7 @@ import { Readable } from "node:stream";
 import { roomKey } from "../../protocol/mod.ts";
 import { hashToken, type Hub } from "../core/hub.ts";
 import { cleanFileName, type FileStore, INLINE_IMAGE_TYPES } from "../store/files.ts";
+import type { TlsIdentity } from "../../tls/certificate.ts";
 import type { Pressure } from "./pressure.ts";
 import { concat } from "./send_queue.ts";
 import type { ConnectionLimits } from "./tcp.ts";
@@ -94,8 +95,12 @@ export interface WebServerOptions {
   hostname: string;
   /** Port; 0 picks a free one. */
   port: number;
-  /** PEM certificate and key: serve HTTPS and WSS instead of HTTP and WS. */
-  tls?: { cert: string; key: string };
+  /**
+   * The certificate: serve HTTPS and WSS instead of HTTP and WS. Each
+   * {@linkcode TlsIdentity.reload} (SIGHUP) swaps it in for new
+   * connections; open ones keep theirs.
+   */
+  tls?: TlsIdentity;
 }
 
 function text(status: number, body: string, extra: Record<string, string> = {}): Response {
@@ -152,6 +157,7 @@ export class WebServer {
   readonly scheme: "http" | "https";
   readonly #host: WebHost;
   readonly #server: http.Server;
+  #unwatch: (() => void) | undefined;
 
   private constructor(host: WebHost, server: http.Server, scheme: "http" | "https") {
     this.#host = host;
@@ -171,8 +177,9 @@ export class WebServer {
    * @throws {Error} `EADDRINUSE` when the port is taken
    */
   static async listen(host: WebHost, options: WebServerOptions): Promise<WebServer> {
-    const server = options.tls
-      ? https.createServer({ cert: options.tls.cert, key: options.tls.key })
+    const identity = options.tls;
+    const server = identity
+      ? https.createServer({ cert: identity.current.cert, key: identity.current.key })
       : http.createServer();
     const scheme = options.tls ? "https" : "http";
     await new Promise<void>((resolve, reject) => {
@@ -183,6 +190,11 @@ export class WebServer {
       });
     });
     const web = new WebServer(host, server, scheme);
+    if (identity) {
+      web.#unwatch = identity.onReload((pair) =>
+        (server as https.Server).setSecureContext({ cert: pair.cert, key: pair.key })
+      );
+    }
     server.on("request", (req, res) => web.#request(req, res));
     server.on("upgrade", (req, socket, head) => web.#upgrade(req, socket as net.Socket, head));
     server.on("clientError", (_error, socket) => {
@@ -195,6 +207,7 @@ export class WebServer {
 
   /** Stops accepting and closes every HTTP connection (WebSockets are closed by the caller). */
   async shutdown(): Promise<void> {
+    this.#unwatch?.();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections?.();
