@@ -263,9 +263,11 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
   switch (frame.type) {
     case "message":
     case "action": {
-      let prefix = frame.type === "message"
-        ? `${nick(frame.from, options)}: `
-        : `** ${nick(frame.from, options)} `; // one star is for notices
+      let prefix = frame.type === "action"
+        ? `** ${nick(frame.from, options)} ` // one star is for notices
+        : frame.notice
+        ? `-${nick(frame.from, options)}- ` // an IRC-style NOTICE
+        : `${nick(frame.from, options)}: `;
       if (frame.history) prefix = `[${clock(frame.ts, local)}] ${prefix}`;
       prefix = roomTag(frame.room, options) + prefix;
       const line = body(prefix, frame.text, options.highlight && theme.color);
@@ -281,8 +283,11 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
           frame.text,
         );
       } else {
+        const from = frame.notice
+          ? `-${nick(frame.from, options)}- `
+          : `${nick(frame.from, options)}: `;
         line = body(
-          `${time}${open}[private]${close} ${nick(frame.from, options)}: `,
+          `${time}${open}[private]${close} ${from}`,
           frame.text,
           options.highlight && theme.color,
         );

@@ -21,10 +21,15 @@ export type ClientFrame =
     password?: string;
   }
   | { type: "nick"; nick: string }
-  /** `room` defaults to the current room; `ref` is echoed in the `ack`. */
-  | { type: "say"; text: string; room?: string; ref?: string }
+  /**
+   * `room` defaults to the current room; `ref` is echoed in the `ack`.
+   * `notice`: send it as a notice (IRC's NOTICE: receivers never answer it
+   * automatically, e.g. no away reply).
+   */
+  | { type: "say"; text: string; room?: string; ref?: string; notice?: boolean }
   | { type: "me"; text: string; room?: string; ref?: string }
-  | { type: "msg"; to: string; text: string; ref?: string }
+  /** `notice` as on `say`. */
+  | { type: "msg"; to: string; text: string; ref?: string; notice?: boolean }
   /**
    * A line as a person typed it (the web client): `/command args` is parsed
    * by the command registry as a plain-text line is; other text is a `say`.
@@ -118,6 +123,12 @@ export interface ChatLine {
   ts: number;
   /** Present on replayed history. */
   history?: true;
+  /**
+   * Present on a notice (`message` and `private` only): IRC's NOTICE, sent
+   * with `say`/`msg` `notice: true`. Per RFC 2812 §3.3.2, nothing answers a
+   * notice automatically (no away reply).
+   */
+  notice?: true;
 }
 
 /** Frames the server sends. */
@@ -331,9 +342,9 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
     password: "string?",
   },
   nick: { nick: "string" },
-  say: { text: "string", room: "string?", ref: "string?" },
+  say: { text: "string", room: "string?", ref: "string?", notice: "boolean?" },
   me: { text: "string", room: "string?", ref: "string?" },
-  msg: { to: "string", text: "string", ref: "string?" },
+  msg: { to: "string", text: "string", ref: "string?", notice: "boolean?" },
   input: { text: "string", room: "string?", ref: "string?" },
   reply: { text: "string", ref: "string?" },
   join: { room: "string" },

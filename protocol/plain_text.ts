@@ -17,7 +17,9 @@ import { escapeControls, roomKey } from "./text.ts";
  * Formats: `alice: hello`, `* alice joined the chat`, `* alice left the chat`,
  * `* alice is now known as alicia`, `** alice waves` (a `/me` action: two
  * stars, so user text never looks like a server notice, which has one),
- * `[private] bob: psst`, errors as `! message`.
+ * `[private] bob: psst`, errors as `! message`. A notice (IRC's NOTICE) shows
+ * its sender between dashes, as IRC clients do: `-bob- build passed`,
+ * `[private] -bob- psst`.
  *
  * Rooms: `#lobby`, where everyone starts, keeps those v1 texts ("the chat");
  * other rooms are named: `* alice joined #dev`, `* alice left #dev`. A message
@@ -44,7 +46,11 @@ export function formatPlainText(
     case "action": {
       // Actions start with `** `, notices from the server with `* `: a user's
       // `/me left the chat` can never look like the server's notice.
-      let prefix = frame.type === "message" ? `${frame.from}: ` : `** ${frame.from} `;
+      let prefix = frame.type === "action"
+        ? `** ${frame.from} `
+        : frame.notice
+        ? `-${frame.from}- `
+        : `${frame.from}: `;
       if (frame.history) prefix = `[${clock(frame.ts)}] ${prefix}`;
       if (
         currentRoom !== undefined && frame.room !== undefined &&
@@ -58,7 +64,10 @@ export function formatPlainText(
       const time = frame.history ? `[${clock(frame.ts)}] ` : "";
       return frame.from === viewer && frame.to !== viewer
         ? body(`${time}[private to ${frame.to}] `, frame.text)
-        : body(`${time}[private] ${frame.from}: `, frame.text);
+        : body(
+          `${time}[private] ${frame.notice ? `-${frame.from}- ` : `${frame.from}: `}`,
+          frame.text,
+        );
     }
     case "joined":
       return `* ${frame.nick} joined ${isLobby(frame.room) ? "the chat" : frame.room}`;

@@ -304,3 +304,77 @@ Deno.test("irc: accounts: SASL PLAIN and PASS log in through the core; ops, +t a
   await right.lines.expect(/^:chat 001 alice /);
   await right.lines.expect(/^:chat 900 alice /);
 });
+
+Deno.test("irc: a NOTICE stays a notice for IRC, plain-text and JSON receivers, in history too, and is never answered automatically", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const db = ["--db", `${dir}/chat.db`];
+    {
+      await using server = await startIrcServer(db);
+      await using alice = await IrcTestClient.register(server.ircPort, "alice", ["echo-message"]);
+      await using bob = await IrcTestClient.register(server.ircPort, "bob", [
+        "batch",
+        "draft/chathistory",
+        "message-tags",
+      ]);
+      await using text = await TestClient.joinText(server.port, "tom");
+      await using json = await TestClient.joinJson(server.port, "jay");
+      await text.send("/join #dev");
+      await json.sendFrame({ type: "join", room: "#dev" });
+      await text.lines.expect(/^\* jay joined #dev$/);
+      for (const irc of [alice, bob]) {
+        await irc.send("JOIN #dev");
+        await irc.expect(new RegExp(` 366 ${irc.nick} #dev `));
+      }
+
+      await alice.send("NOTICE #dev :build passed");
+      await alice.expect(/^:alice!~alice@chat NOTICE #dev :build passed$/); // echo-message
+      await bob.expect(/^@msgid=\d+ :alice!~alice@chat NOTICE #dev :build passed$/);
+      await text.lines.expect("-alice- build passed");
+      await json.expectFrame((f) =>
+        f.type === "message" && f.from === "alice" && f.notice === true &&
+        f.text === "build passed"
+      );
+      await json.sendFrame({ type: "say", room: "#dev", text: "deploy done", notice: true });
+      await bob.expect(/ :jay!json@chat NOTICE #dev :deploy done$/);
+      await text.lines.expect("-jay- deploy done");
+      await json.sendFrame({ type: "say", room: "#dev", text: "plain again" });
+      await bob.expect(/ :jay!json@chat PRIVMSG #dev :plain again$/);
+      await text.lines.expect("jay: plain again");
+
+      await bob.send("CHATHISTORY LATEST #dev * 10");
+      await bob.expect(/^@batch=c\d+;msgid=\d+ :alice!~alice@chat NOTICE #dev :build passed$/);
+      await bob.expect(/^@batch=c\d+;msgid=\d+ :jay!json@chat NOTICE #dev :deploy done$/);
+      await bob.expect(/^@batch=c\d+;msgid=\d+ :jay!json@chat PRIVMSG #dev :plain again$/);
+
+      // A private NOTICE to away users: delivered as a notice, never answered (RFC 2812 §3.3.2).
+      await json.sendFrame({ type: "away", text: "lunch" });
+      await json.expectFrame((f) => f.type === "away" && f.nick === "jay");
+      await text.send("/away coffee");
+      await text.lines.expect(/^\* you are away: coffee$/);
+      await alice.send("NOTICE jay :psst");
+      await json.expectFrame((f) =>
+        f.type === "private" && f.from === "alice" && f.notice === true && f.text === "psst"
+      );
+      await alice.send("NOTICE tom :psst");
+      await text.lines.expect("[private] -alice- psst");
+      await alice.send("PRIVMSG jay :there?");
+      await alice.expect(/^:chat 301 alice jay :lunch$/);
+      const away = alice.client.lines.seen.filter((l) => / 301 /.test(l));
+      assert.deepEqual(away, [":chat 301 alice jay :lunch"]);
+    }
+    // After a restart, the room's history (SQLite) still has the notices as notices.
+    await using server = await startIrcServer(db);
+    await using json = await TestClient.joinJson(server.port, "jay");
+    await json.sendFrame({ type: "join", room: "#dev" });
+    await json.expectFrame((f) =>
+      f.type === "message" && f.history === true && f.notice === true && f.text === "build passed"
+    );
+    await json.expectFrame((f) =>
+      f.type === "message" && f.history === true && f.notice === undefined &&
+      f.text === "plain again"
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

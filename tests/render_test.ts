@@ -23,6 +23,8 @@ const FRAMES: ServerFrame[] = [
   { type: "action", from: "bob", text: "waves", ts: 1 },
   { type: "private", from: "bob", to: "alice", text: "psst", ts: 1 },
   { type: "private", from: "alice", to: "bob", text: "hi", ts: 1 },
+  { type: "message", from: "bob", text: "build passed", ts: 1, notice: true },
+  { type: "private", from: "bob", to: "alice", text: "psst", ts: 1, notice: true },
   { type: "joined", nick: "carol", ts: 1 },
   { type: "left", nick: "carol", reason: "quit", ts: 1 },
   { type: "renamed", from: "bob", to: "robert", ts: 1 },
@@ -43,6 +45,15 @@ Deno.test("renderFrame() with the mono theme is exactly formatPlainText()", () =
     );
   }
   assert.equal(renderFrame({ type: "ping", token: "x" }, { theme: MONO_THEME }), undefined);
+});
+
+Deno.test("a notice (IRC NOTICE) shows its sender between dashes", () => {
+  const notice = { type: "message", from: "bob", text: "build passed", ts: 1, notice: true };
+  assert.equal(formatPlainText(notice as ServerFrame), "-bob- build passed");
+  assert.equal(
+    formatPlainText({ ...notice, type: "private", to: "alice" } as ServerFrame, "alice"),
+    "[private] -bob- build passed",
+  );
 });
 
 Deno.test("renderFrame() with colours", async (t) => {

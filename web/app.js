@@ -527,6 +527,7 @@ function roomMessage(f) {
     }
   }
   const entry = { id: f.id, kind: f.type, from: f.from, text: f.text, ts: f.ts };
+  if (f.notice) entry.notice = true;
   if (!addEntry(c, entry)) return;
   if (f.history) {
     if (!c.loading && c.key === state.current) renderLog();
@@ -551,6 +552,7 @@ function privateMessage(f) {
     }
   }
   const entry = { id: f.id, kind: "private", from: f.from, to: f.to, text: f.text, ts: f.ts };
+  if (f.notice) entry.notice = true;
   if (!addEntry(c, entry)) return;
   arrived(c, entry, f.from !== state.nick);
 }
@@ -846,11 +848,19 @@ function renderMembers() {
 }
 
 function entryNode(e, prev, firstUnread) {
-  const first = !prev || prev.from !== e.from || prev.kind !== e.kind || e.kind !== "message" &&
+  const first = !prev || prev.from !== e.from || prev.kind !== e.kind ||
+    !prev.notice !== !e.notice || e.kind !== "message" &&
       e.kind !== "private" ||
     e.ts - prev.ts > GROUP_MS || dayOf(prev.ts) !== dayOf(e.ts) ||
     firstUnread;
-  const cls = ["msg", e.kind, first && "first", e.pending && "pending", e.failed && "failed"];
+  const cls = [
+    "msg",
+    e.kind,
+    e.notice && "notice", // an IRC NOTICE: the nickname between dashes, the text muted
+    first && "first",
+    e.pending && "pending",
+    e.failed && "failed",
+  ];
   if (
     e.from && e.from !== state.nick && (e.kind === "message" || e.kind === "action") &&
     mentions(e.text)
@@ -878,7 +888,7 @@ function entryNode(e, prev, firstUnread) {
         ? el(
           "span",
           { class: "nick", style: `--hue: ${hueOf(e.from)}` },
-          isAction ? `* ${e.from}` : e.from,
+          isAction ? `* ${e.from}` : e.notice ? `-${e.from}-` : e.from,
         )
         : undefined,
       el("span", { class: "body" }, renderText(text)),

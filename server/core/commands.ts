@@ -111,7 +111,10 @@ function targetRoom(session: Session, name: string | undefined, mustBeIn: boolea
 }
 
 function roomMessage(kind: "message" | "action") {
-  return (session: Session, frame: { text: string; room?: string; ref?: string }) => {
+  return (
+    session: Session,
+    frame: { text: string; room?: string; ref?: string; notice?: boolean },
+  ) => {
     if (!acceptRef(session, frame.ref)) return;
     const room = targetRoom(session, frame.room, true);
     if (!room) return;
@@ -123,11 +126,18 @@ function roomMessage(kind: "message" | "action") {
       room,
       text,
       ...(frame.ref !== undefined ? { ref: frame.ref } : {}),
+      ...(kind === "message" && frame.notice ? { notice: true } : {}),
     });
   };
 }
 
-function privateMessage(session: Session, to: string, raw: string, ref: string | undefined): void {
+function privateMessage(
+  session: Session,
+  to: string,
+  raw: string,
+  ref: string | undefined,
+  notice = false,
+): void {
   if (!acceptRef(session, ref)) return;
   const target = session.hub.find(to);
   if (!target) {
@@ -143,9 +153,11 @@ function privateMessage(session: Session, to: string, raw: string, ref: string |
     toId: target.identity,
     text,
     ...(ref !== undefined ? { ref } : {}),
+    ...(notice ? { notice: true } : {}),
   });
-  // An away user's message answers the first private message from each sender.
-  if (target.away !== undefined && target !== session) {
+  // An away user's message answers the first private message from each
+  // sender; never a notice (RFC 2812 §3.3.2: no automatic reply to a NOTICE).
+  if (target.away !== undefined && target !== session && !notice) {
     const told = target.awayTold ??= new Set();
     const key = nickKey(session.nick!);
     if (!told.has(key)) {
@@ -301,7 +313,7 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     handleFrame(session, inner);
   },
   msg(session, frame) {
-    privateMessage(session, frame.to, frame.text, frame.ref);
+    privateMessage(session, frame.to, frame.text, frame.ref, frame.notice === true);
   },
   reply(session, frame) {
     const to = session.lastPrivateFrom;

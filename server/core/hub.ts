@@ -135,6 +135,8 @@ export interface Draft {
   text: string;
   /** Client reference echoed in the `ack`. */
   ref?: string;
+  /** A notice (IRC's NOTICE; see `ChatLine.notice`). */
+  notice?: boolean;
 }
 
 /** A message waiting to be committed, then delivered and acknowledged. */
@@ -766,6 +768,7 @@ export class Hub {
       fromId: sender.identity,
       toId: draft.toId ?? null,
       text: draft.text,
+      ...(draft.notice ? { notice: true } : {}),
     };
     this.#pending.push({ kind: "message", record, sender, ref: draft.ref });
     this.#schedule();
@@ -797,7 +800,10 @@ export class Hub {
    * @param history mark it as replayed history
    */
   frameOf(record: StoredMessage, history = false): ServerFrame {
-    const mark = history ? { history: true as const } : {};
+    const mark = {
+      ...(history ? { history: true as const } : {}),
+      ...(record.notice ? { notice: true as const } : {}),
+    };
     if (record.kind === "private") {
       return {
         type: "private",

@@ -143,6 +143,10 @@ ALTER TABLE accounts ADD COLUMN shape_u TEXT;
 CREATE INDEX accounts_shape_l ON accounts (shape_l);
 CREATE INDEX accounts_shape_u ON accounts (shape_u);
 `,
+  // 6: notices (IRC's NOTICE) are kept as notices, so history replays them as such.
+  `
+ALTER TABLE messages ADD COLUMN notice INTEGER NOT NULL DEFAULT 0;
+`,
 ];
 
 /** Tables of schema version 1: an unmarked file holding exactly these is a chat database from before versioning. */
@@ -214,7 +218,7 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
-const COLUMNS = "id, ts, kind, room, from_nick, to_nick, from_id, to_id, text";
+const COLUMNS = "id, ts, kind, room, from_nick, to_nick, from_id, to_id, text, notice";
 
 type Row = Record<string, unknown>;
 
@@ -229,6 +233,7 @@ function toMessage(row: Row): StoredMessage {
     fromId: (row.from_id as string | null) ?? null,
     toId: (row.to_id as string | null) ?? null,
     text: String(row.text),
+    ...(Number(row.notice) !== 0 ? { notice: true } : {}),
   };
 }
 
@@ -304,7 +309,7 @@ export class SqliteStore implements Store {
     }
     this.#insert = this.#db.prepare(
       "INSERT INTO messages (id, ts, kind, room, from_nick, to_nick, from_key, to_key, " +
-        "from_id, to_id, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "from_id, to_id, text, notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.#upsertRoom = this.#db.prepare(
       "INSERT INTO rooms (key, name, topic, topic_by, topic_ts) VALUES (?, ?, ?, ?, ?) " +
@@ -369,6 +374,7 @@ export class SqliteStore implements Store {
           m.fromId,
           m.toId,
           m.text,
+          m.notice ? 1 : 0,
         );
       }
       for (const r of batch.rooms) {

@@ -36,6 +36,8 @@ export interface StoredMessage {
   toId: string | null;
   /** The text, already sanitised. */
   text: string;
+  /** True for a notice (IRC's NOTICE); absent otherwise. */
+  notice?: boolean;
 }
 
 /** A room as stored. */

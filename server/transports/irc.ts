@@ -242,14 +242,17 @@ export class IrcRenderer implements FrameRenderer {
     }
   }
 
-  /** A chat line as PRIVMSGs: one per line of the text, each split to fit 512 bytes. */
+  /**
+   * A chat line as PRIVMSGs (NOTICEs for a notice): one per line of the
+   * text, each split to fit 512 bytes.
+   */
   chat(
     frame: Extract<ServerFrame, { type: "message" | "action" | "private" }>,
     batch?: string,
   ): string {
     const target = frame.type === "private" ? frame.to : frame.room ?? "";
     const source = this.#gateway.source(frame.from);
-    const head = `:${source} PRIVMSG ${target} :`;
+    const head = `:${source} ${frame.notice ? "NOTICE" : "PRIVMSG"} ${target} :`;
     const action = frame.type === "action";
     const budget = IRC_LINE_BYTES - 2 - encoder.encode(head).length - (action ? 9 : 0);
     let out = "";
@@ -287,6 +290,7 @@ interface PendingEcho {
   kind: "message" | "action";
   room: string;
   text: string;
+  notice: boolean;
 }
 
 /** The command being handled, for turning the core's errors into numerics. */
@@ -539,6 +543,7 @@ export class IrcClient implements LineHandler, Transport {
           from: this.session.nick!,
           text: echo.text,
           ts: frame.ts,
+          ...(echo.notice ? { notice: true as const } : {}),
         }));
         return;
       }
@@ -1043,7 +1048,7 @@ export class IrcClient implements LineHandler, Transport {
         const ref = String(++this.#echoSeq);
         const room = hub.room(target);
         const frame: ClientFrame = kind === "say"
-          ? { type: "say", room: target, text, ref }
+          ? { type: "say", room: target, text, ref, ...(notice ? { notice } : {}) }
           : { type: "me", room: target, text, ref };
         const before = this.#errors;
         this.#frame(frame, ctx);
@@ -1055,11 +1060,17 @@ export class IrcClient implements LineHandler, Transport {
             kind: kind === "say" ? "message" : "action",
             room: room.name,
             text: cleanForEcho(text),
+            notice: notice && kind === "say",
           });
         }
         continue;
       }
-      this.#frame({ type: "msg", to: target, text: kind === "me" ? `* ${text}` : text }, ctx);
+      this.#frame({
+        type: "msg",
+        to: target,
+        text: kind === "me" ? `* ${text}` : text,
+        ...(notice && kind === "say" ? { notice } : {}),
+      }, ctx);
     }
   }
 

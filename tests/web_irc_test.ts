@@ -1,0 +1,40 @@
+/// <reference lib="dom" />
+/**
+ * What IRC users send, as the web page shows it, in a real headless
+ * Chromium: a NOTICE is shown as a notice (`-nick-`, muted), a PRIVMSG as a
+ * message.
+ */
+
+import assert from "@chat/assert";
+import { freePort, startTestServer, TestClient } from "./test_util.ts";
+import { expectInLog, login, startBrowser, webUrl } from "./web_util.ts";
+
+Deno.test("web: an IRC NOTICE is shown as a notice, a PRIVMSG as a message", async () => {
+  const ircPort = freePort();
+  await using server = await startTestServer([
+    "--http-port",
+    String(freePort()),
+    "--irc-port",
+    String(ircPort),
+  ]);
+  const url = await webUrl(server);
+  await using browser = await startBrowser();
+  const page = await browser.open(url);
+  await login(page, "alice");
+  await using irc = await TestClient.connect(ircPort);
+  await irc.write("NICK bob\r\nUSER bob 0 * :Bob\r\nJOIN #lobby\r\n");
+  await irc.lines.expect(/ 366 bob #lobby /);
+  await irc.write("NOTICE #lobby :build passed\r\nPRIVMSG #lobby :and a message\r\n");
+  await expectInLog(page, "and a message");
+  const shown = await page.evaluate(() =>
+    [...document.querySelectorAll('[role="log"] .msg')].map((m) => ({
+      notice: m.classList.contains("notice"),
+      nick: m.querySelector(".nick")?.textContent ?? "",
+      body: m.querySelector(".body")?.textContent ?? "",
+    })).filter((m) => m.body === "build passed" || m.body === "and a message")
+  );
+  assert.deepEqual(shown, [
+    { notice: true, nick: "-bob-", body: "build passed" },
+    { notice: false, nick: "bob", body: "and a message" },
+  ]);
+});
