@@ -522,7 +522,13 @@ class TtyTerminal implements Terminal, Screen {
   }
 
   add(window: ChatWindow, line: WindowLine): boolean {
-    const { alert } = this.windows.add(window, line);
+    const { alert, added } = this.windows.add(window, line);
+    // Scrolled back, the view stays where it is: the scroll position counts
+    // rows from the newest, so it grows by the rows the new lines take.
+    if (window.scroll > 0) {
+      const width = Math.max(1, this.#columns());
+      for (const l of window.lines.slice(-added)) window.scroll += this.#rowsOf(l, width).length;
+    }
     this.refresh();
     return alert;
   }

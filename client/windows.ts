@@ -78,17 +78,21 @@ export class ChatWindow {
    *
    * @param line the line
    * @param dayLine renders the day-change line for a timestamp; none when absent
+   * @returns how many lines were appended at the end: 1, or 2 with a day-change line
    */
-  push(line: WindowLine, dayLine?: (ts: number) => string): void {
+  push(line: WindowLine, dayLine?: (ts: number) => string): number {
     const day = new Date(line.ts).toDateString();
+    let added = 1;
     if (dayLine && this.#day !== undefined && day !== this.#day) {
       this.lines.push({ text: dayLine(line.ts), indent: 0, ts: line.ts });
+      added = 2;
     }
     this.#day = day;
     this.lines.push(line);
     if (this.lines.length > MAX_WINDOW_LINES) {
       this.lines.splice(0, this.lines.length - MAX_WINDOW_LINES);
     }
+    return added;
   }
 
   /** Empties the window (`/clear`). */
@@ -132,6 +136,8 @@ export function windowKey(kind: WindowKind, name: string): string {
 export interface Added {
   /** The line should ring the bell: it mentions you or is private, in another window. */
   alert: boolean;
+  /** Lines appended to the window: 1, or 2 with a day-change line. */
+  added: number;
 }
 
 /**
@@ -275,17 +281,18 @@ export class WindowList {
    * @param window the window
    * @param line the line
    * @param dayLine renders the day-change line (see {@linkcode ChatWindow.push})
-   * @returns whether to alert (a highlighted line outside the current window)
+   * @returns whether to alert (a highlighted line outside the current window),
+   *   and how many lines were appended (see {@linkcode ChatWindow.push})
    */
   add(
     window: ChatWindow,
     line: WindowLine,
     dayLine: ((ts: number) => string) | undefined = this.#dayLine,
   ): Added {
-    window.push(line, dayLine);
-    if (window === this.current) return { alert: false };
+    const added = window.push(line, dayLine);
+    if (window === this.current) return { alert: false, added };
     window.unread++;
     if (line.highlight) window.mentioned = true;
-    return { alert: line.highlight === true };
+    return { alert: line.highlight === true, added };
   }
 }

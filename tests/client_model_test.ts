@@ -27,12 +27,17 @@ Deno.test("WindowList: the status window becomes the first room; unread, mention
   const bob = windows.open("query", "Bob");
   assert.equal(windows.find("query", "BOB"), bob);
   assert.equal(windows.current, lobby);
-  assert.deepEqual(windows.add(dev, { text: "a", indent: 0, ts: 0 }), { alert: false });
+  assert.deepEqual(windows.add(dev, { text: "a", indent: 0, ts: 0 }), {
+    alert: false,
+    added: 1,
+  });
   assert.deepEqual(windows.add(dev, { text: "b", indent: 0, ts: 0, highlight: true }), {
     alert: true,
+    added: 1,
   });
   assert.deepEqual(windows.add(lobby, { text: "c", indent: 0, ts: 0, highlight: true }), {
     alert: false,
+    added: 1,
   }, "the current window never alerts");
   assert.equal(dev.unread, 2);
   assert.equal(dev.mentioned, true);

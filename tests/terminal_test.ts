@@ -182,8 +182,16 @@ Deno.test("Terminal: windows switch with Alt+N, Alt+arrows, Ctrl+N/P; PgUp scrol
   stdin.type("\x1b[5~"); // PgUp
   await until(() => shown()[0] === "lobby 2", "scrolled back");
   assert.ok(shown().at(-2)!.includes("-- more below --"));
+  // New lines while scrolled back leave the view where it is.
+  screen.add(lobby, { text: "lobby 9", indent: 2, ts: 0 });
+  screen.add(lobby, { text: "a long line ".repeat(5).trim(), indent: 2, ts: 0 });
+  await tick();
+  assert.equal(shown()[0], "lobby 2");
   stdin.type("\x1b[6~"); // PgDn
-  await until(() => shown()[0] === "lobby 5", "at the bottom again");
+  await until(() => shown()[0] === "lobby 5", "one page down (of 3 rows: one row overlaps)");
+  stdin.type("\x1b[6~");
+  await until(() => shown()[0] === "lobby 8", "at the bottom again");
+  assert.ok(!shown().at(-2)!.includes("-- more below --"));
   await terminal.close();
 });
 
