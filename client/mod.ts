@@ -33,55 +33,26 @@ import {
   openTerminal,
   type Screen,
   type Terminal,
+  type TerminalOptions,
 } from "./terminal.ts";
 import { displayWidth } from "./width.ts";
 import type { ChatWindow, WindowLine } from "./windows.ts";
 
 export type { ClientInput, ClientOutput } from "./terminal.ts";
 
-/** Options for {@linkcode runClient}. */
-export interface ClientOptions {
+/**
+ * Options for {@linkcode runClient}: where to connect and as whom, plus the
+ * terminal's own (input, outputs, colour, size, bell; see
+ * {@linkcode TerminalOptions}). A terminal as stdin selects the interactive
+ * mode, anything else the piped mode.
+ */
+export interface ClientOptions extends Omit<TerminalOptions, "signals"> {
   /** Server host name or address, e.g. `127.0.0.1`. */
   hostname: string;
   /** Server TCP port, e.g. `8080`. */
   port: number;
   /** Nickname to register; asked for when absent. */
   nick?: string;
-  /**
-   * Input: a terminal selects the interactive mode, anything else the piped mode.
-   * @default {Deno.stdin}
-   */
-  stdin?: ClientInput;
-  /**
-   * Output for chat lines.
-   * @default {Deno.stdout}
-   */
-  stdout?: ClientOutput;
-  /**
-   * Output for errors.
-   * @default {Deno.stderr}
-   */
-  stderr?: ClientOutput;
-  /**
-   * Colours in interactive mode.
-   * @default {true unless NO_COLOR is set}
-   */
-  color?: boolean;
-  /**
-   * Terminal width in columns.
-   * @default {Deno.consoleSize().columns}
-   */
-  columns?: () => number;
-  /**
-   * Terminal height in rows.
-   * @default {Deno.consoleSize().rows}
-   */
-  rows?: () => number;
-  /**
-   * Ring the bell for a mention or a private message in another window.
-   * @default {true}
-   */
-  bell?: boolean;
   /**
    * `[14:02]` (local time) before live lines on a terminal.
    * @default {true}

@@ -521,25 +521,18 @@ export class Session {
     if (!room.remove(this)) return;
     this.rooms.delete(room.key);
     this.#cursors?.delete(room.key);
-    if (announced) {
-      this.hub.announce(room, {
-        type: "left",
-        nick: this.#nick!,
-        room: room.name,
-        reason,
-        ...(message ? { message } : {}),
-        ts: Date.now(),
-      });
-    }
-    if (this.#state !== "active") return;
-    this.send({
+    // One notice for the room and for the one leaving.
+    const left = {
       type: "left",
       nick: this.#nick!,
       room: room.name,
       reason,
       ...(message ? { message } : {}),
       ts: Date.now(),
-    });
+    } as const;
+    if (announced) this.hub.announce(room, left);
+    if (this.#state !== "active") return;
+    this.send(left);
     if (this.#current === room) {
       this.#current = [...this.rooms.values()].at(-1);
       const current = this.#current;
