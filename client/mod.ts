@@ -27,14 +27,7 @@ import { mentions } from "./mention.ts";
 import { renderError, renderFrame, renderNotice, type RenderOptions } from "./render.ts";
 import { ClientState } from "./state.ts";
 import { establishTrust, type TlsOptions, TrustError, type TrustPolicy } from "./tls.ts";
-import {
-  type ClientInput,
-  type ClientOutput,
-  openTerminal,
-  type Screen,
-  type Terminal,
-  type TerminalOptions,
-} from "./terminal.ts";
+import { openTerminal, type Screen, type Terminal, type TerminalOptions } from "./terminal.ts";
 import { displayWidth } from "./width.ts";
 import type { ChatWindow, WindowLine } from "./windows.ts";
 
