@@ -42,11 +42,14 @@ export const DEFAULT_IRC_PORT = 6667;
 /** Default `--irc-tls-port`. */
 export const DEFAULT_IRC_TLS_PORT = 6697;
 
-/** Default `--http-port`: the web client's port. */
-export const DEFAULT_HTTP_PORT = 8081;
+/**
+ * Default `--http-port`: none (0). The chat port serves the web client
+ * itself; this only adds another port for it.
+ */
+export const DEFAULT_HTTP_PORT = 0;
 
-/** Default `--https-port`: the web client over HTTPS, when TLS is on. */
-export const DEFAULT_HTTPS_PORT = 8444;
+/** Default `--https-port`: none (0); the TLS port serves HTTPS and WSS itself. */
+export const DEFAULT_HTTPS_PORT = 0;
 
 /** The program's version, from deno.json. */
 export const VERSION: string = config.version;
@@ -93,10 +96,12 @@ Server options (0 means unlimited / off where it makes sense):
   --tls-cert FILE          certificate chain (PEM) to serve instead of a
                            generated self-signed one; SIGHUP reloads it
   --tls-key FILE           its private key (PEM); with --tls-cert
-  --http-port PORT         web client: the page, and its WebSocket at /ws
-                           (0: no web client)                            [8081]
-  --https-port PORT        the web client over HTTPS and WSS, with the TLS
-                           certificate (0: off; needs --tls-port)        [8444]
+                           The web client (the page, its WebSocket at /ws)
+                           is served on the chat ports: HTTP and WS on
+                           --port, HTTPS and WSS on --tls-port.
+  --http-port PORT         another port for the web client (0: none)     [0]
+  --https-port PORT        another port for it over HTTPS and WSS, with
+                           the TLS certificate (0: none; needs TLS)      [0]
   --max-upload BYTES       largest file shared from the web client
                            (0: no uploads; kept beside the database)     [10485760]
   --max-line BYTES         longest line; longer: error, then disconnect  [32768]
@@ -275,6 +280,7 @@ export function parseServerArgs(
     hostname: values.host ?? SERVER_DEFAULTS.hostname,
     port: plainPort || (integer(flags, "port", 65535) ?? SERVER_DEFAULTS.port),
     plainTcp: plainPort !== 0,
+    web: true,
     httpPort: integer(flags, "http-port", 65535) ?? DEFAULT_HTTP_PORT,
     httpsPort: integer(flags, "https-port", 65535) ?? DEFAULT_HTTPS_PORT,
     version: VERSION,
@@ -318,7 +324,7 @@ export function parseServerArgs(
   for (const [key, value] of numeric) {
     if (value !== undefined) options[key] = value;
   }
-  // 0 turns the web client off (ServerOptions: undefined).
+  // 0: no extra web port (ServerOptions: undefined).
   if (options.httpPort === 0) delete options.httpPort;
   if (options.httpsPort === 0 || tlsPort === 0) delete options.httpsPort;
   // Uploads live in a folder beside the database; with :memory:, in memory.
@@ -519,9 +525,7 @@ async function runServer(args: string[]): Promise<number> {
       }
     }
   }
-  for (const web of [server.web, server.secureWeb]) {
-    if (!web) continue;
-    const { scheme, addr } = web;
+  for (const { scheme, addr } of server.webAddrs) {
     const local = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
     const shown = wildcard ? lanAddresses() : [local];
     for (const address of shown.length > 0 ? shown : ["127.0.0.1"]) {

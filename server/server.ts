@@ -23,9 +23,15 @@ import {
 import { Pressure } from "./transports/pressure.ts";
 import { DEFAULT_SEND_QUEUE_BYTES } from "./transports/send_queue.ts";
 import { MemoryStore, type Store } from "./store/store.ts";
-import { type ConnectionLimits, type LineHandlerFactory, TcpConnection } from "./transports/tcp.ts";
+import {
+  type ConnectionLimits,
+  type LineHandlerFactory,
+  sniffRequestLine,
+  TcpConnection,
+} from "./transports/tcp.ts";
 import { IrcGateway } from "./transports/irc.ts";
 import { WebServer } from "./transports/http.ts";
+import { HEAD_TIMEOUT_MS, plainReply, WebDoor } from "./transports/web_door.ts";
 import type { WsConnection } from "./transports/websocket.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES, FileStore } from "./store/files.ts";
 import { acceptTls } from "./transports/tls.ts";
@@ -126,15 +132,23 @@ export interface ServerOptions {
   /** Most resume tokens kept; beyond it the least recently seen are pruned. 0: no cap. @default {100000} */
   maxResumeTokens?: number;
   /**
-   * Serve the web client (HTTP, and WebSocket at `/ws`) on this port of
-   * `hostname`; 0 picks a free one. Only {@linkcode ChatServer.open} reads
-   * this. @default {no web client}
+   * Serve the web client (the page, and its WebSocket at `/ws`) on the chat
+   * ports themselves: plain TCP serves HTTP and WS, the TLS port HTTPS and
+   * WSS; a connection's first line tells HTTP from chat. Only
+   * {@linkcode ChatServer.open} reads this. @default {false}
+   */
+  web?: boolean;
+  /**
+   * Serve the web client (and the chat, as on `port`) on this port of
+   * `hostname` too; 0 picks a free one. Only {@linkcode ChatServer.open}
+   * reads this. @default {no such port}
    */
   httpPort?: number;
   /**
-   * Serve the web client over HTTPS (and WSS) on this port too, with the TLS
-   * certificate (`tls.identity`, as it is at start); 0 picks a free one. Only
-   * {@linkcode ChatServer.open} reads this, and only with `tls`. @default {no HTTPS}
+   * Serve the web client over HTTPS (and WSS, and the chat inside TLS) on
+   * this port too, with the TLS certificate (`tls.identity`; reloads reach
+   * new connections); 0 picks a free one. Only {@linkcode ChatServer.open}
+   * reads this, and only with `tls`. @default {no such port}
    */
   httpsPort?: number;
   /** Largest upload from the web client in bytes; 0 turns uploads off. @default {10485760} */
@@ -178,6 +192,11 @@ export const SERVER_DEFAULTS = Object.freeze({
   maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
 });
 
+/** Most refused connections at once whose first bytes are awaited; past it, no wait. */
+const MAX_REFUSING = 64;
+/** Longest wait for a refused connection's first bytes (HTTP or chat?), in ms. */
+const REFUSE_SNIFF_MS = 1000;
+
 /** Messages deleted per pruning step (one short transaction each). */
 const PRUNE_CHUNK = 5_000;
 
@@ -216,11 +235,22 @@ export class ChatServer {
   readonly #options: Required<
     Omit<
       ServerOptions,
-      "log" | "store" | "tls" | "httpPort" | "httpsPort" | "uploadDir" | "ircPort" | "ircTlsPort"
+      | "log"
+      | "store"
+      | "tls"
+      | "web"
+      | "httpPort"
+      | "httpsPort"
+      | "uploadDir"
+      | "ircPort"
+      | "ircTlsPort"
     >
   >;
-  #web: WebServer | undefined;
-  #secureWeb: WebServer | undefined;
+  /** The web client's `node:http` server (on loopback, behind the door). */
+  #webServer: WebServer | undefined;
+  #door: WebDoor | undefined;
+  /** Ports that serve the web client besides the chat ports (`--http-port`, `--https-port`). */
+  #webListeners: { listener: Deno.TcpListener; scheme: "http" | "https" }[] = [];
   /** What plain TCP connections enforce, and where they send browsers (HTTP). */
   readonly #tcpLimits: ConnectionLimits;
   /** The same for TLS connections, which send browsers to HTTPS. */
@@ -246,10 +276,13 @@ export class ChatServer {
   // awaits this before exiting, so a signal never cuts off queued bytes.
   readonly #stopped = Promise.withResolvers<void>();
   #stopping = false;
+  /** Refused connections whose first bytes are awaited (see #refuseAfterSniff). */
+  #refusing = 0;
 
   private constructor(listener: Deno.TcpListener | undefined, options: ServerOptions) {
     const {
       tls: _tls,
+      web: _web,
       httpPort: _httpPort,
       httpsPort: _httpsPort,
       uploadDir: _uploadDir,
@@ -355,15 +388,17 @@ export class ChatServer {
         throw new ListenError(options.tls.port, error);
       }
     }
-    const files = new FileStore(options.uploadDir);
     const webs: [number | undefined, TlsIdentity | undefined][] = [
       [options.httpPort, undefined],
       [options.tls ? options.httpsPort : undefined, options.tls?.identity],
     ];
+    if (options.web || webs.some(([port]) => port !== undefined)) {
+      await server.serveWeb(new FileStore(options.uploadDir), options.web ?? false);
+    }
     for (const [port, tls] of webs) {
       if (port === undefined) continue;
       try {
-        await server.listenWeb(port, files, tls);
+        server.listenWeb(port, tls);
       } catch (error) {
         await server.shutdown(0);
         throw new ListenError(port, error);
@@ -388,52 +423,81 @@ export class ChatServer {
     return server;
   }
 
-  /** The web client's HTTPS server, once {@linkcode listenWeb} has bound it with TLS. */
-  get secureWeb(): WebServer | undefined {
-    return this.#secureWeb;
-  }
-
-  /** The web client's server, once {@linkcode listenWeb} has bound it. */
-  get web(): WebServer | undefined {
-    return this.#web;
+  /**
+   * Where the web client is served: the chat ports (when it is served on
+   * them) and the extra web ports, with their schemes.
+   */
+  get webAddrs(): { scheme: "http" | "https"; addr: Deno.NetAddr }[] {
+    const out: { scheme: "http" | "https"; addr: Deno.NetAddr }[] = [];
+    if (this.#tcpLimits.web && this.addr) out.push({ scheme: "http", addr: this.addr });
+    if (this.#tlsLimits.web && this.#tlsListener) {
+      out.push({ scheme: "https", addr: this.#tlsListener.addr });
+    }
+    for (const { listener, scheme } of this.#webListeners) {
+      out.push({ scheme, addr: listener.addr });
+    }
+    return out;
   }
 
   /**
-   * Serves the web client (the page, its WebSocket at `/ws`, uploads) on
-   * another port of the same host, through the same limits and session core.
-   * A browser that opens the plain chat port is then redirected there.
+   * Starts the web client: its `node:http` server on a loopback port, and
+   * the front door (`web_door.ts`) that hands it browsers' connections and
+   * answers their WebSocket handshakes; on the chat ports too, with `onChatPorts`.
    *
-   * @param port the HTTP port; 0 picks a free one
    * @param files where uploads go
-   * @param tls the certificate (reloads reach new connections): serve HTTPS
-   * and WSS, and redirect browsers that open the TLS chat port here
-   * @returns the bound address
-   * @throws {Error} `EADDRINUSE` when the port is taken
+   * @param onChatPorts serve it on the plain and TLS chat ports
    */
-  async listenWeb(
-    port: number,
-    files: FileStore,
-    tls?: TlsIdentity,
-  ): Promise<Deno.NetAddr> {
-    const web = await WebServer.listen({
+  async serveWeb(files: FileStore, onChatPorts: boolean): Promise<void> {
+    if (this.#door) return;
+    this.#webServer = await WebServer.listen({
+      hub: this.hub,
+      files,
+      maxUploadBytes: this.#options.maxUploadBytes,
+    }, { hostname: "127.0.0.1", port: 0, peers: (port) => this.#door?.peerAt(port) });
+    const door = this.#door = new WebDoor({
       hub: this.hub,
       limits: this.#options,
       pressure: this.#pressure,
-      files,
-      maxUploadBytes: this.#options.maxUploadBytes,
+      maxRelaysPerAddress: this.#options.maxPerIp,
+      headTimeoutMs: Math.min(this.#options.handshakeTimeoutMs || HEAD_TIMEOUT_MS, HEAD_TIMEOUT_MS),
+      relayIdleMs: this.#options.idleTimeoutMs,
       refusal: (hostname) => this.#refusal(hostname),
       adopt: (connection) => this.#adopt(connection),
       release: this.#finished,
-    }, { hostname: this.#options.hostname, port, ...(tls ? { tls } : {}) });
-    if (tls) {
-      this.#secureWeb = web;
-      this.#tlsLimits.webPort = web.addr.port;
-      this.#tlsLimits.webScheme = "https";
-    } else {
-      this.#web = web;
-      this.#tcpLimits.webPort = web.addr.port;
+    }, this.#webServer.addr.port);
+    if (onChatPorts) {
+      this.#tcpLimits.web = door.take;
+      this.#tlsLimits.web = door.take;
     }
-    return web.addr;
+  }
+
+  /**
+   * Serves the web client on another port of the same host (and the chat,
+   * as on the chat port: the first line tells them apart), after
+   * {@linkcode serveWeb}. A browser that opens a chat port without the web
+   * client is redirected to the last such port of its scheme.
+   *
+   * @param port the port; 0 picks a free one
+   * @param tls the certificate (read per new connection, so reloads apply):
+   * serve HTTPS and WSS
+   * @returns the bound address
+   * @throws {Deno.errors.AddrInUse} when the port is taken
+   * @throws {Error} before {@linkcode serveWeb}
+   */
+  listenWeb(port: number, tls?: TlsIdentity): Deno.NetAddr {
+    const door = this.#door;
+    if (!door) throw new Error("listenWeb() before serveWeb()");
+    const listener = Deno.listen({ hostname: this.#options.hostname, port, transport: "tcp" });
+    const scheme = tls ? "https" : "http";
+    this.#webListeners.push({ listener, scheme });
+    const limits = { ...(tls ? this.#tlsLimits : this.#tcpLimits), web: door.take };
+    const wrap = tls ? (conn: Deno.TcpConn) => acceptTls(conn, tls) : undefined;
+    this.#accepting.push(this.#acceptLoop(listener, limits, undefined, wrap));
+    if (tls) {
+      this.#tlsLimits.webPort = listener.addr.port;
+      this.#tlsLimits.webScheme = "https";
+    } else this.#tcpLimits.webPort = listener.addr.port;
+    return listener.addr;
   }
 
   /** The IRC gateway's address, once {@linkcode listenIrc} has bound it. */
@@ -546,7 +610,13 @@ export class ChatServer {
     try {
       this.#tlsListener?.close();
     } catch { /* already closed */ }
-    const web = Promise.all([this.#web?.shutdown(), this.#secureWeb?.shutdown()]);
+    for (const { listener } of this.#webListeners) {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+    }
+    this.#door?.shutdown();
+    const web = this.#webServer?.shutdown();
     try {
       this.#irc?.listener.close();
     } catch { /* already closed */ }
@@ -620,6 +690,14 @@ export class ChatServer {
    */
   admit(conn: ByteConn, limits?: ConnectionLimits, makeHandler?: LineHandlerFactory): void {
     const refusal = this.#refusal(conn.remoteAddr.hostname);
+    if (
+      refusal && (limits ?? this.#tcpLimits).web && !makeHandler && this.#refusing < MAX_REFUSING
+    ) {
+      // A browser may be asking: answer in HTTP if its first bytes say so.
+      this.hub.log(`refuse ${conn.remoteAddr.hostname}: ${refusal}`);
+      this.#refuseAfterSniff(conn, refusal);
+      return;
+    }
     if (refusal) {
       this.hub.log(`refuse ${conn.remoteAddr.hostname}: ${refusal}`);
       // The wire format is not known before the first line: a plain-text
@@ -645,6 +723,38 @@ export class ChatServer {
     this.#adopt(connection);
     // serve() never throws; it calls #release when done.
     connection.serve();
+  }
+
+  /**
+   * Refuses a connection on a port that serves the web client: HTTP 503
+   * when its first bytes (within REFUSE_SNIFF_MS) are an HTTP request,
+   * else as {@linkcode admit} does for chat clients.
+   */
+  async #refuseAfterSniff(conn: ByteConn, refusal: string): Promise<void> {
+    this.#refusing++;
+    const buf = new Uint8Array(512);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const n = await Promise.race([
+        conn.read(buf),
+        new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), REFUSE_SNIFF_MS)),
+      ]);
+      const http = n !== null && sniffRequestLine(buf.subarray(0, n)) !== "chat";
+      const line = encodeFrame({ type: "error", code: "too_many_connections", message: refusal });
+      await conn.write(
+        http
+          ? plainReply("503 Service Unavailable", refusal, "Retry-After: 5\r\n")
+          : encoder.encode(`! ${refusal}\n${line}`),
+      );
+    } catch {
+      /* gone */
+    } finally {
+      clearTimeout(timer);
+      this.#refusing--;
+      try {
+        conn.close();
+      } catch { /* gone */ }
+    }
   }
 
   /** Why a new connection from `hostname` is refused (limits), or `undefined`. */

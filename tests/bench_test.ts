@@ -2,8 +2,7 @@
 // server subprocess. Checks correctness (every message delivered, the JSON shape), never speed.
 
 import assert from "@chat/assert";
-import { freePort, MAIN, startTestServer } from "./test_util.ts";
-import { webUrl } from "./web_util.ts";
+import { MAIN, startTestServer } from "./test_util.ts";
 
 async function runBenchCommand(
   args: string[],
@@ -132,12 +131,11 @@ Deno.test("chat bench reports usage errors and a refused connection", async (t) 
   });
 });
 
-Deno.test("chat bench --ws delivers every message over WebSocket", async () => {
-  await using server = await startTestServer(["--quiet", "--http-port", String(freePort())]);
-  const web = new URL(await webUrl(server));
+Deno.test("chat bench --ws delivers every message over WebSocket, on the chat port", async () => {
+  await using server = await startTestServer(["--quiet"]);
   const { code, out, err } = await runBenchCommand([
     "127.0.0.1",
-    web.port,
+    String(server.port),
     ...["--clients", "20", "--senders", "2", "--rate", "50", "--duration", "1", "--ws", "--json"],
   ]);
   assert.equal(code, 0, err);

@@ -25,9 +25,10 @@ const PNG = Uint8Array.from(
   (c) => c.charCodeAt(0),
 );
 
-Deno.test("web: page, WebSocket and headers follow the contract", async () => {
-  await using server = await startTestServer(["--http-port", String(freePort())]);
+Deno.test("web: page, WebSocket and headers follow the contract, on the chat port", async () => {
+  await using server = await startTestServer();
   const url = await webUrl(server);
+  assert.equal(url, `http://127.0.0.1:${server.port}`, "one port: chat, page and WebSocket");
   const page = await fetch(url + "/");
   const html = await page.text();
   assert.equal(page.status, 200);
@@ -87,11 +88,6 @@ Deno.test("web: page, WebSocket and headers follow the contract", async () => {
   assert.equal((await next("error")).code, "bad_json");
   ws.close();
 
-  // A browser opening the chat port is sent to the web client.
-  await using browserOnChatPort = await TestClient.connect(server.port);
-  await browserOnChatPort.write(`GET /x HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
-  await browserOnChatPort.lines.expect("HTTP/1.1 307 Temporary Redirect");
-  await browserOnChatPort.lines.expect(`Location: ${url}/x`);
   // A plain-text user called GET is still a user.
   await using get = await TestClient.joinText(server.port, "GET");
   await get.send("my name is GET");
@@ -107,8 +103,7 @@ Deno.test("web: page, WebSocket and headers follow the contract", async () => {
       "sec-websocket-version": "13",
     },
   });
-  assert.equal(cross.status, 403);
-  await cross.body?.cancel();
+  assert.equal(cross.status, 403, await cross.text());
 });
 
 Deno.test("web: two pages, nc and a JSON client chat in rooms, history, privately, with files, across a restart", async () => {
@@ -303,14 +298,10 @@ Deno.test("web: two pages, nc and a JSON client chat in rooms, history, privatel
   }
 });
 
-Deno.test("web: HTTPS and WSS with the TLS certificate; the TLS chat port sends browsers there", async () => {
-  await using server = await startTestServer([
-    "--tls-port",
-    String(freePort()),
-    "--https-port",
-    String(freePort()),
-  ]);
+Deno.test("web: HTTPS and WSS with the TLS certificate, on the TLS chat port", async () => {
+  await using server = await startTestServer(["--tls-port", String(freePort())]);
   const url = await webUrl(server, "https");
+  assert.equal(url, `https://127.0.0.1:${server.tlsPort}`);
   await using browser = await startBrowser({ acceptInsecureCerts: true });
   await using carol = await TestClient.joinText(server.port, "carol");
   const page = await browser.open(url);
@@ -329,19 +320,21 @@ Deno.test("web: HTTPS and WSS with the TLS certificate; the TLS chat port sends 
   let reply = "";
   socket.on("data", (chunk) => reply += chunk);
   const closed = new Promise((resolve) => socket.on("close", resolve));
-  socket.write(`GET /x HTTP/1.1\r\nHost: 127.0.0.1:${server.tlsPort}\r\n\r\n`);
+  socket.write(
+    `GET /app.js HTTP/1.1\r\nHost: 127.0.0.1:${server.tlsPort}\r\nConnection: close\r\n\r\n`,
+  );
   await closed;
-  assert.match(reply, /^HTTP\/1.1 307 /);
-  assert.ok(reply.includes(`Location: ${url}/x\r\n`), reply);
+  assert.match(reply, /^HTTP\/1.1 200 /);
+  assert.match(reply, /content-type: text\/javascript/i);
+  // The TLS chat port still speaks the chat inside TLS.
+  const chat = tls.connect({ host: "127.0.0.1", port: server.tlsPort!, rejectUnauthorized: false });
+  chat.write("dave\n");
+  await carol.lines.expect(/dave/);
+  chat.destroy();
 });
 
 Deno.test("web: WebSocket limits and framing: a long message is refused, fragments joined, pings answered, unmasked frames refused", async () => {
-  await using server = await startTestServer([
-    "--http-port",
-    String(freePort()),
-    "--max-line",
-    "200",
-  ]);
+  await using server = await startTestServer(["--max-line", "200"]);
   const url = new URL(await webUrl(server));
   // Raw bytes, not lines: WebSocket frames carry no newlines.
   const raw = async () => {

@@ -1,8 +1,9 @@
 /**
- * The web front door: serves the web client (the page in `web/`, embedded in
- * the program), upgrades `/ws` to a WebSocket speaking the chat's JSON frames
- * (see `websocket.ts`), takes uploads (`POST /upload`) and serves them back
- * (`GET /files/ID/NAME`). Built on `Deno.serve`.
+ * The web client's HTTP server: serves the page (in `web/`, embedded in the
+ * program), takes uploads (`POST /upload`) and serves them back
+ * (`GET /files/ID/NAME`). Built on `node:http`, behind the front door of the
+ * chat ports (`web_door.ts`), which answers WebSocket handshakes itself and
+ * relays every other connection here, on loopback.
  *
  * Every response carries `X-Content-Type-Options: nosniff` and a
  * `Referrer-Policy`; the page a strict Content-Security-Policy (scripts and
@@ -25,10 +26,9 @@ import { roomKey } from "../../protocol/mod.ts";
 import { hashToken, type Hub } from "../core/hub.ts";
 import { cleanFileName, type FileStore, INLINE_IMAGE_TYPES } from "../store/files.ts";
 import type { TlsIdentity } from "../../tls/certificate.ts";
-import type { Pressure } from "./pressure.ts";
 import { concat } from "./send_queue.ts";
-import type { ConnectionLimits } from "./tcp.ts";
-import { acceptKey, type PeerAddress, WsConnection } from "./websocket.ts";
+import { plainReply, type RelayedPeer, upgradeRefusal } from "./web_door.ts";
+import type { PeerAddress } from "./websocket.ts";
 
 /** The page's Content-Security-Policy: nothing inline, nothing from elsewhere. */
 export const PAGE_CSP = [
@@ -73,20 +73,10 @@ const COMMON_HEADERS: Readonly<Record<string, string>> = {
 export interface WebHost {
   /** The shared chat state. */
   readonly hub: Hub;
-  /** Limits every connection enforces. */
-  readonly limits: ConnectionLimits;
-  /** Flow control shared with the TCP connections. */
-  readonly pressure: Pressure;
   /** Where uploads go. */
   readonly files: FileStore;
   /** Largest upload in bytes; 0: uploads are off. */
   readonly maxUploadBytes: number;
-  /** Why a new connection from this address is refused, or `undefined`. */
-  refusal(hostname: string): string | undefined;
-  /** Counts a new WebSocket connection in. */
-  adopt(connection: WsConnection): void;
-  /** Counts a finished one out. */
-  release(connection: WsConnection): void;
 }
 
 /** Options for {@linkcode WebServer.listen}. */
@@ -101,6 +91,12 @@ export interface WebServerOptions {
    * connections; open ones keep theirs.
    */
   tls?: TlsIdentity;
+  /**
+   * Behind the front door: the real peer of a relayed connection, by the
+   * connection's remote (the relay's local) port. Requests on connections it
+   * does not know are refused.
+   */
+  peers?: (port: number) => RelayedPeer | undefined;
 }
 
 function text(status: number, body: string, extra: Record<string, string> = {}): Response {
@@ -158,11 +154,18 @@ export class WebServer {
   readonly #host: WebHost;
   readonly #server: http.Server;
   #unwatch: (() => void) | undefined;
+  readonly #peers: ((port: number) => RelayedPeer | undefined) | undefined;
 
-  private constructor(host: WebHost, server: http.Server, scheme: "http" | "https") {
+  private constructor(
+    host: WebHost,
+    server: http.Server,
+    scheme: "http" | "https",
+    peers?: (port: number) => RelayedPeer | undefined,
+  ) {
     this.#host = host;
     this.#server = server;
     this.scheme = scheme;
+    this.#peers = peers;
     const address = server.address() as net.AddressInfo;
     this.addr = { transport: "tcp", hostname: address.address, port: address.port };
   }
@@ -189,14 +192,14 @@ export class WebServer {
         resolve();
       });
     });
-    const web = new WebServer(host, server, scheme);
+    const web = new WebServer(host, server, scheme, options.peers);
     if (identity) {
       web.#unwatch = identity.onReload((pair) =>
         (server as https.Server).setSecureContext({ cert: pair.cert, key: pair.key })
       );
     }
     server.on("request", (req, res) => web.#request(req, res));
-    server.on("upgrade", (req, socket, head) => web.#upgrade(req, socket as net.Socket, head));
+    server.on("upgrade", (req, socket) => web.#upgrade(req, socket as net.Socket));
     server.on("clientError", (_error, socket) => {
       try {
         (socket as net.Socket).end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
@@ -216,7 +219,13 @@ export class WebServer {
 
   /** Adapts a `node:http` request to {@linkcode WebServer.#handle} and back. */
   async #request(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const peer = peerOf(req.socket);
+    const relayed = this.#peers?.(req.socket.remotePort ?? 0);
+    if (this.#peers && !relayed) {
+      req.socket.destroy(); // not from the front door
+      return;
+    }
+    const peer = relayed ?? peerOf(req.socket);
+    const scheme = relayed ? (relayed.secure ? "https" : "http") : this.scheme;
     let response: Response;
     try {
       const headers = new Headers();
@@ -224,7 +233,7 @@ export class WebServer {
         if (value === undefined) continue;
         for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
       }
-      const url = new URL(req.url ?? "/", `${this.scheme}://${req.headers.host ?? "localhost"}`);
+      const url = new URL(req.url ?? "/", `${scheme}://${req.headers.host ?? "localhost"}`);
       const hasBody = req.method !== "GET" && req.method !== "HEAD";
       const request = new Request(url, {
         method: req.method ?? "GET",
@@ -273,54 +282,24 @@ export class WebServer {
     return new Response(request.method === "HEAD" ? null : found.body.slice(), { headers });
   }
 
-  /** A WebSocket handshake (RFC 6455 §4.2): checked, answered, then framed by us. */
-  #upgrade(req: http.IncomingMessage, socket: net.Socket, head: Uint8Array): void {
-    const peer = peerOf(socket);
-    const refuse = (status: string, why: string) => {
-      this.#host.hub.log(`refuse ${peer.hostname}: ${why}`);
-      socket.end(
-        `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n` +
-          `Content-Length: ${why.length + 1}\r\n\r\n${why}\n`,
-      );
-    };
-    const path = (req.url ?? "").split("?")[0];
-    const key = req.headers["sec-websocket-key"];
-    if (path !== "/ws") return refuse("404 Not Found", "WebSocket only at /ws");
-    if (
-      req.headers.upgrade?.toLowerCase() !== "websocket" || typeof key !== "string" ||
-      req.headers["sec-websocket-version"] !== "13"
-    ) {
-      return refuse("400 Bad Request", "not a WebSocket version 13 handshake");
+  /**
+   * An upgrade on a kept-alive connection: the front door only looks at a
+   * connection's first request (browsers open a new one for a WebSocket).
+   * A bad one gets the same answer as at the door; a good one a 400 that
+   * says to open a new connection.
+   */
+  #upgrade(req: http.IncomingMessage, socket: net.Socket): void {
+    const headers = new Map<string, string>();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
     }
-    const origin = req.headers.origin;
-    if (origin !== undefined) {
-      let same = false;
-      try {
-        same = new URL(origin).host === req.headers.host;
-      } catch { /* not a URL */ }
-      if (!same) return refuse("403 Forbidden", `cross-origin WebSocket refused (${origin})`);
-    }
-    socket.write(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
-    );
-    const connection = new WsConnection(
-      socket,
-      head,
-      this.#host.hub,
-      this.#host.limits,
-      peer,
-      this.#host.pressure,
-      (c) => this.#host.release(c),
-    );
-    const refusal = this.#host.refusal(peer.hostname);
-    if (refusal) {
-      this.#host.hub.log(`refuse ${peer.hostname}: ${refusal}`);
-      connection.session.error("too_many_connections", refusal);
-      connection.close();
-      return;
-    }
-    this.#host.adopt(connection);
+    const refusal = upgradeRefusal({
+      method: req.method ?? "",
+      path: req.url ?? "",
+      version: req.httpVersion,
+      headers,
+    }) ?? { status: "400 Bad Request", why: "open the WebSocket on a new connection" };
+    socket.end(plainReply(refusal.status, refusal.why, refusal.extra));
   }
 
   async #upload(request: Request, url: URL): Promise<Response> {

@@ -20,7 +20,7 @@ import type { ByteConn } from "../../tls/node_conn.ts";
 import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Pressure } from "./pressure.ts";
-import { SendQueue, type SendQueueSink } from "./send_queue.ts";
+import { concat, SendQueue, type SendQueueSink } from "./send_queue.ts";
 import { Session, type Transport } from "../core/session.ts";
 
 /** Limits a connection enforces; see `ServerOptions` for their meaning. */
@@ -40,7 +40,20 @@ export interface ConnectionLimits {
   webPort?: number | undefined;
   /** The web client's scheme on `webPort`. @default {"http"} */
   webScheme?: "http" | "https";
+  /**
+   * The web client on this port: a connection whose first line is an HTTP
+   * request line is handed over here (see {@linkcode WebHandoff}) instead
+   * of getting a chat session. Without it, see `webPort`.
+   */
+  web?: WebHandoff | undefined;
 }
+
+/**
+ * Takes over a connection whose first line is an HTTP request line, with
+ * every byte read from it so far (`head`, starting at the request line):
+ * from then on the connection is the callee's to serve and close.
+ */
+export type WebHandoff = (conn: ByteConn, head: Uint8Array) => void;
 
 /**
  * What consumes a connection's lines: a chat session, or a protocol adapter
@@ -80,6 +93,38 @@ const PRESSURE_WAIT_MS = 20;
 const PROMPT_DELAY_MS = 300;
 const PROMPT = encoder.encode("* nickname?\n");
 const HTTP_REQUEST = /^[A-Z]{3,7} (\S+) HTTP\/\d\.\d$/;
+/**
+ * Longest first line looked at as a possible HTTP request line, in bytes
+ * (longer: a chat line, which the line limit then judges). Browsers keep
+ * URLs far shorter; `node:http` refuses heads over 16 KiB anyway.
+ */
+const MAX_REQUEST_LINE = 8192;
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * Looks at the first bytes of a connection: `"http"` once they hold a whole
+ * HTTP request line (`GET /path HTTP/1.1`), `"chat"` once they cannot be one
+ * (a first byte other than `A`-`Z`, a control byte or non-ASCII byte, no
+ * request-line shape, or over MAX_REQUEST_LINE), `"wait"` while they still
+ * may be one. A chat line is read as a whole line anyway, so waiting for
+ * its end delays nothing.
+ *
+ * @param bytes everything read from the connection so far
+ * @returns the verdict
+ */
+export function sniffRequestLine(bytes: Uint8Array): "http" | "chat" | "wait" {
+  if (bytes.length === 0) return "wait";
+  if (bytes[0]! < 0x41 || bytes[0]! > 0x5a) return "chat";
+  const end = bytes.indexOf(10);
+  const scan = end === -1 ? bytes.length : end;
+  for (let i = 0; i < scan; i++) {
+    const b = bytes[i]!;
+    if ((b < 0x20 && b !== 13) || b > 0x7e) return "chat";
+  }
+  if (end === -1) return bytes.length > MAX_REQUEST_LINE ? "chat" : "wait";
+  const line = latin1.decode(bytes.subarray(0, end > 0 && bytes[end - 1] === 13 ? end - 1 : end));
+  return HTTP_REQUEST.test(line) ? "http" : "chat";
+}
 const HTTP_REPLY = encoder.encode(
   "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n" +
     "Content-Length: 71\r\n\r\nThis is a chat server, not a web server: connect with `chat client`.\r\n",
@@ -116,6 +161,8 @@ export class TcpConnection implements Transport, SendQueueSink {
   /** An HTTP request on the chat port: its path and header lines so far. */
   #http: { path: string; headers: string[] } | undefined;
   #handler: LineHandler | undefined;
+  /** The bytes read so far while the first line may be an HTTP request (see `web`). */
+  #sniffed: Uint8Array | undefined;
   #closing = false;
   #closed = false;
 
@@ -153,7 +200,7 @@ export class TcpConnection implements Transport, SendQueueSink {
     if (makeHandler) {
       this.#handler = makeHandler(this);
       this.#session = this.#handler.session;
-    }
+    } else if (limits.web) this.#sniffed = new Uint8Array();
   }
 
   /** For the send queue: writes to the socket. @inheritdoc */
@@ -267,6 +314,8 @@ export class TcpConnection implements Transport, SendQueueSink {
     const bucket = new TokenBucket(this.#limits.floodBurst, this.#limits.floodRate);
     let buf = new Uint8Array(MIN_READ);
     let reason = "connection lost";
+    /** Set when the connection goes to the web client, with the bytes read. */
+    let handoff: Uint8Array | undefined;
     // nc and telnet users see nothing until the server speaks: ask for the
     // nickname unless the peer speaks first (a JSON client sends its hello
     // at once, and never sees this line).
@@ -284,6 +333,22 @@ export class TcpConnection implements Transport, SendQueueSink {
         if (this.#firstByte === undefined) {
           clearTimeout(prompt);
           this.#firstByte = input[0];
+        }
+        // A browser on this port: its first line is an HTTP request line.
+        if (this.#sniffed) {
+          const sniffed = this.#sniffed.length === 0 ? input : concat([this.#sniffed, input]);
+          const verdict = sniffRequestLine(sniffed);
+          if (verdict === "wait") {
+            this.#sniffed = sniffed === input ? input.slice() : sniffed;
+            if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
+            continue;
+          }
+          this.#sniffed = undefined;
+          if (verdict === "http") {
+            handoff = sniffed === input ? input.slice() : sniffed;
+            break;
+          }
+          input = sniffed;
         }
         // Telnet commands (RFC 854) never reach the line reader of a
         // plain-text peer; a JSON peer's 0xFF stays the invalid byte it is.
@@ -331,10 +396,18 @@ export class TcpConnection implements Transport, SendQueueSink {
       }
     } finally {
       clearTimeout(prompt);
-      this.end(reason);
-      await this.#queue.drained();
-      this.#closeNow();
-      this.#onFinished?.(this);
+      if (handoff && !this.#closing) {
+        // The connection is the web client's now: released here, not closed.
+        this.#closing = true;
+        this.#closed = true;
+        this.#onFinished?.(this);
+        this.#limits.web!(this.#conn, handoff);
+      } else {
+        this.end(reason);
+        await this.#queue.drained();
+        this.#closeNow();
+        this.#onFinished?.(this);
+      }
     }
   }
 

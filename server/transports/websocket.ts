@@ -1,48 +1,47 @@
 /**
- * The WebSocket adapter: RFC 6455 framing over the `node:net` socket that
- * `node:http` hands over on an upgrade, feeding a {@linkcode Session}. It
+ * The WebSocket adapter: RFC 6455 framing over an accepted connection (a
+ * `Deno.TcpConn`, or TLS over one), feeding a {@linkcode Session}. The front
+ * door (`web_door.ts`) does the handshake and hands the connection over. It
  * speaks the same JSON frames as TCP (protocol v1), one frame per WebSocket
- * message, under the same limits: the line limit applies to each message
- * (refused from its header, before it is buffered), flood control spaces
- * messages out and stops reading the socket meanwhile (as TCP does), and the
- * send-queue bound applies to the socket's buffered bytes (`writableLength`,
- * the `bufferedAmount` of this side): over it the peer is dropped as a slow
- * consumer; over a quarter of it the shared {@linkcode Pressure} slows the
- * senders whose lines reached it, as for TCP.
+ * message, under the same limits and through the same {@linkcode SendQueue}
+ * as TCP: the line limit applies to each message (refused from its header,
+ * before it is buffered), flood control spaces messages out and stops
+ * reading the connection meanwhile, the send-queue bound drops a slow
+ * consumer (the queue's bytes are this side's `bufferedAmount`), and over a
+ * quarter of it the shared {@linkcode Pressure} slows the senders whose
+ * messages reached it.
  *
  * Why our own framing and not `Deno.upgradeWebSocket`: measured on the same
  * box, Deno's WebSocket sent ~20 k frames/s in a broadcast (one socket write
  * per message, processes mostly idle), the same broadcast framed here and
- * written as one buffer per receiver per turn ~660 k/s (docs/performance.md).
+ * written as one buffer per receiver per turn ~660 k/s. And why a
+ * `Deno.TcpConn` rather than the `node:net` socket of a `node:http` upgrade:
+ * through that socket `chat bench --ws` delivered 0.35× TCP text fan-out,
+ * through the send queue onto the Deno connection as much as TCP
+ * (docs/performance.md, "WebSocket fan-out beside TCP").
  *
  * @module
  */
 
-import type { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import type net from "node:net";
+import type { ByteConn } from "../../tls/node_conn.ts";
 import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
 import { Session, type Transport } from "../core/session.ts";
 import type { Pressure } from "./pressure.ts";
+import { concat, SendQueue, type SendQueueSink } from "./send_queue.ts";
 import type { ConnectionLimits } from "./tcp.ts";
 
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
-/** Longest pause of processing while some receiver is backlogged (as TCP). */
+/** Longest pause of reading while some receiver is backlogged (as TCP). */
 const PRESSURE_WAIT_MS = 20;
-/** How often a backlogged socket's buffered bytes are looked at, in ms. */
-const POLL_MS = 10;
-/** Without progress for this long, a backlogged socket stops holding others back. */
-const STALL_MS = 100;
-/** Longest wait for the buffered bytes to go out when closing, in ms. */
+/** Longest wait for the queued bytes to go out when closing, in ms. */
 const CLOSE_FLUSH_MS = 5000;
-/** Reading the socket pauses while this many messages wait for flood control. */
-const PAUSE_AT = 16;
-/**
- * Hard bound on messages waiting (reading has paused long before, so only
- * one socket read's worth can pass PAUSE_AT): past it the peer gets `flood`.
- */
-export const MAX_INBOX_FRAMES = 4096;
+/** First read buffer; it doubles while reads fill it, up to MAX_READ (as TCP). */
+const MIN_READ = 128;
+/** Largest read: it bounds what one read fans out before flow control acts (as TCP). */
+const MAX_READ = 16 * 1024;
+const EMPTY = new Uint8Array();
 /** Largest control-frame payload (RFC 6455 §5.5). */
 const MAX_CONTROL = 125;
 
@@ -116,15 +115,21 @@ export function wsFramesOf(bytes: Uint8Array): Uint8Array {
   return wire;
 }
 
-/** One control or data frame of the server's own (close with a code). */
-function closeFrame(code: number): Uint8Array {
-  const payload = new Uint8Array([code >>> 8, code & 0xff]);
-  const out = new Uint8Array(writeFrame(OP_CLOSE, payload));
-  writeFrame(OP_CLOSE, payload, out);
+/** One frame of the server's own (a pong, a close). */
+function frameOf(opcode: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(writeFrame(opcode, payload));
+  writeFrame(opcode, payload, out);
   return out;
 }
 
-/** The peer's address as the HTTP server saw it. */
+const CLOSE_NORMAL = frameOf(OP_CLOSE, new Uint8Array([1000 >>> 8, 1000 & 0xff]));
+const CLOSE_PROTOCOL_ERROR = frameOf(OP_CLOSE, new Uint8Array([1002 >>> 8, 1002 & 0xff]));
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The peer's address, as the front door saw it. */
 export interface PeerAddress {
   hostname: string;
   port: number;
@@ -132,86 +137,99 @@ export interface PeerAddress {
 
 /**
  * One upgraded WebSocket connection. The session speaks JSON from the start
- * (there is no plain-text mode over WebSocket).
+ * (there is no plain-text mode over WebSocket). It is its own send queue's
+ * sink, as a {@linkcode TcpConnection} is.
  */
-export class WsConnection implements Transport {
+export class WsConnection implements Transport, SendQueueSink {
   /** When the connection was accepted (ms since epoch). */
   readonly openedAt: number = Date.now();
   /** When any byte last arrived (ms since epoch). */
   lastActivity: number = Date.now();
   /** Whether the idle check has sent a ping since the last activity. */
   pinged = false;
-  /** Peer host, for per-address limits. */
-  readonly hostname: string;
-  /** Peer address, `host:port` (`[v6]:port`), for logs. */
-  readonly remote: string;
-  /** Whether the socket is TLS (the web client over HTTPS): passwords may travel. */
-  readonly secure: boolean;
-  readonly #socket: net.Socket;
+  readonly #conn: ByteConn;
   readonly #hub: Hub;
   readonly #limits: ConnectionLimits;
+  readonly #queue: SendQueue;
   readonly #pressure: Pressure | undefined;
   readonly #onFinished: ((connection: WsConnection) => void) | undefined;
   readonly #session: Session;
-  readonly #bucket: TokenBucket;
-  readonly #highWater: number;
-  readonly #inbox: string[] = [];
+  /** Bytes that arrived with the upgrade request, parsed first. */
+  #head: Uint8Array | undefined;
   /** Unparsed bytes (at most one frame header plus one message's worth). */
   #buffer: Uint8Array = new Uint8Array();
   /** Fragments of a message not finished yet. */
   #fragments: Uint8Array[] | undefined;
   #fragmentBytes = 0;
-  #draining = false;
-  #paused = false;
-  #raised = false;
-  /** Backlogged receivers the lines of this peer reached since its last pause check. */
+  /** Backlogged receivers this peer's messages reached since the end of its last read. */
   #holds: Set<object> | undefined;
-  #poll: ReturnType<typeof setInterval> | undefined;
   #closing = false;
   #closed = false;
-  #finished = false;
 
   /**
-   * @param socket the upgraded socket (the 101 answer already written)
-   * @param head bytes that arrived with the upgrade request
+   * @param conn the connection (the 101 answer already written): a
+   * `Deno.TcpConn`, or TLS over one (see `tls.ts`)
+   * @param head bytes that arrived after the upgrade request
    * @param hub the shared chat state
    * @param limits what this connection enforces
-   * @param peer the peer's address
    * @param pressure flow control shared by the server's connections, if any
-   * @param onFinished called once when the connection has closed
+   * @param onFinished called once when {@linkcode serve} has finished
    */
   constructor(
-    socket: net.Socket,
+    conn: ByteConn,
     head: Uint8Array,
     hub: Hub,
     limits: ConnectionLimits,
-    peer: PeerAddress,
     pressure?: Pressure,
     onFinished?: (connection: WsConnection) => void,
   ) {
-    this.#socket = socket;
+    this.#conn = conn;
+    this.#head = head.length > 0 ? head : undefined;
     this.#hub = hub;
     this.#limits = limits;
     this.#pressure = pressure;
     this.#onFinished = onFinished;
-    this.hostname = peer.hostname;
-    this.remote = peer.hostname.includes(":")
-      ? `[${peer.hostname}]:${peer.port}`
-      : `${peer.hostname}:${peer.port}`;
-    this.secure = "encrypted" in socket && (socket as { encrypted?: boolean }).encrypted === true;
-    this.#bucket = new TokenBucket(limits.floodBurst, limits.floodRate);
-    this.#highWater = limits.sendQueueBytes === 0
-      ? 256 * 1024
-      : Math.floor(limits.sendQueueBytes / 4);
+    this.#queue = new SendQueue(this, {
+      maxBytes: limits.sendQueueBytes,
+      ...(pressure ? { pressure } : {}),
+    });
     this.#session = new Session(hub, this, "json");
     try {
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true);
+      conn.setNoDelay?.(true);
+      conn.setKeepAlive?.(true);
     } catch { /* already closed */ }
-    socket.on("data", (chunk: Buffer) => this.#data(chunk));
-    socket.on("error", () => {});
-    socket.on("close", () => this.#gone("connection lost"));
-    if (head.length > 0) this.#data(head);
+  }
+
+  /** For the send queue: writes to the socket. @inheritdoc */
+  writeSome(bytes: Uint8Array): Promise<number> {
+    return this.#conn.write(bytes);
+  }
+
+  /** For the send queue: the peer is a slow consumer. @inheritdoc */
+  queueOverflowed(): void {
+    // Inside someone's broadcast loop: drop this peer after it.
+    queueMicrotask(() => this.#abort("send queue exceeded"));
+  }
+
+  /** For the send queue: the socket is gone. @inheritdoc */
+  writeFailed(): void {
+    this.#abort("write failed");
+  }
+
+  /** Peer address, `host:port` (`[v6]:port`), for logs. */
+  get remote(): string {
+    const { hostname, port } = this.#conn.remoteAddr;
+    return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+  }
+
+  /** Peer host, for per-address limits. */
+  get hostname(): string {
+    return this.#conn.remoteAddr.hostname;
+  }
+
+  /** Whether the connection is TLS (the web client over HTTPS): passwords may travel. */
+  get secure(): boolean {
+    return this.#conn.secure ?? false;
   }
 
   /** The session (JSON from the first frame). */
@@ -224,30 +242,24 @@ export class WsConnection implements Transport {
     return this.#closed;
   }
 
-  /** Bytes buffered for the peer and not yet written. @inheritdoc */
+  /** @inheritdoc */
   get backlog(): number {
-    return this.#closed ? 0 : this.#socket.writableLength;
+    return this.#queue.bytes;
   }
 
-  /**
-   * Calls back once at most `bytes` are buffered (looked at every 10 ms);
-   * never after the connection closed. @inheritdoc
-   */
+  /** @inheritdoc */
+  get backlogged(): object | undefined {
+    return this.#queue.backlogged ? this.#queue : undefined;
+  }
+
+  /** @inheritdoc */
+  holdFor(backlogged: object): void {
+    (this.#holds ??= new Set()).add(backlogged);
+  }
+
+  /** @inheritdoc */
   whenBelow(bytes: number, callback: () => void): void {
-    if (this.#closed) return;
-    if (this.#socket.writableLength <= bytes) {
-      queueMicrotask(() => {
-        if (!this.#closed) callback();
-      });
-      return;
-    }
-    const timer = setInterval(() => {
-      if (this.#closed) clearInterval(timer);
-      else if (this.#socket.writableLength <= bytes) {
-        clearInterval(timer);
-        callback();
-      }
-    }, POLL_MS);
+    if (!this.#closed) this.#queue.whenBelow(bytes, callback);
   }
 
   /**
@@ -257,24 +269,15 @@ export class WsConnection implements Transport {
    */
   send(bytes: Uint8Array): void {
     if (this.#closed || this.#closing) return;
-    const wire = wsFramesOf(bytes);
-    const buffered = this.#socket.writableLength;
-    const max = this.#limits.sendQueueBytes;
-    if (max !== 0 && buffered + wire.length > max) {
-      // Inside someone's broadcast loop: drop this peer after it.
-      queueMicrotask(() => this.#abort("send queue exceeded"));
-      return;
-    }
-    this.#socket.write(wire);
-    if (buffered + wire.length > this.#highWater && !this.#raised) this.#raise();
+    this.#queue.push(wsFramesOf(bytes));
   }
 
-  /** Sends what is buffered (for a bounded time) and a close frame, then closes. */
+  /** Sends what is queued and a close frame, then closes. */
   close(): void {
-    if (this.#closing || this.#closed) return;
+    if (this.#closing) return;
     this.#closing = true;
-    this.#socket.end(closeFrame(1000));
-    setTimeout(() => this.#closeNow(), CLOSE_FLUSH_MS).unref?.();
+    this.#queue.push(CLOSE_NORMAL);
+    this.#flushThenClose();
   }
 
   /**
@@ -288,14 +291,73 @@ export class WsConnection implements Transport {
     this.close();
   }
 
-  /** Parses frames (RFC 6455 §5.2) from what arrived. */
-  #data(chunk: Uint8Array): void {
-    if (this.#closed) return;
-    this.lastActivity = Date.now();
-    this.pinged = false;
-    // A plain Uint8Array view (a Buffer's slice() would not copy).
-    const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
-    const buf = this.#buffer.length === 0 ? bytes : concat(this.#buffer, bytes);
+  /**
+   * Reads until the peer leaves or the connection is closed, as
+   * {@linkcode TcpConnection.serve} does: messages are paced by flood
+   * control, a long reply is read by the peer before its next message is
+   * taken, and after each read a backlogged receiver is let catch up. Never
+   * throws.
+   *
+   * @returns when the connection is finished
+   */
+  async serve(): Promise<void> {
+    const bucket = new TokenBucket(this.#limits.floodBurst, this.#limits.floodRate);
+    let buf = new Uint8Array(MIN_READ);
+    let reason = "connection lost";
+    try {
+      while (!this.#closing) {
+        let input: Uint8Array;
+        if (this.#head) {
+          input = this.#head;
+          this.#head = undefined;
+        } else {
+          const n = await this.#conn.read(buf);
+          if (n === null) break;
+          input = buf.subarray(0, n);
+          if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
+        }
+        this.lastActivity = Date.now();
+        this.pinged = false;
+        for (const message of this.#messages(input)) {
+          if (this.#closing) break;
+          const wait = bucket.take();
+          if (wait > 0) await delay(wait);
+          if (this.#session.replying) await this.#session.replied();
+          if (this.#closing) break;
+          this.#session.receiveLine(message);
+        }
+        if (this.#pressure?.active) {
+          await null;
+          const holds = this.#holds;
+          this.#holds = undefined;
+          if (holds) await this.#pressure.relievedOf(holds, PRESSURE_WAIT_MS);
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted)) {
+        reason = error instanceof Deno.errors.ConnectionReset
+          ? "connection reset"
+          : error instanceof Error
+          ? error.message
+          : String(error);
+      }
+    } finally {
+      this.end(reason);
+      await this.#queue.drained();
+      this.#closeNow();
+      this.#onFinished?.(this);
+    }
+  }
+
+  /**
+   * Parses frames (RFC 6455 §5.2) from what arrived; answers control frames.
+   *
+   * @returns the complete text messages, in order
+   */
+  #messages(bytes: Uint8Array): string[] {
+    const out: string[] = [];
+    // The read buffer is reused: what stays unparsed is copied (slice).
+    const buf = this.#buffer.length === 0 ? bytes : concat([this.#buffer, bytes]);
     let off = 0;
     const max = this.#limits.maxLineBytes;
     while (buf.length - off >= 2 && !this.#closing) {
@@ -303,7 +365,7 @@ export class WsConnection implements Transport {
       const b1 = buf[off + 1]!;
       const fin = (b0 & 0x80) !== 0;
       const opcode = b0 & 0x0f;
-      if ((b1 & 0x80) === 0 || (b0 & 0x70) !== 0) return this.#protocolError(1002);
+      if ((b1 & 0x80) === 0 || (b0 & 0x70) !== 0) return this.#protocolError();
       let len = b1 & 0x7f;
       let head = 2;
       if (len === 126) {
@@ -317,12 +379,12 @@ export class WsConnection implements Transport {
         head = 10;
       }
       const control = opcode >= 0x8;
-      if (control && (len > MAX_CONTROL || !fin)) return this.#protocolError(1002);
+      if (control && (len > MAX_CONTROL || !fin)) return this.#protocolError();
       // Over the line limit: refused from the header, never buffered.
       if (!control && max !== 0 && this.#fragmentBytes + len > max) {
         this.#session.lineError("line_too_long");
         this.#session.end("line too long");
-        return;
+        return out;
       }
       if (buf.length - off < head + 4 + len) break;
       const mask = buf.subarray(off + head, off + head + 4);
@@ -330,122 +392,49 @@ export class WsConnection implements Transport {
       for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!;
       off += head + 4 + len;
       if (control) {
-        this.#control(opcode, payload);
+        if (opcode === OP_PING) this.#queue.push(frameOf(OP_PONG, payload));
+        else if (opcode === OP_CLOSE) {
+          this.#session.end("connection closed");
+          this.close();
+        } else if (opcode !== OP_PONG) return this.#protocolError();
         continue;
       }
       if (opcode === OP_CONTINUATION) {
-        if (!this.#fragments) return this.#protocolError(1002);
+        if (!this.#fragments) return this.#protocolError();
       } else if (opcode === OP_TEXT || opcode === OP_BINARY) {
-        if (this.#fragments) return this.#protocolError(1002);
+        if (this.#fragments) return this.#protocolError();
         this.#fragments = [];
-      } else return this.#protocolError(1002);
+      } else return this.#protocolError();
       this.#fragments!.push(payload);
       this.#fragmentBytes += payload.length;
       if (!fin) continue;
-      const parts = this.#fragments!;
+      const message = concat(this.#fragments!);
       this.#fragments = undefined;
       this.#fragmentBytes = 0;
-      const message = parts.length === 1 ? parts[0]! : parts.reduce(concat);
-      let text: string;
       try {
-        text = fatalDecoder.decode(message);
+        out.push(fatalDecoder.decode(message));
       } catch {
         this.#session.lineError("invalid_utf8");
-        continue;
       }
-      if (this.#inbox.length >= MAX_INBOX_FRAMES) {
-        this.#session.error("flood", `more than ${MAX_INBOX_FRAMES} messages waiting: slow down`);
-        this.#session.end("flooding");
-        return;
-      }
-      this.#inbox.push(text);
     }
-    this.#buffer = off === buf.length ? new Uint8Array() : buf.slice(off);
-    if (this.#inbox.length >= PAUSE_AT && !this.#paused) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
-    if (this.#inbox.length > 0 && !this.#draining) this.#drain();
+    this.#buffer = off === buf.length ? EMPTY : buf.slice(off);
+    return out;
   }
 
-  #control(opcode: number, payload: Uint8Array): void {
-    if (opcode === OP_PING) {
-      const out = new Uint8Array(writeFrame(OP_PONG, payload));
-      writeFrame(OP_PONG, payload, out);
-      this.#socket.write(out);
-    } else if (opcode === OP_CLOSE) {
-      this.#session.end("connection closed");
-      this.close();
-    } else if (opcode !== OP_PONG) this.#protocolError(1002);
-  }
-
-  #protocolError(code: number): void {
+  /** A frame the RFC forbids: close with 1002 (the messages of this read are dropped). */
+  #protocolError(): string[] {
     this.#hub.log(`drop ${this.#session.nick ?? this.remote}: WebSocket protocol error`);
     this.#closing = true;
+    this.#queue.push(CLOSE_PROTOCOL_ERROR);
     this.#session.end("protocol error");
-    this.#socket.end(closeFrame(code));
+    this.#flushThenClose();
+    return [];
   }
 
-  /** Hands waiting messages to the session, paced by flood control and pressure. */
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    try {
-      let handled = 0;
-      while (this.#inbox.length > 0 && !this.#closing) {
-        const wait = this.#bucket.take();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        if (this.#closing) break;
-        this.#session.receiveLine(this.#inbox.shift()!);
-        // As TCP after each read: let a backlogged receiver catch up.
-        if (++handled % PAUSE_AT === 0 && this.#pressure?.active) {
-          // As TCP: wait for the backlogged receivers these lines reached
-          // (known once the hub has delivered, a microtask later).
-          await null;
-          const holds = this.#holds;
-          this.#holds = undefined;
-          if (holds) await this.#pressure.relievedOf(holds, PRESSURE_WAIT_MS);
-        }
-      }
-    } finally {
-      this.#draining = false;
-      if (this.#paused && !this.#closed) {
-        this.#paused = false;
-        this.#socket.resume();
-      }
-    }
-  }
-
-  /** @inheritdoc */
-  get backlogged(): object | undefined {
-    return this.#raised ? this : undefined;
-  }
-
-  /** @inheritdoc */
-  holdFor(backlogged: object): void {
-    (this.#holds ??= new Set()).add(backlogged);
-  }
-
-  #raise(): void {
-    if (!this.#pressure) return;
-    this.#raised = true;
-    this.#pressure.raise(this);
-    let last = this.#socket.writableLength;
-    let stillSince = Date.now();
-    this.#poll = setInterval(() => {
-      const now = this.#socket.writableLength;
-      if (now <= this.#highWater / 2 || this.#closed) return this.#relieve();
-      if (now < last) stillSince = Date.now();
-      else if (Date.now() - stillSince > STALL_MS) return this.#relieve(); // stalled peer
-      last = now;
-    }, POLL_MS);
-  }
-
-  #relieve(): void {
-    if (!this.#raised) return;
-    this.#raised = false;
-    clearInterval(this.#poll);
-    this.#poll = undefined;
-    this.#pressure?.lower(this);
+  /** Closes once the queue is written, or after CLOSE_FLUSH_MS at most. */
+  #flushThenClose(): void {
+    this.#queue.drained().then(() => this.#closeNow());
+    setTimeout(() => this.#closeNow(), CLOSE_FLUSH_MS).unref?.();
   }
 
   #abort(reason: string): void {
@@ -456,34 +445,14 @@ export class WsConnection implements Transport {
     this.#closeNow();
   }
 
-  #gone(reason: string): void {
-    this.#closing = true;
-    this.#session.end(reason);
-    this.#closeNow();
-  }
-
   #closeNow(): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#closing = true;
-      this.#relieve();
-      this.#inbox.length = 0;
-      try {
-        this.#socket.destroy();
-      } catch { /* already closed */ }
-    }
-    if (!this.#finished) {
-      this.#finished = true;
-      this.#onFinished?.(this);
-    }
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /**
