@@ -216,12 +216,12 @@ Deno.test("server: control characters never reach a plain-text client raw", asyn
   assert.equal(line, "bot: abcdef");
 });
 
-Deno.test("server: an HTTP request on the chat port gets a clear answer and is closed", async () => {
+Deno.test("server: an HTTP request on the chat port gets the web client, then is closed as asked", async () => {
   await using server = await startTestServer();
   await using browser = await TestClient.connect(server.port);
-  await browser.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-  await browser.lines.expect("HTTP/1.1 400 Bad Request");
-  await browser.lines.expect(/This is a chat server/);
+  await browser.write("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  await browser.lines.expect("HTTP/1.1 200 OK");
+  await browser.lines.expect(/aria-label="Message"/);
   await browser.lines.expectEnd();
 });
 
