@@ -134,7 +134,8 @@ function whoNick(
   frame: Extract<ServerFrame, { type: "who" }>,
   options: RenderOptions,
 ): string {
-  return frame.away?.[name] !== undefined ? `${nick(name, options)} (away)` : nick(name, options);
+  return nick(name, options) + (frame.ops?.includes(name) ? " (op)" : "") +
+    (frame.away?.[name] !== undefined ? " (away)" : "");
 }
 
 /** Message text after a prefix; continuation lines indented like plain text. */

@@ -162,13 +162,15 @@ export type ServerFrame =
    * Answer to `who`, possibly in pages: `total` nicknames in all; `offset`
    * (absent on the first page) is where this page starts; `more`: another
    * page follows. `away`: the away message of each listed nickname that is
-   * away (absent when none is).
+   * away (absent when none is). `ops`: the listed nicknames that are
+   * operators of the room (a room's `who` only; absent when none is).
    */
   | {
     type: "who";
     room?: string;
     nicks: string[];
     away?: Record<string, string>;
+    ops?: string[];
     total?: number;
     offset?: number;
     more?: boolean;

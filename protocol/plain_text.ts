@@ -77,14 +77,17 @@ export function formatPlainText(
       }${frame.message ? ` (${escapeControls(frame.message)})` : ""}`;
     case "renamed":
       return `* ${frame.from} is now known as ${frame.to}`;
-    case "who":
+    case "who": {
+      const shown = frame.nicks.map((n) =>
+        n + (frame.ops?.includes(n) ? " (op)" : "") +
+        (frame.away?.[n] !== undefined ? " (away)" : "")
+      ).join(", ");
       // Later pages of a long answer continue the first one's line.
-      if (frame.offset) return `  ${frame.nicks.join(", ")}`;
+      if (frame.offset) return `  ${shown}`;
       return `* online${
         frame.room === undefined || isLobby(frame.room) ? "" : ` in ${frame.room}`
-      } (${frame.total ?? frame.nicks.length}): ${
-        frame.nicks.map((n) => frame.away?.[n] !== undefined ? `${n} (away)` : n).join(", ")
-      }`;
+      } (${frame.total ?? frame.nicks.length}): ${shown}`;
+    }
     case "away":
       if (viewer !== undefined && frame.nick === viewer) {
         return frame.text === undefined

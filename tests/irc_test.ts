@@ -123,7 +123,7 @@ Deno.test("irc: IRC, plain-text and JSON users share a room and private messages
   await alice.send("JOIN #dev");
   await alice.expect(/^:alice!~alice@chat JOIN #dev$/);
   const names = await alice.expect(/ 353 alice = #dev :/);
-  assert.deepEqual(names.split(" :")[1]!.split(" ").sort(), ["alice", "jay", "tom"]);
+  assert.deepEqual(names.split(" :")[1]!.split(" ").sort(), ["@tom", "alice", "jay"]); // tom created #dev
   await alice.expect(/ 366 alice #dev :End of \/NAMES list/);
   await text.lines.expect(/^\* alice joined #dev$/);
 
@@ -377,4 +377,71 @@ Deno.test("irc: a NOTICE stays a notice for IRC, plain-text and JSON receivers, 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("irc: a guest's new room has its creator as operator while it stays (@ in NAMES, ops in JSON who, (op) in plain text); +t through the one permission check", async () => {
+  await using server = await startIrcServer();
+  await using alice = await IrcTestClient.register(server.ircPort, "alice");
+  await using text = await TestClient.joinText(server.port, "tom");
+  await using json = await TestClient.joinJson(server.port, "jay");
+  await alice.send("JOIN #guests");
+  await alice.expect(/^:chat 353 alice = #guests :@alice$/);
+  await text.send("/join #guests");
+  await text.lines.expect(/now talking in #guests/);
+  await json.sendFrame({ type: "join", room: "#guests" });
+  await json.expectFrame((f) => f.type === "room" && f.room === "#guests");
+  await text.send("/who");
+  await text.lines.expect("* online in #guests (3): alice (op), jay, tom");
+  await json.sendFrame({ type: "who", room: "#guests" });
+  const who = await json.expectFrame((f) => f.type === "who");
+  assert.deepEqual(who.type === "who" && who.ops, ["alice"]);
+
+  // The creator locks the topic; the others are refused by the same rule on every transport.
+  await alice.send("MODE #guests +t");
+  await alice.expect(/^:alice!~alice@chat MODE #guests \+t$/);
+  await alice.send("MODE #guests");
+  await alice.expect(/ 324 alice #guests \+nt$/);
+  await text.send("/topic mine");
+  await text.lines.expect("! only operators of #guests may do that");
+  await json.sendFrame({ type: "topic", room: "#guests", text: "mine" });
+  await json.expectFrame((f) => f.type === "error" && f.code === "permission_denied");
+  await alice.send("TOPIC #guests :set by the creator");
+  await alice.expect(/^:alice!~alice@chat TOPIC #guests :set by the creator$/);
+  await text.lines.expect("* alice set the topic of #guests: set by the creator");
+
+  // Leaving ends it: back in, alice is a member like the others.
+  await alice.send("PART #guests");
+  await alice.expect(/ PART #guests/);
+  await alice.send("JOIN #guests");
+  await alice.expect(/^:chat 353 alice = #guests :(?!.*@)/);
+  await alice.send("TOPIC #guests :again");
+  await alice.expect(/ 482 alice #guests :You're not channel operator/);
+  await json.sendFrame({ type: "who", room: "#guests" });
+  const after = await json.expectFrame((f) => f.type === "who");
+  assert.equal(after.type === "who" && after.ops, undefined);
+
+  // A plain-text creator is its room's operator too.
+  await text.send("/join #tom");
+  await text.lines.expect(/now talking in #tom/);
+  await text.send("/topiclock on");
+  await text.send("/who");
+  await text.lines.expect("* online in #tom (1): tom (op)");
+});
+
+Deno.test("irc: a room that expired keeps its founder: whoever creates it again is no operator", async () => {
+  await using server = await startIrcServer(["--room-expiry", "1"]);
+  {
+    await using alice = await TestClient.joinJson(server.port, "alice");
+    await alice.sendFrame({ type: "register", password: "correct horse 9" });
+    await alice.expectFrame((f) => f.type === "account" && f.event === "registered", 20_000);
+    await alice.sendFrame({ type: "join", room: "#owned" });
+    await alice.expectFrame((f) => f.type === "room" && f.room === "#owned");
+    await alice.sendFrame({ type: "part", room: "#owned" });
+    await server.log.expect(/expired 1 empty rooms without history/, 20_000);
+  }
+  await using bob = await IrcTestClient.register(server.ircPort, "bob");
+  await bob.send("JOIN #owned");
+  await bob.expect(/^:chat 353 bob = #owned :bob$/);
+  await bob.send("MODE #owned +t");
+  await bob.expect(/ 482 bob #owned :You're not channel operator/);
 });

@@ -43,9 +43,9 @@ Deno.test("rooms: messages reach only the room's members", async (t) => {
 
   await t.step("/who, /topic and /rooms per room", async () => {
     await alice.send("/who");
-    await alice.lines.expect("* online in #Dev (2): alice, bob");
+    await alice.lines.expect("* online in #Dev (2): alice (op), bob");
     await carol.send("/who #dev");
-    await carol.lines.expect("* online in #Dev (2): alice, bob");
+    await carol.lines.expect("* online in #Dev (2): alice (op), bob");
     await alice.send("/topic the dev room");
     await alice.lines.expect("* alice set the topic of #Dev: the dev room");
     await bob.expectFrame((f) =>

@@ -2,12 +2,12 @@
 /**
  * What IRC users send, as the web page shows it, in a real headless
  * Chromium: a NOTICE is shown as a notice (`-nick-`, muted), a PRIVMSG as a
- * message.
+ * message; a room's creator is its operator on both sides.
  */
 
 import assert from "@chat/assert";
 import { freePort, startTestServer, TestClient } from "./test_util.ts";
-import { expectInLog, login, startBrowser, webUrl } from "./web_util.ts";
+import { expectInLog, login, say, startBrowser, webUrl } from "./web_util.ts";
 
 Deno.test("web: an IRC NOTICE is shown as a notice, a PRIVMSG as a message", async () => {
   const ircPort = freePort();
@@ -37,4 +37,37 @@ Deno.test("web: an IRC NOTICE is shown as a notice, a PRIVMSG as a message", asy
     { notice: true, nick: "-bob-", body: "build passed" },
     { notice: false, nick: "bob", body: "and a message" },
   ]);
+});
+
+Deno.test("web: a room created on the page has its creator as operator, for IRC and the member list", async () => {
+  const ircPort = freePort();
+  await using server = await startTestServer([
+    "--http-port",
+    String(freePort()),
+    "--irc-port",
+    String(ircPort),
+  ]);
+  const url = await webUrl(server);
+  await using browser = await startBrowser();
+  const page = await browser.open(url);
+  await login(page, "alice");
+  await say(page, "/join #webops");
+  await page.waitForFunction(() =>
+    document.querySelector("#conv-title")?.textContent === "#webops"
+  );
+  await using irc = await TestClient.connect(ircPort);
+  await irc.write("NICK bob\r\nUSER bob 0 * :Bob\r\nJOIN #webops\r\n");
+  await irc.lines.expect(/^:chat 353 bob = #webops :@alice bob$/);
+  // The member list marks the operator (it asks `who` again when someone joins or on select).
+  await say(page, "/who");
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll("#member-list li")].some((li) =>
+      li.textContent?.startsWith("●@alice")
+    )
+  );
+  const bob = await page.evaluate(() =>
+    [...document.querySelectorAll("#member-list li")].find((li) => li.textContent?.includes("bob"))
+      ?.textContent
+  );
+  assert.equal(bob, "●bob");
 });

@@ -397,7 +397,10 @@ function handle(f) {
     }
     case "who": {
       const c = state.convs.get(keyOf(f.room ?? LOBBY));
-      if (c) c.members = f.nicks;
+      if (c) {
+        c.members = f.nicks;
+        c.ops = f.ops ?? []; // the room's operators (its creator, its founder, named ops)
+      }
       return renderMembers();
     }
     case "rooms": {
@@ -837,6 +840,9 @@ function renderMembers() {
           },
         },
         el("span", { class: "dot", "aria-hidden": "true" }, "●"),
+        c.ops?.includes(nick)
+          ? el("span", { class: "op", title: "room operator" }, "@")
+          : undefined,
         el("span", {
           class: "nick-color",
           style: `color: hsl(${hueOf(nick)} 65% var(--nick-l))`,

@@ -201,11 +201,24 @@ function* roomPages(rooms: readonly Room[]): Generator<ServerFrame> {
   }
 }
 
-/** The `who` answer, a page at a time; each page has the away messages of its nicknames. */
+/** The room operators among `sessions`, by nickname; undefined when none. */
+function opsOf(sessions: Iterable<Session>, room: Room): Set<string> | undefined {
+  let ops: Set<string> | undefined;
+  for (const s of sessions) {
+    if (s.hub.moderation.isRoomOp(s, room)) (ops ??= new Set()).add(s.nick!);
+  }
+  return ops;
+}
+
+/**
+ * The `who` answer, a page at a time; each page has the away messages of
+ * its nicknames and which of them are operators of the room.
+ */
 function* whoPages(
   room: string | undefined,
   nicks: readonly string[],
   awayAll: Record<string, string> | undefined,
+  opsAll?: Set<string>,
 ): Generator<ServerFrame> {
   const total = nicks.length;
   for (let offset = 0; offset === 0 || offset < total; offset += WHO_PAGE) {
@@ -214,11 +227,13 @@ function* whoPages(
     if (awayAll) {
       for (const n of page) if (awayAll[n] !== undefined) (away ??= {})[n] = awayAll[n];
     }
+    const ops = opsAll && page.filter((n) => opsAll.has(n));
     yield {
       type: "who",
       ...(room !== undefined ? { room } : {}),
       nicks: page,
       ...(away ? { away } : {}),
+      ...(ops?.length ? { ops } : {}),
       ...pageOf(total, offset, page.length),
     };
   }
@@ -383,7 +398,9 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     }
     const room = targetRoom(session, frame.room, false);
     if (!room) return;
-    session.reply(whoPages(room.name, room.nicks(), awayOf(room.members())));
+    session.reply(
+      whoPages(room.name, room.nicks(), awayOf(room.members()), opsOf(room.members(), room)),
+    );
   },
   away(session, frame) {
     const text = frame.text === undefined ? "" : sanitizeText(frame.text, false).trim();

@@ -61,6 +61,12 @@ export class Moderation {
   readonly #mutes = new Map<string, Map<string, number | null>>();
   /** Per room key: identities invited. */
   readonly #invites = new Map<string, Set<string>>();
+  /**
+   * Per room: the session that created it, an operator of it for as long as
+   * it stays in it (IRC's channel creator, guests included). Weak: a room
+   * that expires takes its entry with it.
+   */
+  readonly #creators = new WeakMap<Room, Session>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param hub the hub; its store supplies saved settings and bans */
@@ -88,25 +94,46 @@ export class Moderation {
   }
 
   /**
-   * Records the founder of a new room: its creator, when logged in.
+   * Records who created a new room: that session is its operator while it
+   * stays in the room (as on IRC, where a channel's creator gets `@`), and,
+   * when logged in, its account becomes the room's founder (an operator for
+   * good, across restarts). A room created again under a name whose saved
+   * settings name a founder or operators (it expired while empty) keeps
+   * them, and its new creator gets neither.
    *
    * @param room the new room
    * @param creator who created it
    */
   roomCreated(room: Room, creator: Session): void {
+    const saved = this.#settings.get(room.key);
+    if (saved && (saved.founder !== null || saved.ops.length > 0)) return;
+    this.#creators.set(room, creator);
     if (creator.account === undefined) return;
     this.#save({ ...this.settings(room), founder: creator.account });
   }
 
   /**
-   * Whether a session may moderate a room: server operators, the room's
-   * founder, and its operators.
+   * Notes that a session left a room: a creator's operator status ends
+   * there (joining again does not bring it back).
+   *
+   * @param session the session
+   * @param room the room it left
+   */
+  roomLeft(session: Session, room: Room): void {
+    if (this.#creators.get(room) === session) this.#creators.delete(room);
+  }
+
+  /**
+   * Whether a session may moderate a room: server operators, the session
+   * that created the room while it stays in it, the room's founder, and its
+   * operators.
    *
    * @param session the session
    * @param room the room
    */
   isRoomOp(session: Session, room: Room): boolean {
     if (session.operator) return true;
+    if (this.#creators.get(room) === session) return true;
     const account = session.account;
     if (account === undefined) return false;
     const s = this.#settings.get(room.key);

@@ -521,6 +521,7 @@ export class Session {
     if (!room.remove(this)) return;
     this.rooms.delete(room.key);
     this.#cursors?.delete(room.key);
+    this.hub.moderation.roomLeft(this, room);
     // One notice for the room and for the one leaving.
     const left = {
       type: "left",
