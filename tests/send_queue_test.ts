@@ -186,3 +186,24 @@ Deno.test("SendQueue starts at most WRITES_PER_TURN writes per turn; the rest fo
   assert.deepEqual(order.slice(0, count), queues.map((_, i) => i));
   assert.equal(order.length, count); // the last queue's two pushes went out as one write
 });
+
+Deno.test("SendQueue: receivers of the same chunks share one joined write, each gets all of it", async () => {
+  const seen: Uint8Array[][] = [[], [], []];
+  // The second receiver takes 2 bytes per write: its rest must not disturb the others.
+  const queues = seen.map((calls, k) =>
+    new SendQueue({
+      writeSome: (bytes) => {
+        calls.push(bytes);
+        return Promise.resolve(k === 1 ? Math.min(2, bytes.length) : bytes.length);
+      },
+    })
+  );
+  const chunks = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5]), new Uint8Array([6])];
+  for (const chunk of chunks) for (const q of queues) q.push(chunk);
+  await Promise.all(queues.map((q) => q.drained()));
+  assert.deepEqual([...seen[0]![0]!], [1, 2, 3, 4, 5, 6]);
+  assert.equal(seen[2]![0], seen[0]![0], "one joined copy for identical queues");
+  const second = seen[1]!.flatMap((b) => [...b.subarray(0, Math.min(2, b.length))]);
+  assert.deepEqual(second, [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual([...seen[0]![0]!], [1, 2, 3, 4, 5, 6], "the shared copy is never changed");
+});
