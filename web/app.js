@@ -16,6 +16,14 @@ const state = {
   ws: undefined,
   nick: "",
   wanted: "", // the nickname asked for at login
+  /**
+   * The login form's password while the server checks it: in memory only,
+   * never in storage; dropped once answered. Later connections resume.
+   * @type {{password: string, register: boolean} | undefined}
+   */
+  auth: undefined,
+  /** The account logged in to, or "" for a guest. */
+  account: "",
   token: sessionStorage.getItem("chat.token") ?? "",
   lastId: Number(sessionStorage.getItem("chat.lastId") ?? 0),
   online: false,
@@ -271,7 +279,7 @@ function connect() {
     if (state.token) {
       hello.resume = state.token;
       if (state.lastId > 0) hello.last_id = state.lastId;
-    }
+    } else if (state.auth && !state.auth.register) hello.password = state.auth.password;
     ws.send(JSON.stringify(hello));
   };
   ws.onmessage = (event) => {
@@ -340,6 +348,8 @@ function handle(f) {
       return privateMessage(f);
     case "ack":
       return ack(f);
+    case "account":
+      return accountEvent(f);
     case "joined": {
       const c = f.room ? roomConv(f.room) : undefined;
       if (!c) return;
@@ -371,7 +381,7 @@ function handle(f) {
     case "renamed": {
       if (f.from === state.nick) {
         state.nick = f.to;
-        $("me-nick").textContent = f.to;
+        renderMe();
       }
       for (const c of state.convs.values()) {
         const i = c.members.indexOf(f.from);
@@ -463,16 +473,18 @@ function welcome(f) {
   }
   sessionStorage.setItem("chat.nick", f.nick);
   localStorage.setItem("chat.nick", f.nick);
+  if (f.account !== undefined) state.account = f.account ?? "";
   $("server-name").textContent = f.server;
-  $("me-nick").textContent = f.nick;
-  $("login").hidden = true;
-  $("app").hidden = false;
+  renderMe();
   banner("");
   if (first) {
     if (f.room) roomConv(f.room);
     select(keyOf(f.room ?? LOBBY));
-    $("input").focus();
   }
+  if (state.auth?.register) {
+    // In as a guest: now register the nickname; the form stays until the answer.
+    send({ type: "register", password: state.auth.password });
+  } else showApp();
   // A fresh session (the server forgot us): rejoin the rooms we were in.
   if (!f.resumed && !first) {
     for (const c of state.convs.values()) {
@@ -604,13 +616,10 @@ function error(f) {
       sessionStorage.removeItem("chat.token");
       return;
     }
-    $("login").hidden = false;
-    $("app").hidden = true;
-    $("login-error").textContent = f.message;
-    $("login-submit").disabled = false;
-    $("login-nick").focus();
-    return;
+    return loginError(f);
   }
+  if (!$("login").hidden) return loginError(f); // the registration the form asked for
+
   let c = state.convs.get(state.current);
   // A refused line carries its ref: mark that entry as not sent, and say why there.
   const refused = f.ref ? state.unacked.get(f.ref) : undefined;
@@ -624,6 +633,111 @@ function error(f) {
     }
   }
   notice(c, f.message, "error");
+}
+
+// ------------------------------------------------------------------- login
+
+/** Passwords travel only over HTTPS or to this machine (the server's rule, docs/protocol.md). */
+const PASSWORD_SAFE = location.protocol === "https:" ||
+  ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname);
+
+const INSECURE = "Passwords are sent only over HTTPS: this page is plain http:// from another " +
+  "machine. Open the chat's https:// address to log in or register, or leave the password " +
+  "empty to join as a guest.";
+
+/** The login form's answer to the server's errors, in words for this form. */
+function loginMessage(f) {
+  switch (f.code) {
+    case "nick_registered":
+      return `“${state.wanted}” is a registered nickname: enter its password to log in, ` +
+        "or choose another nickname.";
+    case "login_failed":
+      return "Wrong nickname or password.";
+    case "insecure_transport":
+      return INSECURE;
+    case "password_invalid":
+      return "A password must be 8 characters to 1024 bytes long.";
+    case "registration_closed":
+      return "This server does not take new accounts: ask an operator for one, " +
+        "or clear the box to join as a guest.";
+    default:
+      return f.message;
+  }
+}
+
+/**
+ * Shows the form again with what went wrong (a text, or an error frame) and
+ * puts the caret where the fix goes.
+ */
+function loginError(what, field = "") {
+  state.auth = undefined;
+  $("login").hidden = false;
+  $("app").hidden = true;
+  $("login-error").textContent = typeof what === "string" ? what : loginMessage(what);
+  $("login-submit").disabled = false;
+  // In as a guest already (a registration refused): the nickname stays.
+  $("login-nick").readOnly = state.registered;
+  const password = ["nick_registered", "login_failed", "password_invalid"].includes(what.code);
+  $(field || (password ? "login-password" : "login-nick")).focus();
+}
+
+function submitLogin() {
+  const nick = $("login-nick").value.trim();
+  const password = $("login-password").value;
+  const register = $("login-register").checked;
+  if (!nick) return loginError("Choose a nickname.");
+  if (register && [...password].length < 8) {
+    return loginError("A new account needs a password of at least 8 characters.", "login-password");
+  }
+  if (password && !PASSWORD_SAFE) return loginError(INSECURE, "login-password");
+  $("login-error").textContent = "";
+  $("login-submit").disabled = true;
+  state.wanted = nick;
+  state.auth = password ? { password, register } : undefined;
+  const ws = state.ws;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return connect();
+  if (state.registered) {
+    // A guest whose registration was refused: try again, or go on as a guest.
+    if (state.auth?.register) send({ type: "register", password });
+    else if (state.auth) send({ type: "login", nick, password });
+    else showApp();
+  } else if (state.auth && !register) {
+    ws.send(JSON.stringify({ type: "login", nick, password }));
+  } else ws.send(JSON.stringify({ type: "nick", nick }));
+}
+
+/** Leaves the login form for the chat; the password is forgotten. */
+function showApp() {
+  state.auth = undefined;
+  $("login-password").value = "";
+  $("login-register").checked = false;
+  $("login-error").textContent = "";
+  $("login-submit").disabled = false;
+  if (!$("login").hidden) {
+    $("login").hidden = true;
+    $("app").hidden = false;
+    $("input").focus();
+  }
+}
+
+function renderMe() {
+  $("me-nick").textContent = state.nick;
+  $("me-account").textContent = state.account ? " (account)" : " (guest)";
+}
+
+/** `account` frames: a registration, login or logout done (the form's, or typed). */
+function accountEvent(f) {
+  state.account = f.account ?? "";
+  if (f.nick) state.nick = f.nick;
+  renderMe();
+  const said = {
+    registered: `“${f.account}” is now your account: log in with its password next time.`,
+    login: `Logged in as ${f.account}.`,
+    logout: `Logged out: you are ${f.nick}, a guest.`,
+    password: "Password changed.",
+  }[f.event];
+  if (f.event === "registered" || f.event === "login") showApp();
+  if (said) notice(state.convs.get(state.current), said);
 }
 
 // ----------------------------------------------------------------- sending
@@ -1107,17 +1221,7 @@ function setup() {
     localStorage.getItem("chat.nick") ?? "";
   $("login-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const nick = $("login-nick").value.trim();
-    if (!nick) {
-      $("login-error").textContent = "Choose a nickname.";
-      return;
-    }
-    $("login-error").textContent = "";
-    $("login-submit").disabled = true;
-    state.wanted = nick;
-    if (state.ws && state.ws.readyState === WebSocket.OPEN) {
-      state.ws.send(JSON.stringify({ type: "nick", nick }));
-    } else connect();
+    submitLogin();
   });
 
   const input = $("input");
