@@ -11,6 +11,7 @@ import {
   encodeFrame,
   IRC_MAX_LINE_BYTES,
   MAX_RESUME_REPLAY,
+  roomKey,
 } from "../protocol/mod.ts";
 import {
   DEFAULT_ANNOUNCE_LIMIT,
@@ -33,7 +34,7 @@ import { IrcGateway } from "./transports/irc.ts";
 import { WebServer } from "./transports/http.ts";
 import { HEAD_TIMEOUT_MS, plainReply, WebDoor } from "./transports/web_door.ts";
 import type { WsConnection } from "./transports/websocket.ts";
-import { DEFAULT_MAX_UPLOAD_BYTES, FileStore } from "./store/files.ts";
+import { DEFAULT_MAX_UPLOAD_BYTES, type FileMeta, FileStore } from "./store/files.ts";
 import { acceptTls } from "./transports/tls.ts";
 import type { TlsIdentity } from "../tls/certificate.ts";
 import type { ByteConn } from "../tls/node_conn.ts";
@@ -271,6 +272,10 @@ export class ChatServer {
   readonly #pruneTimer: ReturnType<typeof setInterval> | undefined;
   readonly #roomSweep: ReturnType<typeof setInterval>;
   #pruneStep: ReturnType<typeof setTimeout> | undefined;
+  /** Messages pruned since uploads were last swept for the ones they shared. */
+  #prunedSinceSweep = 0;
+  /** Uploads from the web client; each lives as long as the message that shares it. */
+  readonly #files: FileStore;
   readonly #accepting: Promise<void>[] = [];
   // Resolved at the end of shutdown(), after the queues were flushed: the CLI
   // awaits this before exiting, so a signal never cuts off queued bytes.
@@ -291,6 +296,7 @@ export class ChatServer {
       ...rest
     } = options;
     this.#options = { ...SERVER_DEFAULTS, plainTcp: true, ...definedOnly(rest) };
+    this.#files = new FileStore(options.uploadDir, (meta) => this.#fileGone(meta));
     this.#listener = listener;
     this.addr = listener?.addr;
     this.hub = new Hub({
@@ -393,7 +399,7 @@ export class ChatServer {
       [options.tls ? options.httpsPort : undefined, options.tls?.identity],
     ];
     if (options.web || webs.some(([port]) => port !== undefined)) {
-      await server.serveWeb(new FileStore(options.uploadDir), options.web ?? false);
+      await server.serveWeb(server.#files, options.web ?? false);
     }
     for (const [port, tls] of webs) {
       if (port === undefined) continue;
@@ -810,7 +816,33 @@ export class ChatServer {
       return;
     }
     if (deleted > 0) this.hub.log(`pruned ${deleted} old messages`);
+    this.#prunedSinceSweep += deleted;
     if (deleted === PRUNE_CHUNK) this.#pruneStep = setTimeout(() => this.#prune(), 10);
+    else if (this.#prunedSinceSweep > 0) {
+      // The files those messages shared go with them.
+      this.#prunedSinceSweep = 0;
+      this.#files.sweep().then(
+        (files) => files > 0 && this.hub.log(`deleted ${files} uploads whose messages were pruned`),
+        (error) =>
+          this.hub.log(`upload sweep failed: ${error instanceof Error ? error.message : error}`),
+      );
+    }
+  }
+
+  /**
+   * Whether an upload's message has left history: its id was committed and
+   * the store no longer has it (pruned, or lost in a failed commit). An
+   * upload without a message id (none was recorded) goes by age, with
+   * `--history-days`.
+   */
+  #fileGone(meta: FileMeta): boolean {
+    const store = this.hub.store;
+    if (meta.message === undefined) {
+      const days = this.#options.historyDays;
+      return days > 0 && meta.ts < Date.now() - days * 86_400_000;
+    }
+    if (meta.message > store.lastId()) return false; // not committed yet
+    return store.ascending(roomKey(meta.room), meta.message, meta.message + 1, 1).length === 0;
   }
 
   #checkTimeouts(): void {

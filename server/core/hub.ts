@@ -756,8 +756,9 @@ export class Hub {
    *
    * @param sender who sent it
    * @param draft the message
+   * @returns the id it was given
    */
-  post(sender: Session, draft: Draft): void {
+  post(sender: Session, draft: Draft): number {
     const record: StoredMessage = {
       id: this.#nextId++,
       ts: Date.now(),
@@ -772,6 +773,7 @@ export class Hub {
     };
     this.#pending.push({ kind: "message", record, sender, ref: draft.ref });
     this.#schedule();
+    return record.id;
   }
 
   /**

@@ -344,12 +344,16 @@ export class WebServer {
     const link = `${url.origin}/files/${meta.id}/${encodeURIComponent(name)}`;
     const message = `${name} (${humanSize(data.length)}) ${link}`;
     const ref = url.searchParams.get("ref") ?? undefined;
-    host.hub.post(session, {
+    const posted = host.hub.post(session, {
       kind: "message",
       room,
       text: message,
       ...(ref !== undefined && ref.length <= 64 ? { ref } : {}),
     });
+    // The file lives as long as this message does (pruning deletes both).
+    await host.files.link(meta.id, posted).catch((error) =>
+      host.hub.log(`upload link failed: ${error instanceof Error ? error.message : error}`)
+    );
     host.hub.log(`upload ${session.nick} ${room.name} ${name} ${data.length} bytes`);
     return new Response(JSON.stringify({ url: link, text: message, type: meta.type }), {
       status: 201,
