@@ -102,6 +102,16 @@ Deno.test("web: opening a room lands at the first unread message; Leave leaves",
   const badge = await page.$('nav[aria-label="Rooms"] [aria-label="#dev"] .badge');
   assert.equal(badge, null, "read now");
 
+  // The topic in the header, the members beside.
+  await bob.sendFrame({ type: "topic", room: "#dev", text: "ship it friday" });
+  await page.waitForFunction(() =>
+    document.querySelector("#conv-topic")?.textContent === "ship it friday"
+  );
+  assert.deepEqual(
+    await page.$$eval("#member-list li", (items) => items.map((li) => li.textContent)),
+    ["●alice (you)", "●bob"],
+  );
+
   await page.locator("::-p-aria(Leave)").click();
   await bob.expectFrame((f) => f.type === "left" && f.nick === "alice" && f.room === "#dev");
   await page.waitForFunction(() =>
@@ -180,8 +190,13 @@ Deno.test("web: notifications are asked for once; mentions and private messages 
 const PNG =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
-Deno.test("web: a pasted image and a dropped file are shared in the room; the others see them", async () => {
-  await using server = await startTestServer(["--http-port", String(freePort())]);
+Deno.test("web: a pasted image and a dropped file are shared in the room; the others see them; --max-upload holds", async () => {
+  await using server = await startTestServer([
+    "--http-port",
+    String(freePort()),
+    "--max-upload",
+    "4000",
+  ]);
   const url = await webUrl(server);
   await using browser = await startBrowser();
   await using bob = await TestClient.joinJson(server.port, "bob");
@@ -230,5 +245,204 @@ Deno.test("web: a pasted image and a dropped file are shared in the room; the ot
   const file = await fetch(/(http:\S+)/.exec((dropped as { text: string }).text)![1]!);
   assert.match(file.headers.get("content-disposition") ?? "", /^attachment/);
   assert.equal(await file.text(), "meeting notes\n");
-  for (const p of [page, other]) assert.deepEqual(errorsOf(p), []);
+
+  // Too big for --max-upload: refused with the limit, shown on the sender's line only.
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(["x".repeat(5000)], "big.bin"));
+    const main = document.querySelector("#main")!;
+    main.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
+  });
+  await page.waitForSelector('[role="log"] .msg.failed');
+  await expectInLog(page, "big.bin: files may be at most 4.0 KB");
+  // Streamed without a length, it is cut off while reading, not only by Content-Length.
+  const token = await page.evaluate(() => sessionStorage.getItem("chat.token"));
+  const streamed = await fetch(`${url}/upload?room=%23lobby&name=big.bin`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    body: ReadableStream.from([new Uint8Array(3000), new Uint8Array(3000)]),
+  });
+  assert.equal(streamed.status, 413);
+  await streamed.body?.cancel();
+  await sayAs(bob, "nothing big came");
+  await expectInLog(other, "nothing big came");
+  assert.ok(!bob.lines.seen.some((l) => l.includes("big.bin")));
+  for (const p of [page, other]) {
+    // The browser logs the refused upload's 413 itself.
+    assert.deepEqual(errorsOf(p).filter((e) => !/status of 413/.test(e)), []);
+  }
+});
+
+Deno.test("web: a phone's width: no sideways scrolling, rooms and members open as panels", async () => {
+  await using server = await startTestServer(["--http-port", String(freePort())]);
+  const url = await webUrl(server);
+  await using browser = await startBrowser();
+  const page = await browser.open(url, { width: 390, height: 760 });
+  const fits = () =>
+    page.evaluate(() => document.documentElement.scrollWidth <= globalThis.innerWidth);
+  assert.ok(await fits(), "the login screen fits");
+  await login(page, "alice");
+  await say(page, "a long line ".repeat(30) + "https://example.com/" + "x".repeat(200));
+  await expectInLog(page, "a long line");
+  assert.ok(await fits(), "the chat fits, long words and links included");
+  const shown = (selector: string) =>
+    page.$eval(selector, (el) => {
+      const r = el.getBoundingClientRect();
+      return getComputedStyle(el).display !== "none" && r.width > 0 && r.left >= 0 &&
+        r.right <= globalThis.innerWidth + 1;
+    });
+  assert.equal(await shown("#sidebar"), false, "the sidebar is folded away");
+  const box = await page.$eval("#input", (el) => el.getBoundingClientRect().right);
+  assert.ok(box <= 390, `the message box fits (${box})`);
+  await page.locator("::-p-aria(Show rooms)").click();
+  await page.waitForFunction(() =>
+    document.querySelector("#app")!.classList.contains("show-sidebar")
+  );
+  assert.equal(await shown("#sidebar"), true);
+  await page.locator('nav[aria-label="Rooms"] ::-p-aria([name="#lobby"][role="button"])').click();
+  await page.waitForFunction(() =>
+    !document.querySelector("#app")!.classList.contains("show-sidebar")
+  );
+  await page.locator("::-p-aria(Members)").click();
+  await page.waitForFunction(() =>
+    document.querySelector("#app")!.classList.contains("show-members")
+  );
+  assert.equal(await shown("#members"), true);
+  await page.keyboard.press("Escape");
+  await page.waitForFunction(() =>
+    !document.querySelector("#app")!.classList.contains("show-members")
+  );
+  assert.deepEqual(errorsOf(page), []);
+});
+
+Deno.test("web: follows prefers-color-scheme; emoji are drawn in colour; links open safely", async () => {
+  await using server = await startTestServer(["--http-port", String(freePort())]);
+  const url = await webUrl(server);
+  await using browser = await startBrowser();
+  const page = await browser.open(url);
+  /** Relative luminance of the page background (0 black … 1 white). */
+  const background = () =>
+    page.evaluate(() => {
+      const [r, g, b] = getComputedStyle(document.querySelector("#login-form")!).backgroundColor
+        .match(/\d+/g)!.map(Number);
+      return (0.2126 * r! + 0.7152 * g! + 0.0722 * b!) / 255;
+    });
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+  assert.ok(await background() > 0.8);
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+  assert.ok(await background() < 0.2);
+  await login(page, "alice");
+  await say(page, "party 🎉 see https://example.com/docs.");
+  await expectInLog(page, "party 🎉");
+  // The page's own font stack draws the emoji with colour, not as a grey outline.
+  const colourful = await page.evaluate(async () => {
+    const body = document.querySelector('[role="log"] .body')!;
+    await document.fonts.ready;
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 64;
+    const g = canvas.getContext("2d")!;
+    g.font = `48px ${getComputedStyle(body).fontFamily}`;
+    g.fillText("🎉", 4, 52);
+    const px = g.getImageData(0, 0, 64, 64).data;
+    let coloured = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      const [r, gr, b] = [px[i]!, px[i + 1]!, px[i + 2]!];
+      if (px[i + 3]! > 128 && Math.max(r, gr, b) - Math.min(r, gr, b) > 60) coloured++;
+    }
+    return coloured;
+  });
+  assert.ok(colourful > 50, `colour pixels in the emoji: ${colourful}`);
+  // A time on each line, a day separator, one sender's lines grouped under one name.
+  await say(page, "second line in a row");
+  await expectInLog(page, "second line in a row");
+  const shape = await page.evaluate(() => {
+    const log = document.querySelector('[role="log"]')!;
+    const lines = [...log.querySelectorAll(".msg")].filter((m) => m.querySelector(".nick"));
+    return {
+      day: log.querySelector('.day[role="separator"]')?.textContent,
+      times: lines.map((m) => /^\d\d?:\d\d/.test(m.querySelector("time")?.textContent ?? "")),
+      first: lines.map((m) => m.classList.contains("first")),
+      hues: lines.map((m) =>
+        (m.querySelector(".nick") as HTMLElement).style.getPropertyValue("--hue")
+      ),
+    };
+  });
+  assert.equal(shape.day, "Today");
+  assert.deepEqual(shape.times, [true, true]);
+  assert.deepEqual(shape.first, [true, false]);
+  assert.equal(shape.hues[0], shape.hues[1]);
+  const link = await page.$eval('[role="log"] a[href^="https://example.com"]', (a) => ({
+    href: a.getAttribute("href"),
+    rel: a.getAttribute("rel"),
+    target: a.getAttribute("target"),
+  }));
+  assert.deepEqual(link, {
+    href: "https://example.com/docs",
+    rel: "noopener noreferrer",
+    target: "_blank",
+  });
+  assert.deepEqual(errorsOf(page), []);
+});
+
+Deno.test("web: usable by keyboard alone", async () => {
+  await using server = await startTestServer(["--http-port", String(freePort())]);
+  const url = await webUrl(server);
+  await using browser = await startBrowser();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  const page = await browser.open(url);
+  const focused = () =>
+    page.evaluate(() =>
+      document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.id ?? ""
+    );
+  // The nickname field has the focus; Enter joins, and the focus moves to the message box.
+  assert.equal(await focused(), "login-nick");
+  await page.keyboard.type("alice");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("::-p-aria(Message)", { visible: true });
+  await page.waitForFunction(() => document.activeElement?.id === "input");
+  await page.keyboard.type("typed with the keyboard");
+  await page.keyboard.press("Enter");
+  await bob.expectFrame((f) => f.type === "message" && f.text === "typed with the keyboard");
+
+  // Join a room by typing; Alt+↑/↓ move between conversations.
+  await page.keyboard.type("/join #dev");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("#conv-title")?.textContent === "#dev");
+  await page.keyboard.down("Alt");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.up("Alt");
+  await page.waitForFunction(() => document.querySelector("#conv-title")?.textContent === "#lobby");
+
+  // The emoji panel: Tab to its button, Enter opens it on the first emoji, Enter inserts it.
+  await page.focus("#input");
+  await page.keyboard.press("Tab");
+  assert.equal(await focused(), "Emoji");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#emoji-panel:not([hidden])");
+  assert.equal(await focused(), "😀");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#emoji-panel", { hidden: true });
+  assert.equal(await focused(), "Message");
+  assert.equal(await page.$eval("#input", (el) => (el as HTMLTextAreaElement).value), "😀");
+  await page.keyboard.press("Enter");
+  await bob.expectFrame((f) => f.type === "message" && f.text === "😀");
+
+  // Back through the page with Shift+Tab to the sidebar: Enter on a room opens it.
+  let steps = 0;
+  while ((await focused()) !== "#dev" && steps++ < 30) {
+    await page.keyboard.down("Shift");
+    await page.keyboard.press("Tab");
+    await page.keyboard.up("Shift");
+  }
+  assert.equal(await focused(), "#dev", "the room list is reachable by Tab");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("#conv-title")?.textContent === "#dev");
+  assert.equal(await focused(), "Message", "and the focus goes back to the message box");
+  // Suggestions open with / and close with Escape, leaving the text.
+  await page.keyboard.type("/to");
+  await page.waitForSelector("#complete:not([hidden])");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#complete", { hidden: true });
+  assert.equal(await page.$eval("#input", (el) => (el as HTMLTextAreaElement).value), "/to");
+  assert.deepEqual(errorsOf(page), []);
 });

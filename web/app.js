@@ -858,11 +858,10 @@ function select(key) {
   const left = state.convs.get(state.current);
   if (changed && left && document.visibilityState === "visible") markRead(left);
   state.current = key;
-  if (changed) {
-    $("app").classList.remove("show-sidebar");
-    $("menu-button").setAttribute("aria-expanded", "false");
-    if (c.kind === "room") send({ type: "who", room: c.name });
-  }
+  // On a phone the sidebar is a panel: picking a conversation (even the open one) closes it.
+  $("app").classList.remove("show-sidebar");
+  $("menu-button").setAttribute("aria-expanded", "false");
+  if (changed && c.kind === "room") send({ type: "who", room: c.name });
   renderSidebar();
   renderHeader();
   renderMembers();
