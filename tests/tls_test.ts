@@ -182,14 +182,23 @@ async function certificateOf(port: number): Promise<string> {
   return pem[0] + "\n";
 }
 
+/**
+ * Two certificate pairs for 127.0.0.1, the first written to `fullchain.pem`
+ * and `privkey.pem` (mode 0600) in `dir`, the second to swap in before a SIGHUP.
+ */
+async function twoPairs(dir: string) {
+  const [cert, key] = [`${dir}/fullchain.pem`, `${dir}/privkey.pem`];
+  const first = await generateSelfSigned(["127.0.0.1"]);
+  const second = await generateSelfSigned(["127.0.0.1"]);
+  await Deno.writeTextFile(cert, first.cert);
+  await Deno.writeTextFile(key, first.key, { mode: 0o600 });
+  return { cert, key, first, second };
+}
+
 Deno.test("tls: SIGHUP reloads --tls-cert/--tls-key; open connections keep chatting", async (t) => {
   const dir = await Deno.makeTempDir();
   try {
-    const [cert, key] = [`${dir}/fullchain.pem`, `${dir}/privkey.pem`];
-    const first = await generateSelfSigned(["127.0.0.1"]);
-    const second = await generateSelfSigned(["127.0.0.1"]);
-    await Deno.writeTextFile(cert, first.cert);
-    await Deno.writeTextFile(key, first.key);
+    const { cert, key, first, second } = await twoPairs(dir);
     await Deno.chmod(key, 0o644);
     await using server = await tlsServer(dir, ["--tls-cert", cert, "--tls-key", key]);
     assert.equal(server.fingerprint, first.fingerprint);
@@ -233,11 +242,7 @@ Deno.test("tls: SIGHUP reloads --tls-cert/--tls-key; open connections keep chatt
 Deno.test("tls: SIGHUP reloads the HTTPS/WSS certificate too; an open WSS connection keeps chatting", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const [cert, key] = [`${dir}/fullchain.pem`, `${dir}/privkey.pem`];
-    const first = await generateSelfSigned(["127.0.0.1"]);
-    const second = await generateSelfSigned(["127.0.0.1"]);
-    await Deno.writeTextFile(cert, first.cert);
-    await Deno.writeTextFile(key, first.key, { mode: 0o600 });
+    const { cert, key, first, second } = await twoPairs(dir);
     const httpsPort = freePort();
     await using server = await tlsServer(dir, [
       "--tls-cert",
