@@ -72,6 +72,7 @@ Deno.test("web: the login form registers and logs in to accounts, with clear err
     const alice = await browser.open(url);
     await fillLogin(alice, "alice", "short", true);
     await expectFormError(alice, /at least 8 characters/);
+    assert.equal(await alice.$eval("#login-submit", (b) => b.textContent), "Register and join");
     await fillLogin(alice, "alice", PASSWORD, true);
     await inChat(alice);
     await expectInLog(alice, "“alice” is now your account");
@@ -93,6 +94,7 @@ Deno.test("web: the login form registers and logs in to accounts, with clear err
     );
     await fillLogin(other, "alice", "not the password");
     await expectFormError(other, /Wrong nickname or password/);
+    assert.equal(await other.$eval("#login-submit", (b) => b.textContent), "Log in");
     // The right one: logged in to the same account, sharing its nickname.
     await fillLogin(other, "alice", PASSWORD);
     await inChat(other);

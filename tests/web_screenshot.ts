@@ -3,7 +3,7 @@
  * Regenerates the screenshots of the web client in docs/ (`deno task
  * screenshots`): a real server, a few people talking through the JSON
  * protocol, and Chromium showing alice's page in light and dark, on a
- * desktop and on a phone.
+ * desktop and on a phone, and the nickname screen.
  *
  * Colour emoji need a colour emoji font (Debian: `fonts-noto-color-emoji`).
  *
@@ -21,6 +21,16 @@ await using browser = await startBrowser();
 await using bob = await TestClient.joinJson(server.port, "bob");
 await using carol = await TestClient.joinJson(server.port, "carol");
 await using dave = await TestClient.joinText(server.port, "dave");
+
+// The nickname screen, filled in to register an account.
+const front = await browser.open(url, { width: 720, height: 640 });
+await front.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+await front.locator("::-p-aria(Nickname)").fill("alice");
+await front.locator("::-p-aria(Password (optional))").fill("correct horse battery");
+await front.locator("::-p-aria(Register this nickname as a new account)").click();
+await front.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+await front.screenshot({ path: `${docs}web-login.png` });
+console.log("wrote docs/web-login.png");
 
 const page = await browser.open(url, { width: 1280, height: 800 });
 await login(page, "alice");

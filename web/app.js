@@ -710,6 +710,7 @@ function showApp() {
   state.auth = undefined;
   $("login-password").value = "";
   $("login-register").checked = false;
+  $("login-submit").textContent = "Join";
   $("login-error").textContent = "";
   $("login-submit").disabled = false;
   if (!$("login").hidden) {
@@ -1224,6 +1225,15 @@ function setup() {
     event.preventDefault();
     submitLogin();
   });
+  // The button says what it will do: join as a guest, log in, or register.
+  const label = () =>
+    $("login-submit").textContent = $("login-register").checked
+      ? "Register and join"
+      : $("login-password").value
+      ? "Log in"
+      : "Join";
+  $("login-password").addEventListener("input", label);
+  $("login-register").addEventListener("change", label);
 
   const input = $("input");
   input.addEventListener("keydown", (event) => {
