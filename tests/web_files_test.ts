@@ -6,7 +6,7 @@
  */
 
 import assert from "@chat/assert";
-import { freePort, startTestServer, TestClient } from "./test_util.ts";
+import { startTestServer, TestClient } from "./test_util.ts";
 import { webUrl } from "./web_util.ts";
 
 /** Shares `body` as `name` in #lobby with the session's token; returns the file's URL. */
@@ -29,43 +29,38 @@ async function status(url: string): Promise<number> {
 Deno.test("web: pruning history deletes the uploads its messages shared; their URLs answer 404", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-files-" });
   const db = `${dir}/chat.db`;
-  const httpPort = String(freePort());
   try {
-    let oldUrl: string, keptUrl: string;
+    // Paths, not URLs: the restarted server listens on another port.
+    let oldPath: string, keptPath: string;
     {
-      await using server = await startTestServer(["--db", db, "--http-port", httpPort]);
+      await using server = await startTestServer(["--db", db]);
       await using alice = await TestClient.joinJson(server.port, "alice");
       // joinJson read the welcome: its resume token is the upload's credential.
       const welcome = JSON.parse(alice.lines.seen.find((l) => l.includes('"welcome"'))!).resume;
       const url = await webUrl(server);
-      oldUrl = await share(url, welcome, "old.txt", "shared first, pruned later");
+      oldPath =
+        new URL(await share(url, welcome, "old.txt", "shared first, pruned later")).pathname;
       await alice.expectFrame((f) => f.type === "ack"); // the upload is alice's message
       for (let i = 0; i < 3; i++) {
         await alice.sendFrame({ type: "say", text: `filler ${i}`, ref: `f${i}` });
         await alice.expectFrame((f) => f.type === "ack" && f.ref === `f${i}`);
       }
-      keptUrl = await share(url, welcome, "kept.txt", "shared last, kept");
+      keptPath = new URL(await share(url, welcome, "kept.txt", "shared last, kept")).pathname;
       await alice.expectFrame((f) => f.type === "ack");
-      assert.equal(await status(oldUrl), 200);
+      assert.equal(await status(url + oldPath), 200);
       assert.equal((await server.stop("SIGTERM")).code, 0);
     }
     const onDisk = async () => (await Array.fromAsync(Deno.readDir(`${db}.files`))).length;
     assert.equal(await onDisk(), 4, "two files, each with its metadata");
 
     // Pruning runs at start: the newest 3 messages stay (2 fillers, kept.txt).
-    await using server = await startTestServer([
-      "--db",
-      db,
-      "--http-port",
-      httpPort,
-      "--history-max-rows",
-      "3",
-    ]);
+    await using server = await startTestServer(["--db", db, "--history-max-rows", "3"]);
     await server.log.expect(/deleted 1 uploads whose messages were pruned/, 20_000);
-    assert.equal(await status(oldUrl), 404);
-    assert.equal(await status(keptUrl), 200);
+    const url = await webUrl(server);
+    assert.equal(await status(url + oldPath), 404);
+    assert.equal(await status(url + keptPath), 200);
     assert.equal(await onDisk(), 2, "only the kept file and its metadata are left");
-    const kept = await fetch(keptUrl);
+    const kept = await fetch(url + keptPath);
     assert.equal(await kept.text(), "shared last, kept");
   } finally {
     await Deno.remove(dir, { recursive: true });
