@@ -109,7 +109,7 @@ Deno.test("web: opening a room lands at the first unread message; Leave leaves",
   );
   assert.deepEqual(
     await page.$$eval("#member-list li", (items) => items.map((li) => li.textContent)),
-    ["●alice (you)", "●bob"],
+    ["●alice (you)", "●@bob"],
   );
 
   await page.locator("::-p-aria(Leave)").click();
