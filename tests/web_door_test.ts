@@ -8,6 +8,7 @@
 import assert from "@chat/assert";
 import { sniffRequestLine } from "../server/transports/tcp.ts";
 import { parseRequestHead } from "../server/transports/web_door.ts";
+import { wsFramesOf } from "../server/transports/websocket.ts";
 import { startTestServer, TestClient } from "./test_util.ts";
 
 const encoder = new TextEncoder();
@@ -74,6 +75,23 @@ Deno.test("web door: the first line tells an HTTP request from a chat line", () 
   assert.equal(new TextDecoder().decode(head.rest), "REST");
   assert.equal(parseRequestHead(b("GET /ws HTTP/1.1\r\nHost: h\r\n")), undefined);
   assert.equal(parseRequestHead(b("GET /ws HTTP/1.1\r\nno colon\r\n\r\n")), null);
+});
+
+Deno.test("websocket: JSON lines become one text frame each, framed once per byte array", () => {
+  const lines = encoder.encode(`a\nbb\n${"x".repeat(200)}\n`);
+  const wire = wsFramesOf(lines);
+  assert.deepEqual([...wire.subarray(0, 7)], [0x81, 1, 0x61, 0x81, 2, 0x62, 0x62]);
+  assert.deepEqual([...wire.subarray(7, 11)], [0x81, 126, 0, 200]);
+  assert.equal(wire.length, 7 + 4 + 200);
+  // Interleaved sends of a few arrays: each framed once, and unchanged.
+  const others = Array.from({ length: 8 }, (_, i) => encoder.encode(`{"n":${i}}\n`));
+  const first = others.map((o) => wsFramesOf(o));
+  for (let round = 0; round < 3; round++) {
+    others.forEach((o, i) => assert.equal(wsFramesOf(o), first[i]));
+  }
+  assert.equal(wsFramesOf(lines), wire);
+  // Equal bytes in another array are framed alike.
+  assert.deepEqual(wsFramesOf(lines.slice()), wire);
 });
 
 Deno.test("web door: one port serves the page (keep-alive, pipelined), WebSocket, plain text and JSON", async () => {

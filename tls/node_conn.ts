@@ -36,6 +36,12 @@ export interface ByteConn {
   setKeepAlive?(keepAlive?: boolean): void;
   /** Whether the bytes travel encrypted (TLS); absent: plain. Passwords need it (or a local peer). */
   readonly secure?: boolean;
+  /**
+   * Resolves once the TLS handshake has completed, or the connection ended
+   * before it did (absent: there is none to wait for). Timers that run
+   * from the moment a peer could first speak start here.
+   */
+  handshake?(): Promise<void>;
 }
 
 function mapError(error: Error & { code?: string }): Error {
@@ -71,6 +77,7 @@ export class NodeSocketConn implements ByteConn {
   #error: Error | undefined;
   #wake: (() => void) | undefined;
   #destroyed = false;
+  #handshake: Promise<void> | undefined;
 
   /**
    * @param socket the stream to read and write (e.g. a `TLSSocket`)
@@ -89,6 +96,14 @@ export class NodeSocketConn implements ByteConn {
         port: tcp.remotePort ?? 0,
       }
       : tcp.remoteAddr;
+    if (this.secure) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#handshake = promise;
+      // A server-side TLSSocket says `secure` when its handshake is done.
+      socket.once("secure", resolve);
+      socket.once("error", resolve);
+      socket.once("close", resolve);
+    }
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
@@ -107,6 +122,11 @@ export class NodeSocketConn implements ByteConn {
       this.#ended = true;
       this.#notify();
     });
+  }
+
+  /** @inheritdoc */
+  handshake(): Promise<void> {
+    return this.#handshake ?? Promise.resolve();
   }
 
   /** The stream itself (e.g. for `getPeerCertificate` on a `TLSSocket`). */

@@ -319,10 +319,19 @@ export class TcpConnection implements Transport, SendQueueSink {
     // nc and telnet users see nothing until the server speaks: ask for the
     // nickname unless the peer speaks first (a JSON client sends its hello
     // at once, and never sees this line).
-    let prompt: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
-      prompt = undefined;
-      if (this.#firstByte === undefined && !this.#closing) this.#queue.push(PROMPT);
-    }, PROMPT_DELAY_MS);
+    // Over TLS the delay runs from the end of the TLS handshake: a browser's
+    // request cannot come sooner, and a prompt before it would spoil the
+    // answer on a port that also serves the web client.
+    let prompt: ReturnType<typeof setTimeout> | undefined;
+    const startPrompt = () => {
+      if (this.#closing || this.#firstByte !== undefined) return;
+      prompt = setTimeout(() => {
+        prompt = undefined;
+        if (this.#firstByte === undefined && !this.#closing) this.#queue.push(PROMPT);
+      }, PROMPT_DELAY_MS);
+    };
+    if (this.#conn.handshake) this.#conn.handshake().then(startPrompt, () => {});
+    else startPrompt();
     try {
       reading: while (!this.#closing) {
         const n = await this.#conn.read(buf);

@@ -86,33 +86,49 @@ function writeFrame(
 }
 
 // A broadcast hands every receiver the same bytes: frame them once, not once
-// per WebSocket receiver.
-let lastBytes: Uint8Array | undefined;
-let lastWire: Uint8Array = new Uint8Array();
+// per WebSocket receiver. The senders of a run of room messages get those
+// messages one by one, interleaved with their acks (see `Hub`), so the last
+// few framings are kept, not only the last one.
+const RECENT = 16;
+const recentBytes: (Uint8Array | undefined)[] = new Array(RECENT).fill(undefined);
+const recentWire: Uint8Array[] = new Array(RECENT).fill(new Uint8Array());
+let recentNext = 0;
 
 /**
  * Turns `\n`-terminated JSON lines into WebSocket text frames, one per line.
+ * The result of the last few calls is reused when the same bytes (the same
+ * array, unchanged: send-queue callers never change what they push) come
+ * again.
  *
  * @param bytes one or more JSON lines
  * @returns the frames, back to back
  */
 export function wsFramesOf(bytes: Uint8Array): Uint8Array {
-  if (bytes === lastBytes) return lastWire;
-  const lines: Uint8Array[] = [];
+  for (let i = 0; i < RECENT; i++) if (recentBytes[i] === bytes) return recentWire[i]!;
+  let size = 0;
   let start = 0;
   for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, start)) {
-    if (i > start) lines.push(bytes.subarray(start, i));
+    if (i > start) size += frameSize(i - start);
     start = i + 1;
   }
-  if (start < bytes.length) lines.push(bytes.subarray(start));
-  let size = 0;
-  for (const line of lines) size += writeFrame(OP_TEXT, line);
+  if (start < bytes.length) size += frameSize(bytes.length - start);
   const wire = new Uint8Array(size);
   let at = 0;
-  for (const line of lines) at += writeFrame(OP_TEXT, line, wire, at);
-  lastBytes = bytes;
-  lastWire = wire;
+  start = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, start)) {
+    if (i > start) at += writeFrame(OP_TEXT, bytes.subarray(start, i), wire, at);
+    start = i + 1;
+  }
+  if (start < bytes.length) writeFrame(OP_TEXT, bytes.subarray(start), wire, at);
+  recentBytes[recentNext] = bytes;
+  recentWire[recentNext] = wire;
+  recentNext = (recentNext + 1) % RECENT;
   return wire;
+}
+
+/** The length of a server frame with `n` payload bytes (RFC 6455 §5.2). */
+function frameSize(n: number): number {
+  return (n < 126 ? 2 : n < 65536 ? 4 : 10) + n;
 }
 
 /** One frame of the server's own (a pong, a close). */
