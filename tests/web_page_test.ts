@@ -446,3 +446,64 @@ Deno.test("web: usable by keyboard alone", async () => {
   assert.equal(await page.$eval("#input", (el) => (el as HTMLTextAreaElement).value), "/to");
   assert.deepEqual(errorsOf(page), []);
 });
+
+Deno.test("web: /away, /whois, /search and invitations answer in the page, as in the terminal", async () => {
+  await using server = await startTestServer(["--http-port", String(freePort())]);
+  const url = await webUrl(server);
+  await using browser = await startBrowser();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  const page = await browser.open(url);
+  await login(page, "alice");
+  await sayAs(bob, "the kiwi release is out");
+  await say(page, "/away lunch");
+  await expectInLog(page, "You are away: lunch");
+  await say(page, "/away");
+  await expectInLog(page, "You are back.");
+  await say(page, "/whois bob");
+  await expectInLog(page, "bob: in #lobby");
+  await expectInLog(page, "idle ");
+  await say(page, "/search kiwi");
+  await expectInLog(page, "1 message found for “kiwi”");
+  await expectInLog(page, "#lobby bob: the kiwi release is out");
+  await bob.sendFrame({ type: "join", room: "#side" });
+  await bob.expectFrame((f) => f.type === "room" && f.room === "#side");
+  await bob.sendFrame({ type: "invite", nick: "alice", room: "#side" });
+  await expectInLog(page, "bob invites you to #side: type /join #side");
+  assert.deepEqual(errorsOf(page), []);
+});
+
+Deno.test("web: a resume past the replay limit shows no gap: the room pages its history back from the live end", async () => {
+  // A small replay limit keeps the test light; the rule is the same at 10 000.
+  await using server = await startTestServer(["--resume-replay", "300"]);
+  const direct = new URL(await webUrl(server));
+  await using proxy = startTcpProxy(Number(direct.port));
+  await using browser = await startBrowser();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  const page = await browser.open(`http://127.0.0.1:${proxy.port}`);
+  await login(page, "alice");
+  await sayAs(bob, "bulk 0");
+  await expectInLog(page, "bulk 0");
+  proxy.cut({ hold: true });
+  await page.waitForSelector("#banner:not([hidden])");
+  // More than the server replays on a resume (--resume-replay).
+  const total = 400;
+  for (let i = 1; i <= total; i++) {
+    await bob.sendFrame({ type: "say", text: `bulk ${i}`, ref: i === total ? "last" : undefined });
+  }
+  await bob.expectFrame((f) => f.type === "ack" && f.ref === "last", 60_000);
+  proxy.restore();
+  await page.waitForSelector("#banner", { hidden: true, timeout: 40_000 });
+  await expectInLog(page, "Too much was said while you were away");
+  await expectInLog(page, `bulk ${total}`);
+  // What the log holds is one unbroken run ending at the newest line.
+  const run = await page.evaluate(() =>
+    [...document.querySelectorAll('[role="log"] .body')]
+      .map((b) => /^bulk (\d+)$/.exec(b.textContent ?? "")?.[1])
+      .filter((n) => n !== undefined)
+      .map(Number)
+  );
+  assert.ok(run.length >= 50, `a page of history: ${run.length}`);
+  assert.equal(run.at(-1), total);
+  run.forEach((n, i) => i > 0 && assert.equal(n, run[i - 1]! + 1, `no gap at ${n}`));
+  assert.deepEqual(errorsOf(page), []);
+});

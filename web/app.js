@@ -6,6 +6,8 @@
 const $ = (id) => document.getElementById(id);
 const LOBBY = "#lobby";
 const PAGE = 50; // history page size, as /history
+/** Most lines a conversation keeps; beyond it the oldest go (scrolling up fetches them again). */
+const MAX_ENTRIES = 2000;
 const GROUP_MS = 5 * 60 * 1000;
 const EMOJI = [..."😀😂🙂😉😍🤔😅😎😢😮🙏👍👎👏🙌💪🎉🔥✅❌⚠️❤️👀☕🚀🐛💡📌⏰"];
 
@@ -234,6 +236,11 @@ function addEntry(c, entry) {
   const list = c.entries;
   if (entry.id === undefined || list.length === 0 || (list.at(-1).id ?? Infinity) < entry.id) {
     list.push(entry);
+    // Trim unless someone is reading back through this very list.
+    if (list.length > MAX_ENTRIES && (c.key !== state.current || autoStick)) {
+      for (const old of list.splice(0, list.length - MAX_ENTRIES)) c.ids.delete(old.id);
+      if (c.kind === "room") c.more = true;
+    }
   } else {
     let i = list.length;
     while (i > 0 && (list[i - 1].id === undefined || list[i - 1].id > entry.id)) i--;
@@ -448,6 +455,14 @@ function handle(f) {
         );
       }
       return;
+    case "away":
+    case "whois":
+    case "search_results":
+    case "moderation":
+    case "invited":
+      return replyNotice(f);
+    case "resume_truncated":
+      return truncated(f);
     case "error":
       return error(f);
     case "bye":
@@ -460,6 +475,98 @@ function handle(f) {
       if (f.token === "sync") return synced();
       return;
   }
+}
+
+// Wording as the terminal's (protocol/plain_text.ts), for the same commands.
+const MODERATION_VERBS = {
+  kick: "was kicked from",
+  ban: "was banned from",
+  unban: "is no longer banned from",
+  mute: "was muted in",
+  unmute: "may talk again in",
+  op: "is now an operator of",
+  deop: "is no longer an operator of",
+  invite: "was invited to",
+};
+
+/** `42 s`, `5 min`, `3 h 12 min`, `2 d 4 h`. */
+function duration(ms) {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** Answers to /away, /whois, /search, moderation and invitations, as notices. */
+function replyNotice(f) {
+  const current = state.convs.get(state.current);
+  switch (f.type) {
+    case "away": {
+      const me = f.nick === state.nick;
+      const text = f.text === undefined
+        ? (me ? "You are back." : `${f.nick} is back.`)
+        : (me ? `You are away: ${f.text}` : `${f.nick} is away: ${f.text}`);
+      return notice(state.convs.get(dmKey(f.nick)) ?? current, text);
+    }
+    case "whois":
+      return notice(
+        current,
+        [
+          `${f.nick}: in ${f.rooms.length ? f.rooms.join(", ") : "no room"}`,
+          `connected ${fullFmt.format(f.connected)}, idle ${duration(f.idle)}`,
+          ...(f.away !== undefined ? [`away: ${f.away}`] : []),
+        ].join("\n"),
+      );
+    case "search_results": {
+      const n = f.results.length;
+      const head = `${n || "No"} ${n === 1 ? "message" : "messages"} found for “${f.text}”` +
+        (f.room ? ` in ${f.room}` : "") + (f.more ? "; older matches not shown" : "");
+      const lines = f.results.map((r) =>
+        `${fullFmt.format(r.ts)} ${
+          r.type === "private" ? `[private] ${r.from} → ${r.to}` : `${r.room} ${r.from}`
+        }: ${r.text}`
+      );
+      return notice(current, [head, ...lines].join("\n"));
+    }
+    case "moderation": {
+      const where = f.room ?? "the server";
+      const until = f.until === undefined ? "" : ` until ${timeFmt.format(f.until)}`;
+      const why = f.reason ? `: ${f.reason}` : "";
+      const text = {
+        topic_lock: `${f.by} locked the topic of ${where}`,
+        topic_unlock: `${f.by} unlocked the topic of ${where}`,
+        invite_only: `${f.by} made ${where} invite-only`,
+        invite_open: `${f.by} opened ${where} to everyone`,
+      }[f.action] ??
+        `${f.target} ${MODERATION_VERBS[f.action] ?? f.action} ${where} by ${f.by}${until}${why}`;
+      return notice((f.room && state.convs.get(keyOf(f.room))) || current, text);
+    }
+    case "invited":
+      return notice(current, `${f.by} invites you to ${f.room}: type /join ${f.room}`);
+  }
+}
+
+/**
+ * A resume replayed its limit and skipped messages: rather than show a gap,
+ * each room forgets what it had before the skip and pages history again
+ * from the live messages back (as scrolling up does).
+ */
+function truncated(f) {
+  for (const c of state.convs.values()) {
+    if (c.kind !== "room") continue;
+    c.entries = c.entries.filter((e) => e.id === undefined || e.id >= f.live_from);
+    c.ids = new Set(c.entries.map((e) => e.id).filter((id) => id !== undefined));
+    c.more = true;
+    c.loading = false;
+  }
+  notice(
+    state.convs.get(state.current),
+    "Too much was said while you were away to replay it all: scroll up to read back.",
+  );
+  renderLog();
 }
 
 function welcome(f) {
@@ -578,14 +685,35 @@ function arrived(c, entry, important) {
     c.unread++;
     if (important) c.mentions++;
   }
-  if (c.key === state.current) {
-    renderLog();
-    if (reading) markRead(c);
-  }
-  renderSidebar();
-  updateTitle();
+  if (c.key === state.current) renderLog();
+  // Counts, badges and the read mark: once per frame, however many lines came.
+  badgesSoon();
   if (important && !reading) notify(c, entry);
 }
+
+/** Calls `fn` once, at the next frame (or soon, in a hidden tab), however often asked. */
+function coalesced(fn) {
+  let queued = false;
+  const run = () => {
+    queued = false;
+    fn();
+  };
+  return () => {
+    if (queued) return;
+    queued = true;
+    if (document.visibilityState === "visible") requestAnimationFrame(run);
+    else setTimeout(run, 250);
+  };
+}
+
+const badgesSoon = coalesced(() => {
+  const c = state.convs.get(state.current);
+  if (c && document.visibilityState === "visible") markRead(c); // also draws the badges
+  else {
+    renderSidebar();
+    updateTitle();
+  }
+});
 
 function ack(f) {
   noteId(f.id);
@@ -1020,7 +1148,19 @@ function entryNode(e, prev, firstUnread) {
 
 let autoStick = true;
 
+const drawLogSoon = coalesced(() => drawLog({}));
+
+/**
+ * Redraws the message list: at once to land or to keep the place after a
+ * page of history, otherwise once per frame however many lines arrived (a
+ * resume may replay thousands).
+ */
 function renderLog(options = {}) {
+  if (options.land || options.keepTop) drawLog(options);
+  else drawLogSoon();
+}
+
+function drawLog(options) {
   const log = $("log");
   const c = state.convs.get(state.current);
   if (!c) {
@@ -1247,7 +1387,13 @@ function setup() {
     }
     if (open && (event.key === "Tab" || (event.key === "Enter" && !event.shiftKey))) {
       event.preventDefault();
-      pickComplete();
+      // Enter on a word already typed out in full (`/away`, `@bob`) sends the line.
+      const item = completion.items[completion.index];
+      const typed = input.value.slice(completion.start, completion.end).toLowerCase();
+      if (event.key === "Enter" && item?.insert.trim().toLowerCase() === typed) {
+        closeComplete();
+        submit();
+      } else pickComplete();
       return;
     }
     if (open && event.key === "Escape") {
