@@ -49,8 +49,9 @@ export interface BenchOptions {
   /** Wire format: `json` (protocol v1) or `text` (plain text). @default {"json"} */
   mode?: "json" | "text";
   /**
-   * Connect over WebSocket (`ws://HOST:PORT/ws`, PORT being the web client's
-   * port) instead of TCP; implies `json` frames, one per WebSocket message.
+   * Connect over WebSocket (`ws://HOST:PORT/ws`: the chat port serves the
+   * web client too) instead of TCP; implies `json` frames, one per WebSocket
+   * message.
    * @default {false}
    */
   ws?: boolean;
@@ -654,8 +655,8 @@ deliveries/s, messages/s, latency p50/p90/p99/max and the delivered fraction.
   --rooms N       spread the clients over N rooms (client i in
                   room i mod N) and talk there; 0: the lobby  [0]
   --mode M        json (protocol v1) or text (plain text)    [json]
-  --ws            connect over WebSocket to the web client's port (PORT is
-                  then --http-port, e.g. 8081); JSON frames
+  --ws            connect over WebSocket (ws://HOST:PORT/ws, on the chat
+                  port itself); JSON frames
   --json          print the result as one JSON object
 
 Run the server with flood control and per-address caps off for a bench:
