@@ -14,6 +14,7 @@ import {
   SERVER_PERMISSIONS,
   startTestServer,
   TestClient,
+  type TestServer,
 } from "./test_util.ts";
 
 /** A server with its database (and so its generated certificate) in a temp dir. */
@@ -195,6 +196,21 @@ async function twoPairs(dir: string) {
   return { cert, key, first, second };
 }
 
+/** Writes `pair` over the files, sends SIGHUP and waits for the server to say it reloaded. */
+async function swapIn(
+  server: TestServer,
+  files: { cert: string; key: string },
+  pair: { cert: string; key: string; fingerprint: string },
+) {
+  await Deno.writeTextFile(files.cert, pair.cert);
+  await Deno.writeTextFile(files.key, pair.key);
+  server.process.kill("SIGHUP");
+  await server.log.expect(
+    (l) => l.endsWith(` TLS certificate reloaded: ${pair.fingerprint}`),
+    20_000,
+  );
+}
+
 Deno.test("tls: SIGHUP reloads --tls-cert/--tls-key; open connections keep chatting", async (t) => {
   const dir = await Deno.makeTempDir();
   try {
@@ -207,13 +223,7 @@ Deno.test("tls: SIGHUP reloads --tls-cert/--tls-key; open connections keep chatt
     await using bob = await joinTextTls(server.tlsPort!, first.cert, "bob");
 
     await t.step("new connections get the new certificate; old ones stay", async () => {
-      await Deno.writeTextFile(cert, second.cert);
-      await Deno.writeTextFile(key, second.key);
-      server.process.kill("SIGHUP");
-      await server.log.expect(
-        (l) => l.endsWith(` TLS certificate reloaded: ${second.fingerprint}`),
-        20_000,
-      );
+      await swapIn(server, { cert, key }, second);
       assert.equal(await spkiFingerprint(await certificateOf(server.tlsPort!)), second.fingerprint);
       await using carol = await joinTextTls(server.tlsPort!, second.cert, "carol");
       await alice.send("still here after the reload");
@@ -257,13 +267,7 @@ Deno.test("tls: SIGHUP reloads the HTTPS/WSS certificate too; an open WSS connec
     await using alice = await wssJson(httpsPort, "alice");
     await using bob = await TestClient.joinText(server.port, "bob");
 
-    await Deno.writeTextFile(cert, second.cert);
-    await Deno.writeTextFile(key, second.key);
-    server.process.kill("SIGHUP");
-    await server.log.expect(
-      (l) => l.endsWith(` TLS certificate reloaded: ${second.fingerprint}`),
-      20_000,
-    );
+    await swapIn(server, { cert, key }, second);
     assert.equal(await spkiFingerprint(await certificateOf(httpsPort)), second.fingerprint);
     // The WSS connection opened before the reload keeps its session.
     alice.send({ type: "say", text: "still here over wss" });

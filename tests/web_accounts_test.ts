@@ -9,7 +9,7 @@
 
 import assert from "@chat/assert";
 import type { Page } from "puppeteer-core";
-import { freePort, startTestServer, TestClient } from "./test_util.ts";
+import { startTestServer, TestClient } from "./test_util.ts";
 import { expectInLog, say, startBrowser, webUrl } from "./web_util.ts";
 
 const PASSWORD = "correct horse battery";
@@ -57,8 +57,6 @@ Deno.test("web: the login form registers and logs in to accounts, with clear err
     await using server = await startTestServer([
       "--host",
       "0.0.0.0",
-      "--http-port",
-      String(freePort()),
       "--db",
       `${dir}/chat.db`,
       "--login-free-attempts",

@@ -9,7 +9,7 @@
 
 import assert from "@chat/assert";
 import type { Page } from "puppeteer-core";
-import { freePort, startTcpProxy, startTestServer, TestClient } from "./test_util.ts";
+import { startTcpProxy, startTestServer, TestClient, type TestServer } from "./test_util.ts";
 import {
   countInLog,
   expectInLog,
@@ -30,26 +30,52 @@ async function sayAs(client: TestClient, text: string, room = "#lobby"): Promise
 const errorsOf = (page: Page) =>
   (page as Page & { errors: string[] }).errors.filter((e) => !/WebSocket|ERR_CONNECTION/.test(e));
 
-Deno.test("web: a dropped connection shows offline, resumes without gaps or duplicates, and sends what was typed once", async () => {
-  await using server = await startTestServer(["--http-port", String(freePort())]);
-  const direct = new URL(await webUrl(server));
-  await using proxy = startTcpProxy(Number(direct.port));
-  await using browser = await startBrowser();
-  await using bob = await TestClient.joinJson(server.port, "bob");
+/**
+ * alice's page behind a TCP proxy that the test can cut (the only way to drop
+ * one browser connection while the server stays up), bob (JSON) beside her,
+ * and a first line from bob she has seen.
+ */
+async function pageBehindProxy(server: TestServer, first: string) {
+  const proxy = startTcpProxy(Number(new URL(await webUrl(server)).port));
+  const browser = await startBrowser();
+  const bob = await TestClient.joinJson(server.port, "bob");
   const page = await browser.open(`http://127.0.0.1:${proxy.port}`);
   await login(page, "alice");
-  await sayAs(bob, "before the drop");
-  await expectInLog(page, "before the drop");
+  await sayAs(bob, first);
+  await expectInLog(page, first);
+  return {
+    proxy,
+    bob,
+    page,
+    /** Cuts alice's connection, and keeps it cut, until her page says it is offline. */
+    async drop() {
+      proxy.cut({ hold: true });
+      await page.waitForSelector("#banner:not([hidden])");
+    },
+    /** Lets her page back in and waits until it is online again. */
+    async restore() {
+      proxy.restore();
+      await page.waitForSelector("#banner", { hidden: true, timeout: 40_000 });
+    },
+    async [Symbol.asyncDispose]() {
+      await bob[Symbol.asyncDispose]();
+      await browser[Symbol.asyncDispose]();
+      await proxy[Symbol.asyncDispose]();
+    },
+  };
+}
 
-  proxy.cut({ hold: true });
-  await page.waitForSelector("#banner:not([hidden])");
+Deno.test("web: a dropped connection shows offline, resumes without gaps or duplicates, and sends what was typed once", async () => {
+  await using server = await startTestServer();
+  await using alice = await pageBehindProxy(server, "before the drop");
+  const { bob, page } = alice;
+  await alice.drop();
   assert.match(await page.$eval("#banner", (el) => el.textContent ?? ""), /Offline/);
   for (let i = 1; i <= 3; i++) await sayAs(bob, `while away ${i}`);
   await say(page, "typed while offline");
   await page.waitForSelector('[role="log"] .pending');
 
-  proxy.restore();
-  await page.waitForSelector("#banner", { hidden: true, timeout: 40_000 });
+  await alice.restore();
   for (let i = 1; i <= 3; i++) await expectInLog(page, `while away ${i}`);
   await bob.expectFrame((f) => f.type === "message" && f.text === "typed while offline");
   await sayAs(bob, "after the return");
@@ -65,7 +91,7 @@ Deno.test("web: a dropped connection shows offline, resumes without gaps or dupl
 });
 
 Deno.test("web: opening a room lands at the first unread message; Leave leaves", async () => {
-  await using server = await startTestServer(["--http-port", String(freePort())]);
+  await using server = await startTestServer();
   const url = await webUrl(server);
   await using browser = await startBrowser();
   await using bob = await TestClient.joinJson(server.port, "bob");
@@ -122,7 +148,7 @@ Deno.test("web: opening a room lands at the first unread message; Leave leaves",
 });
 
 Deno.test("web: notifications are asked for once; mentions and private messages notify and badge the title", async () => {
-  await using server = await startTestServer(["--http-port", String(freePort())]);
+  await using server = await startTestServer();
   const url = await webUrl(server);
   await using browser = await startBrowser();
   await using bob = await TestClient.joinJson(server.port, "bob");
@@ -192,8 +218,6 @@ const PNG =
 
 Deno.test("web: a pasted image and a dropped file are shared in the room; the others see them; --max-upload holds", async () => {
   await using server = await startTestServer([
-    "--http-port",
-    String(freePort()),
     "--max-upload",
     "4000",
   ]);
@@ -274,7 +298,7 @@ Deno.test("web: a pasted image and a dropped file are shared in the room; the ot
 });
 
 Deno.test("web: a phone's width: no sideways scrolling, rooms and members open as panels", async () => {
-  await using server = await startTestServer(["--http-port", String(freePort())]);
+  await using server = await startTestServer();
   const url = await webUrl(server);
   await using browser = await startBrowser();
   const page = await browser.open(url, { width: 390, height: 760 });
@@ -316,7 +340,7 @@ Deno.test("web: a phone's width: no sideways scrolling, rooms and members open a
 });
 
 Deno.test("web: follows prefers-color-scheme; emoji are drawn in colour; links open safely", async () => {
-  await using server = await startTestServer(["--http-port", String(freePort())]);
+  await using server = await startTestServer();
   const url = await webUrl(server);
   await using browser = await startBrowser();
   const page = await browser.open(url);
@@ -385,7 +409,7 @@ Deno.test("web: follows prefers-color-scheme; emoji are drawn in colour; links o
 });
 
 Deno.test("web: usable by keyboard alone", async () => {
-  await using server = await startTestServer(["--http-port", String(freePort())]);
+  await using server = await startTestServer();
   const url = await webUrl(server);
   await using browser = await startBrowser();
   await using bob = await TestClient.joinJson(server.port, "bob");
@@ -448,7 +472,7 @@ Deno.test("web: usable by keyboard alone", async () => {
 });
 
 Deno.test("web: /away, /whois, /search and invitations answer in the page, as in the terminal", async () => {
-  await using server = await startTestServer(["--http-port", String(freePort())]);
+  await using server = await startTestServer();
   const url = await webUrl(server);
   await using browser = await startBrowser();
   await using bob = await TestClient.joinJson(server.port, "bob");
@@ -475,24 +499,16 @@ Deno.test("web: /away, /whois, /search and invitations answer in the page, as in
 Deno.test("web: a resume past the replay limit shows no gap: the room pages its history back from the live end", async () => {
   // A small replay limit keeps the test light; the rule is the same at 10 000.
   await using server = await startTestServer(["--resume-replay", "300"]);
-  const direct = new URL(await webUrl(server));
-  await using proxy = startTcpProxy(Number(direct.port));
-  await using browser = await startBrowser();
-  await using bob = await TestClient.joinJson(server.port, "bob");
-  const page = await browser.open(`http://127.0.0.1:${proxy.port}`);
-  await login(page, "alice");
-  await sayAs(bob, "bulk 0");
-  await expectInLog(page, "bulk 0");
-  proxy.cut({ hold: true });
-  await page.waitForSelector("#banner:not([hidden])");
+  await using alice = await pageBehindProxy(server, "bulk 0");
+  const { bob, page } = alice;
+  await alice.drop();
   // More than the server replays on a resume (--resume-replay).
   const total = 400;
   for (let i = 1; i <= total; i++) {
     await bob.sendFrame({ type: "say", text: `bulk ${i}`, ref: i === total ? "last" : undefined });
   }
   await bob.expectFrame((f) => f.type === "ack" && f.ref === "last", 60_000);
-  proxy.restore();
-  await page.waitForSelector("#banner", { hidden: true, timeout: 40_000 });
+  await alice.restore();
   await expectInLog(page, "Too much was said while you were away");
   await expectInLog(page, `bulk ${total}`);
   // What the log holds is one unbroken run ending at the newest line.
