@@ -6,10 +6,12 @@
  */
 
 import assert from "@chat/assert";
+import net from "node:net";
+import tls from "node:tls";
 import { sniffRequestLine } from "../server/transports/tcp.ts";
 import { parseRequestHead } from "../server/transports/web_door.ts";
 import { wsFramesOf } from "../server/transports/websocket.ts";
-import { startTestServer, TestClient } from "./test_util.ts";
+import { freePort, startTestServer, TestClient } from "./test_util.ts";
 
 const encoder = new TextEncoder();
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -272,4 +274,44 @@ Deno.test("web door: limits: a slow head times out, relays per address, uploads 
   await late.send("latecomer");
   await late.lines.expect("! too many connections from 127.0.0.1");
   for (const ws of [one, two]) ws.close();
+});
+
+Deno.test("web door: an upgrade after a first request on the connection is told to open a new one", async () => {
+  await using server = await startTestServer();
+  const port = server.port;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let reply = "";
+  const buf = new Uint8Array(65536);
+  const readUntil = async (done: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!done() && Date.now() < deadline) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      reply += new TextDecoder().decode(buf.subarray(0, n));
+    }
+  };
+  await conn.write(encoder.encode(`GET /icon.svg HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+  await readUntil(() => reply.includes("</svg>"));
+  await conn.write(encoder.encode(upgrade(port)));
+  await readUntil(() => reply.includes("new connection\n"));
+  conn.close();
+  assert.match(reply, /^HTTP\/1.1 200 OK/);
+  assert.match(reply, /HTTP\/1.1 400 Bad Request[\s\S]*open the WebSocket on a new connection/);
+});
+
+Deno.test("web door: over TLS the nickname prompt waits for the handshake, so a slow one never spoils the answer", async () => {
+  await using server = await startTestServer(["--tls-port", String(freePort())]);
+  // A client whose TLS handshake starts well after the TCP connection was
+  // accepted (a slow link): the latency is the scenario, not a synchronisation.
+  const raw = net.connect(server.tlsPort!, "127.0.0.1");
+  await new Promise((resolve) => raw.once("connect", resolve));
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  const socket = tls.connect({ socket: raw, rejectUnauthorized: false });
+  await new Promise((resolve) => socket.once("secureConnect", resolve));
+  let reply = "";
+  socket.on("data", (chunk) => reply += chunk);
+  const closed = new Promise((resolve) => socket.on("close", resolve));
+  socket.write(`GET /icon.svg HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+  await closed;
+  assert.match(reply, /^HTTP\/1.1 200 OK/);
 });
