@@ -26,10 +26,18 @@ export type ClientFrame =
    * `notice`: send it as a notice (IRC's NOTICE: receivers never answer it
    * automatically, e.g. no away reply).
    */
-  | { type: "say"; text: string; room?: string; ref?: string; notice?: boolean }
-  | { type: "me"; text: string; room?: string; ref?: string }
+  | {
+    type: "say";
+    text: string;
+    room?: string;
+    ref?: string;
+    notice?: boolean;
+    /** Client-only tags to relay (see `ChatLine.tags`); set by the IRC gateway, not read from JSON. */
+    tags?: ClientTags;
+  }
+  | { type: "me"; text: string; room?: string; ref?: string; tags?: ClientTags }
   /** `notice` as on `say`. */
-  | { type: "msg"; to: string; text: string; ref?: string; notice?: boolean }
+  | { type: "msg"; to: string; text: string; ref?: string; notice?: boolean; tags?: ClientTags }
   /**
    * A line as a person typed it (the web client): `/command args` is parsed
    * by the command registry as a plain-text line is; other text is a `say`.
@@ -129,7 +137,20 @@ export interface ChatLine {
    * notice automatically (no away reply).
    */
   notice?: true;
+  /**
+   * Client-only tags the sender attached (IRCv3 message-tags: names start
+   * with `+`, e.g. `{"+draft/reply":"41"}`), relayed with live messages
+   * only: history does not keep them.
+   */
+  tags?: ClientTags;
 }
+
+/**
+ * IRCv3 client-only tags (https://ircv3.net/specs/extensions/message-tags):
+ * name (starting with `+`) to unescaped value (`""` for none). At most
+ * 4094 bytes on the wire, with their escaping.
+ */
+export type ClientTags = Record<string, string>;
 
 /** Frames the server sends. */
 // `id` and `room` are always sent by this server on message, action, private,

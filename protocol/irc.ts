@@ -17,6 +17,11 @@ export const IRC_LINE_BYTES = 512;
 /** Longest tag section, in bytes, counting the `@` and the trailing space (IRCv3 message-tags). */
 export const IRC_TAGS_BYTES = 8191;
 /**
+ * Longest tag section a client may send, in bytes, counting the `@` and the
+ * trailing space: 4094 bytes of tag data (IRCv3 message-tags, "Size limit").
+ */
+export const IRC_CLIENT_TAGS_BYTES = 4096;
+/**
  * Longest line the gateway reads, in bytes, without the CR LF: the tag
  * section plus the rest (what `LineReader` is given for IRC connections).
  */
@@ -109,6 +114,8 @@ export function escapeTagValue(value: string): string {
  * {@linkcode IRC_MAX_PARAMS} parameters are kept. Never throws.
  *
  * @param line the line
+ * @param maxTagsBytes longest tag section, with its `@` and trailing space
+ * (a server reading a client passes {@linkcode IRC_CLIENT_TAGS_BYTES})
  * @returns the message, or why the line is not one
  *
  * @example
@@ -119,7 +126,7 @@ export function escapeTagValue(value: string): string {
  * //   params: ["#dev", "hi there"] } }
  * ```
  */
-export function parseIrcLine(line: string): IrcParseResult {
+export function parseIrcLine(line: string, maxTagsBytes = IRC_TAGS_BYTES): IrcParseResult {
   let i = 0;
   const n = line.length;
   const skipSpaces = () => {
@@ -131,7 +138,7 @@ export function parseIrcLine(line: string): IrcParseResult {
   if (line[i] === "@") {
     let end = line.indexOf(" ", i);
     if (end === -1) end = n;
-    if (encoder.encode(line.slice(i, end)).length + 1 > IRC_TAGS_BYTES) {
+    if (encoder.encode(line.slice(i, end)).length + 1 > maxTagsBytes) {
       return { ok: false, problem: "tags_too_long" };
     }
     tags = Object.create(null) as Record<string, string>; // a key may be "__proto__"

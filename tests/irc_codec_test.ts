@@ -7,6 +7,7 @@ import fc from "fast-check";
 import {
   escapeTagValue,
   formatIrcLine,
+  IRC_CLIENT_TAGS_BYTES,
   ircLineBytes,
   type IrcMessage,
   parseIrcLine,
@@ -50,6 +51,13 @@ Deno.test("parseIrcLine() refuses what is not a message", () => {
   assert.deepEqual(parseIrcLine("PRIV-MSG x"), { ok: false, problem: "bad_command" });
   assert.deepEqual(parseIrcLine("12 x"), { ok: false, problem: "bad_command" });
   assert.deepEqual(parseIrcLine("@" + "a".repeat(9000) + " PING x"), {
+    ok: false,
+    problem: "tags_too_long",
+  });
+  // A client's tag section: at most 4094 bytes of data between "@" and " ".
+  const atLimit = "@+a=" + "x".repeat(4094 - 3) + " TAGMSG #a";
+  assert.equal(parseIrcLine(atLimit, IRC_CLIENT_TAGS_BYTES).ok, true);
+  assert.deepEqual(parseIrcLine("@+a=x" + atLimit.slice(4), IRC_CLIENT_TAGS_BYTES), {
     ok: false,
     problem: "tags_too_long",
   });

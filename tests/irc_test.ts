@@ -445,3 +445,75 @@ Deno.test("irc: a room that expired keeps its founder: whoever creates it again 
   await bob.send("MODE #owned +t");
   await bob.expect(/ 482 bob #owned :You're not channel operator/);
 });
+
+Deno.test("irc: client-only tags ride PRIVMSG to message-tags receivers (and JSON), TAGMSG reaches only them; 417 past 4094 bytes of tags", async () => {
+  await using server = await startIrcServer();
+  await using alice = await IrcTestClient.register(server.ircPort, "alice", [
+    "message-tags",
+    "echo-message",
+  ]);
+  await using bob = await IrcTestClient.register(server.ircPort, "bob", ["message-tags"]);
+  await using carol = await IrcTestClient.register(server.ircPort, "carol");
+  await using text = await TestClient.joinText(server.port, "tom");
+  await using json = await TestClient.joinJson(server.port, "jay");
+  for (const irc of [alice, bob, carol]) {
+    await irc.send("JOIN #tags");
+    await irc.expect(new RegExp(` 366 ${irc.nick} #tags `));
+  }
+  await text.send("/join #tags");
+  await json.sendFrame({ type: "join", room: "#tags" });
+  await carol.expect(/:jay!json@chat JOIN #tags$/);
+
+  // Only client-only tags (+name) are relayed, escaped again; server tags from a client are not.
+  await alice.send("@+draft/reply=41;+x=a\\sb\\:c;fizz=buzz PRIVMSG #tags :hi");
+  await alice.expect(
+    /^@msgid=(\d+);\+draft\/reply=41;\+x=a\\sb\\:c :alice!~alice@chat PRIVMSG #tags :hi$/,
+  );
+  await bob.expect(
+    /^@msgid=\d+;\+draft\/reply=41;\+x=a\\sb\\:c :alice!~alice@chat PRIVMSG #tags :hi$/,
+  );
+  await carol.expect(/^:alice!~alice@chat PRIVMSG #tags :hi$/);
+  await text.lines.expect("alice: hi");
+  const relayed = await json.expectFrame((f) => f.type === "message" && f.text === "hi");
+  assert.deepEqual(relayed.type === "message" && relayed.tags, {
+    "+draft/reply": "41",
+    "+x": "a b;c",
+  });
+  // Private messages carry them too.
+  await alice.send("@+draft/react=👍 PRIVMSG bob :ok");
+  await bob.expect(/^@msgid=\d+;\+draft\/react=👍 :alice!~alice@chat PRIVMSG bob :ok$/);
+
+  // TAGMSG: to the message-tags receivers only, echoed with echo-message, same msgid.
+  await alice.send("@+typing=active TAGMSG #tags");
+  const echo = await alice.expect(
+    /^@msgid=(t\d+);\+typing=active :alice!~alice@chat TAGMSG #tags$/,
+  );
+  const relay = await bob.expect(/ TAGMSG #tags$/);
+  assert.equal(relay, echo);
+  await alice.send("@+typing=done TAGMSG carol");
+  await alice.send("PRIVMSG #tags :after");
+  await carol.expect(/PRIVMSG #tags :after$/);
+  await text.lines.expect("alice: after");
+  await json.expectFrame((f) => f.type === "message" && f.text === "after");
+  for (const seen of [carol.client.lines.seen, text.lines.seen]) {
+    assert.ok(!seen.some((l) => l.includes("TAGMSG") || l.includes("typing")), seen.join("\n"));
+  }
+  assert.ok(!json.lines.seen.some((l) => l.includes("typing")));
+
+  // History keeps the message, not its tags.
+  await json.sendFrame({ type: "history", room: "#tags" });
+  const old = await json.expectFrame((f) => f.type === "message" && f.history === true);
+  assert.equal(old.type === "message" && old.tags, undefined);
+
+  // Limits: 4094 bytes of tag data pass; one more is 417 and nothing is relayed.
+  await alice.send(`@foo=bar;+big=${"a".repeat(4081)} TAGMSG #tags`);
+  await bob.expect((l) => l.includes(`+big=${"a".repeat(4081)} `) && l.endsWith("TAGMSG #tags"));
+  await alice.send(`@foo=bar;+big=${"a".repeat(4082)} TAGMSG #tags`);
+  await alice.expect(/^:chat 417 alice :Input line was too long$/);
+  // A PRIVMSG that cannot be relayed in one 512-byte line with its source is refused, not cut.
+  await alice.send(`PRIVMSG #tags :${"b".repeat(496)}`);
+  await alice.expect(/^:chat 417 alice :Input line was too long$/);
+  await alice.send("PRIVMSG #tags :end");
+  await bob.expect(/PRIVMSG #tags :end$/);
+  assert.ok(!bob.client.lines.seen.some((l) => l.includes("a".repeat(4082)) || l.includes("bbbb")));
+});

@@ -8,6 +8,7 @@
 
 import {
   type ClientFrame,
+  type ClientTags,
   commandHelp,
   JOIN_HISTORY,
   MAX_AWAY_LENGTH,
@@ -127,7 +128,7 @@ function targetRoom(session: Session, name: string | undefined, mustBeIn: boolea
 function roomMessage(kind: "message" | "action") {
   return (
     session: Session,
-    frame: { text: string; room?: string; ref?: string; notice?: boolean },
+    frame: { text: string; room?: string; ref?: string; notice?: boolean; tags?: ClientTags },
   ) => {
     if (!acceptRef(session, frame.ref)) return;
     const room = targetRoom(session, frame.room, true);
@@ -141,6 +142,7 @@ function roomMessage(kind: "message" | "action") {
       text,
       ...(frame.ref !== undefined ? { ref: frame.ref } : {}),
       ...(kind === "message" && frame.notice ? { notice: true } : {}),
+      ...(frame.tags ? { tags: frame.tags } : {}),
     });
   };
 }
@@ -151,6 +153,7 @@ function privateMessage(
   raw: string,
   ref: string | undefined,
   notice = false,
+  tags?: ClientTags,
 ): void {
   if (!acceptRef(session, ref)) return;
   const target = session.hub.find(to);
@@ -168,6 +171,7 @@ function privateMessage(
     text,
     ...(ref !== undefined ? { ref } : {}),
     ...(notice ? { notice: true } : {}),
+    ...(tags ? { tags } : {}),
   });
   // An away user's message answers the first private message from each
   // sender; never a notice (RFC 2812 §3.3.2: no automatic reply to a NOTICE).
@@ -342,7 +346,7 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     handleFrame(session, inner);
   },
   msg(session, frame) {
-    privateMessage(session, frame.to, frame.text, frame.ref, frame.notice === true);
+    privateMessage(session, frame.to, frame.text, frame.ref, frame.notice === true, frame.tags);
   },
   reply(session, frame) {
     const to = session.lastPrivateFrom;

@@ -11,6 +11,7 @@ import {
   checkNick,
   DEFAULT_TEXT_LIMITS,
   describeNickProblem,
+  type ClientTags,
   type ErrorCode,
   isRoomName,
   LOBBY,
@@ -137,6 +138,8 @@ export interface Draft {
   ref?: string;
   /** A notice (IRC's NOTICE; see `ChatLine.notice`). */
   notice?: boolean;
+  /** Client-only tags, relayed live and not stored (see `ChatLine.tags`). */
+  tags?: ClientTags;
 }
 
 /** A message waiting to be committed, then delivered and acknowledged. */
@@ -145,6 +148,8 @@ interface PendingMessage {
   record: StoredMessage;
   sender: Session;
   ref: string | undefined;
+  /** Client-only tags: on the live frames, not in the store. */
+  tags?: ClientTags;
 }
 
 /** A room notice (join, leave, topic) waiting to be delivered in order. */
@@ -771,7 +776,11 @@ export class Hub {
       text: draft.text,
       ...(draft.notice ? { notice: true } : {}),
     };
-    this.#pending.push({ kind: "message", record, sender, ref: draft.ref });
+    this.#pending.push(
+      draft.tags
+        ? { kind: "message", record, sender, ref: draft.ref, tags: draft.tags }
+        : { kind: "message", record, sender, ref: draft.ref },
+    );
     this.#schedule();
     return record.id;
   }
@@ -897,7 +906,7 @@ export class Hub {
   #deliverRun(key: string, run: Pending[]): void {
     const room = this.#rooms.get(key);
     const outs = run.map((p) =>
-      new Outbound(p.kind === "message" ? this.frameOf(p.record) : p.frame, key)
+      new Outbound(p.kind === "message" ? this.#liveFrame(p) : p.frame, key)
     );
     const excepted = new Set<Session>();
     for (const p of run) {
@@ -926,8 +935,16 @@ export class Hub {
     }
   }
 
-  #deliverPrivate({ record, sender, ref }: PendingMessage): void {
-    const frame = this.frameOf(record);
+  /** A message's frame as delivered live: with its client-only tags, if any. */
+  #liveFrame(p: PendingMessage): ServerFrame {
+    const frame = this.frameOf(p.record);
+    if (p.tags) (frame as Extract<ServerFrame, { type: "message" }>).tags = p.tags;
+    return frame;
+  }
+
+  #deliverPrivate(p: PendingMessage): void {
+    const { record, sender, ref } = p;
+    const frame = this.#liveFrame(p);
     const target = this.find(record.to ?? "");
     // Every connection of the recipient's account gets it, and the sender's
     // other connections get a copy of what was sent.

@@ -16,8 +16,11 @@
 
 import {
   type ClientFrame,
+  type ClientTags,
   type ErrorCode,
+  escapeTagValue,
   formatIrcLine,
+  IRC_CLIENT_TAGS_BYTES,
   IRC_LINE_BYTES,
   type IrcMessage,
   JOIN_HISTORY,
@@ -84,6 +87,8 @@ export class IrcGateway {
   readonly createdAt: number = Date.now();
   /** The message of the day. */
   readonly motd: readonly string[];
+  /** TAGMSGs relayed so far: their msgids are `t1`, `t2`… (chat messages have numbers). */
+  tagMessages = 0;
   readonly #renderers = new Map<number, IrcRenderer>();
   readonly #clients = new WeakMap<Session, IrcClient>();
   // Usernames of IRC users by nickname key, for the source of lines about
@@ -265,6 +270,7 @@ export class IrcRenderer implements FrameRenderer {
         if (this.#bits & TAG_MSGID && frame.id !== undefined) {
           tags.push(`msgid=${k === 0 ? frame.id : `${frame.id}.${k}`}`);
         }
+        if (this.#bits & TAG_MSGID && frame.tags) tags.push(clientTagItems(frame.tags));
         k++;
         out += (tags.length ? `@${tags.join(";")} ` : "") + head +
           (action ? `\x01ACTION ${piece}\x01` : piece) + CRLF;
@@ -279,6 +285,30 @@ export class IrcRenderer implements FrameRenderer {
   }
 }
 
+/** Client-only tags as the items of a tag section: `+a=1;+b` (values escaped). */
+function clientTagItems(tags: ClientTags): string {
+  return Object.entries(tags).map(([k, v]) => v === "" ? k : `${k}=${escapeTagValue(v)}`).join(
+    ";",
+  );
+}
+
+/** A client-only tag's name: `+`, an optional vendor (`example.com/`), letters, digits, `-`. */
+const CLIENT_TAG = /^\+(?:[A-Za-z0-9.-]+\/)?[A-Za-z0-9-]+$/;
+
+/**
+ * The client-only tags of a line (IRCv3 message-tags): those whose names
+ * start with `+`; other tags from a client are never relayed.
+ */
+function clientTagsOf(tags: Record<string, string> | undefined): ClientTags | undefined {
+  if (!tags) return undefined;
+  let out: ClientTags | undefined;
+  for (const [k, v] of Object.entries(tags)) {
+    // A NUL has no escape in message-tags: such a tag cannot be relayed.
+    if (CLIENT_TAG.test(k) && !v.includes("\0")) (out ??= {})[k] = v;
+  }
+  return out;
+}
+
 /** `quit` with `bye` → `Quit: bye`; other reasons as they are. */
 function quitReason(reason: string, message: string | undefined): string {
   if (reason === "quit") return message ? `Quit: ${message}` : "Quit";
@@ -291,6 +321,7 @@ interface PendingEcho {
   room: string;
   text: string;
   notice: boolean;
+  tags: ClientTags | undefined;
 }
 
 /** The command being handled, for turning the core's errors into numerics. */
@@ -346,6 +377,7 @@ export class IrcClient implements LineHandler, Transport {
   #echoes = new Map<string, PendingEcho>();
   #echoSeq = 0;
   #errors = 0; // error frames seen: tells whether the core refused a frame
+  #tags: Record<string, string> | undefined; // the tags of the line being handled
   #password: string | undefined; // from PASS, used at registration
   #sasl: string | undefined; // SASL PLAIN payload so far (base64), while one is in progress
   #loggingIn = false; // a login runs: its errors become 904 / 464, not FAIL lines
@@ -420,12 +452,13 @@ export class IrcClient implements LineHandler, Transport {
 
   /** @inheritdoc */
   receiveLine(line: string): void {
-    const parsed = parseIrcLine(line);
+    const parsed = parseIrcLine(line, IRC_CLIENT_TAGS_BYTES);
     if (!parsed.ok) {
       if (parsed.problem === "tags_too_long") this.#num("417", ["Input line was too long"]);
       return; // empty lines and junk are ignored, as IRC servers do
     }
     const { command, params } = parsed.message;
+    this.#tags = parsed.message.tags;
     if (this.session.state !== "active" && !PRE_REGISTRATION.has(command)) {
       this.#num("451", ["You have not registered"]);
       return;
@@ -439,6 +472,7 @@ export class IrcClient implements LineHandler, Transport {
       handler(this, params);
     } finally {
       this.#context = undefined;
+      this.#tags = undefined;
     }
   }
 
@@ -544,6 +578,7 @@ export class IrcClient implements LineHandler, Transport {
           text: echo.text,
           ts: frame.ts,
           ...(echo.notice ? { notice: true as const } : {}),
+          ...(echo.tags ? { tags: echo.tags } : {}),
         }));
         return;
       }
@@ -1041,15 +1076,31 @@ export class IrcClient implements LineHandler, Transport {
       text = m[1] ?? "";
     }
     const hub = this.#gateway.hub;
+    const tags = clientTagsOf(this.#tags);
+    const head = `:${this.#gateway.source(this.nick)} ${command} `;
     for (const target of params[0]!.split(",").slice(0, 4)) {
       if (target === "") continue;
+      // What cannot be relayed in one line once the sender's source is added
+      // is refused, not truncated or split (as ergo does; message-tags'
+      // length tests accept either).
+      if (encoder.encode(`${head}${target} :${params[1]}`).length > IRC_LINE_BYTES - 2) {
+        this.#num("417", ["Input line was too long"]);
+        continue;
+      }
       const ctx: Context = { command: "PRIVMSG", target, ...(notice ? { quiet: true } : {}) };
       if (target.startsWith("#")) {
         const ref = String(++this.#echoSeq);
         const room = hub.room(target);
         const frame: ClientFrame = kind === "say"
-          ? { type: "say", room: target, text, ref, ...(notice ? { notice } : {}) }
-          : { type: "me", room: target, text, ref };
+          ? {
+            type: "say",
+            room: target,
+            text,
+            ref,
+            ...(notice ? { notice } : {}),
+            ...(tags ? { tags } : {}),
+          }
+          : { type: "me", room: target, text, ref, ...(tags ? { tags } : {}) };
         const before = this.#errors;
         this.#frame(frame, ctx);
         if (this.#errors === before && room && this.caps.has("echo-message")) {
@@ -1061,6 +1112,7 @@ export class IrcClient implements LineHandler, Transport {
             room: room.name,
             text: cleanForEcho(text),
             notice: notice && kind === "say",
+            tags,
           });
         }
         continue;
@@ -1070,8 +1122,57 @@ export class IrcClient implements LineHandler, Transport {
         to: target,
         text: kind === "me" ? `* ${text}` : text,
         ...(notice && kind === "say" ? { notice } : {}),
+        ...(tags ? { tags } : {}),
       }, ctx);
     }
+  }
+
+  /**
+   * TAGMSG target (IRCv3 message-tags): client-only tags alone, such as
+   * `+typing`, relayed to the IRC users of the room (or the person) who
+   * negotiated `message-tags`, and echoed with `echo-message`; nobody else
+   * gets anything (no other transport has a form for it, and nothing is
+   * stored). Membership and mutes apply as for PRIVMSG.
+   */
+  tagmsg(params: string[]): void {
+    const target = params[0];
+    if (!target) return this.#num("461", ["TAGMSG", "Not enough parameters"]);
+    const tags = clientTagsOf(this.#tags);
+    if (!tags) return; // nothing a receiver could use
+    const g = this.#gateway;
+    const hub = g.hub;
+    let receivers: Iterable<Session>;
+    let name: string;
+    if (target.startsWith("#")) {
+      const room = hub.room(target);
+      if (!room) return this.#num("403", [target, "No such channel"]);
+      if (!room.has(this.session) || hub.moderation.isMuted(this.session, room)) {
+        return this.#num("404", [room.name, "Cannot send to channel"]);
+      }
+      receivers = room.members();
+      name = room.name;
+    } else {
+      const person = hub.find(target);
+      if (!person) return this.#num("401", [target, "No such nick/channel"]);
+      receivers = hub.personOf(person);
+      name = person.nick!;
+    }
+    const msgid = `t${++g.tagMessages}`;
+    const rest = ` :${g.source(this.nick)} TAGMSG ${name}${CRLF}`;
+    const plain = encoder.encode(`@msgid=${msgid};${clientTagItems(tags)}${rest}`);
+    let timed: Uint8Array | undefined;
+    const lineFor = (client: IrcClient) =>
+      client.caps.has("server-time")
+        ? timed ??= encoder.encode(
+          `@time=${isoTime(Date.now())};msgid=${msgid};${clientTagItems(tags)}${rest}`,
+        )
+        : plain;
+    for (const member of receivers) {
+      if (member === this.session) continue;
+      const client = g.clientOf(member);
+      if (client?.caps.has("message-tags")) client.send(lineFor(client));
+    }
+    if (this.caps.has("echo-message") && this.caps.has("message-tags")) this.send(lineFor(this));
   }
 
   /** TOPIC #room [text]. */
@@ -1434,6 +1535,7 @@ const COMMANDS: Record<string, Command> = {
   PART: (c, p) => c.part(p),
   PRIVMSG: (c, p) => c.message(p, false),
   NOTICE: (c, p) => c.message(p, true),
+  TAGMSG: (c, p) => c.tagmsg(p),
   TOPIC: (c, p) => c.topic(p),
   NAMES: (c, p) => c.namesCommand(p),
   LIST: (c, p) => c.list(p),
