@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ClientFrame, CommandHelp } from "./frames.ts";
+import type { ClientFrame, CommandHelp, RoomMode } from "./frames.ts";
 import { MAX_HISTORY_PAGE } from "./limits.ts";
 import { isRoomName, normalizeRoom } from "./text.ts";
 
@@ -72,7 +72,7 @@ function oneWord<T extends "unban" | "serverunban" | "op" | "deop" | "unmute">(
     /^\S+$/.test(args) ? ({ type, [field]: args } as unknown as ClientFrame) : undefined;
 }
 
-function onOff(mode: "topic_lock" | "invite_only") {
+function onOff(mode: RoomMode) {
   return (args: string): ClientFrame | undefined => {
     const word = args.toLowerCase();
     return word === "on" || word === "off" ? { type: "mode", mode, on: word === "on" } : undefined;
@@ -306,6 +306,12 @@ export const COMMANDS: readonly Command[] = [
     args: "on|off",
     summary: "only invited users may join the current room (room operators)",
     parse: onOff("invite_only"),
+  },
+  {
+    name: "secret",
+    args: "on|off",
+    summary: "hide the current room from those outside it (room operators)",
+    parse: onOff("secret"),
   },
   {
     name: "serverban",

@@ -90,11 +90,15 @@ export type ClientFrame =
   | { type: "op"; nick: string; room?: string }
   | { type: "deop"; nick: string; room?: string }
   | { type: "invite"; nick: string; room?: string }
-  /** Sets a room mode: `topic_lock` (only operators set the topic) or `invite_only`. */
+  /**
+   * Sets a room mode: `topic_lock` (only operators set the topic),
+   * `invite_only`, or `secret` (hidden from non-members' `rooms`, `who` and
+   * `whois`; IRC's `+s`).
+   */
   | { type: "mode"; mode: RoomMode; on: boolean; room?: string };
 
 /** Room modes a room operator can set with the `mode` frame. */
-export type RoomMode = "topic_lock" | "invite_only";
+export type RoomMode = "topic_lock" | "invite_only" | "secret";
 
 /** What a `moderation` frame reports. */
 export type ModerationAction =
@@ -109,7 +113,9 @@ export type ModerationAction =
   | "topic_lock"
   | "topic_unlock"
   | "invite_only"
-  | "invite_open";
+  | "invite_open"
+  | "secret"
+  | "public";
 
 /** One entry of the `help` frame. */
 export interface CommandHelp {

@@ -220,6 +220,10 @@ function formatModeration(frame: Extract<ServerFrame, { type: "moderation" }>): 
       return `* ${frame.by} made ${where} invite-only`;
     case "invite_open":
       return `* ${frame.by} opened ${where} to everyone`;
+    case "secret":
+      return `* ${frame.by} made ${where} secret`;
+    case "public":
+      return `* ${frame.by} made ${where} public`;
     default:
       return `* ${frame.target} ${
         MODERATION_VERBS[frame.action]

@@ -517,3 +517,53 @@ Deno.test("irc: client-only tags ride PRIVMSG to message-tags receivers (and JSO
   await bob.expect(/PRIVMSG #tags :end$/);
   assert.ok(!bob.client.lines.seen.some((l) => l.includes("a".repeat(4082)) || l.includes("bbbb")));
 });
+
+Deno.test("irc: a secret room (+s, /secret) is hidden from those outside it: LIST, NAMES, WHO, WHOIS, /rooms, who; NAMES of several rooms", async () => {
+  await using server = await startIrcServer();
+  await using alice = await IrcTestClient.register(server.ircPort, "alice");
+  await using bob = await IrcTestClient.register(server.ircPort, "bob");
+  await using text = await TestClient.joinText(server.port, "tom");
+  await using json = await TestClient.joinJson(server.port, "jay");
+  await alice.send("JOIN #hidden");
+  await alice.expect(/ 366 alice #hidden /);
+  await alice.send("JOIN #open");
+  await alice.expect(/ 366 alice #open /);
+  await alice.send("MODE #hidden +s");
+  await alice.expect(/^:alice!~alice@chat MODE #hidden \+s$/);
+  await alice.send("MODE #hidden");
+  await alice.expect(/ 324 alice #hidden \+ns$/);
+  await alice.send("NAMES #hidden,#open");
+  await alice.expect(/^:chat 353 alice @ #hidden :@alice$/);
+  await alice.expect(/^:chat 353 alice = #open :@alice$/);
+  await alice.expect(/^:chat 366 alice #hidden,#open :End of \/NAMES list$/);
+
+  // Outside: nothing of it.
+  await bob.send("LIST");
+  await bob.expect(/ 322 bob #open 1 /);
+  await bob.expect(/ 323 bob /);
+  await bob.send("NAMES #hidden");
+  await bob.expect(/^:chat 366 bob #hidden :End of \/NAMES list$/);
+  await bob.send("WHO #hidden");
+  await bob.expect(/ 315 bob #hidden /);
+  await bob.send("WHOIS alice");
+  await bob.expect(/^:chat 319 bob alice :#open$/);
+  for (const seen of [bob.client.lines.seen]) {
+    assert.ok(!seen.some((l) => / 35[23] .*#hidden/.test(l) || / 322 .*#hidden/.test(l)));
+  }
+  await text.send("/rooms");
+  await text.lines.expect(/^\* rooms \(2\):$/); // #lobby and #open
+  await json.sendFrame({ type: "who", room: "#hidden" });
+  await json.expectFrame((f) => f.type === "error" && f.code === "no_such_room");
+
+  // Inside, it is a room like any other; /secret off opens it again.
+  await text.send("/join #hidden");
+  await text.lines.expect(/now talking in #hidden/);
+  await text.send("/rooms");
+  await text.lines.expect(/^\* rooms \(3\):$/);
+  await text.send("/secret off");
+  await text.lines.expect("! only operators of #hidden may do that");
+  await alice.send("MODE #hidden -s");
+  await text.lines.expect("* alice made #hidden public");
+  await bob.send("NAMES #hidden");
+  await bob.expect(/^:chat 353 bob = #hidden :/);
+});

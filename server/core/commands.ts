@@ -114,7 +114,8 @@ function targetRoom(session: Session, name: string | undefined, mustBeIn: boolea
     return session.current;
   }
   const room = session.hub.room(name);
-  if (!room) {
+  // A secret room is not there for those outside it.
+  if (!room || session.hub.moderation.hiddenFrom(room, session)) {
     session.error("no_such_room", `there is no room ${quoteValue(normalizeRoom(name))}`);
     return undefined;
   }
@@ -383,7 +384,8 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     session.leaveRoom(room, "part", true, reason);
   },
   rooms(session) {
-    session.reply(roomPages(session.hub.rooms()));
+    const moderation = session.hub.moderation;
+    session.reply(roomPages(session.hub.rooms().filter((r) => !moderation.hiddenFrom(r, session))));
   },
   topic(session, frame) {
     const room = targetRoom(session, frame.room, frame.text !== undefined);
@@ -443,7 +445,10 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     session.send({
       type: "whois",
       nick: target.nick!,
-      rooms: [...target.rooms.values()].map((r) => r.name),
+      rooms: [...target.rooms.values()].filter((r) =>
+        !session.hub.moderation.hiddenFrom(r, session)
+      )
+        .map((r) => r.name),
       connected: target.connectedAt,
       idle: Math.max(0, Date.now() - target.lastActive),
       ...(target.away !== undefined ? { away: target.away } : {}),
@@ -559,8 +564,8 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     if (room) session.hub.moderation.invite(session, room, frame.nick);
   },
   mode(session, frame) {
-    if (frame.mode !== "topic_lock" && frame.mode !== "invite_only") {
-      session.error("bad_frame", 'field "mode" must be "topic_lock" or "invite_only"');
+    if (frame.mode !== "topic_lock" && frame.mode !== "invite_only" && frame.mode !== "secret") {
+      session.error("bad_frame", 'field "mode" must be "topic_lock", "invite_only" or "secret"');
       return;
     }
     const room = targetRoom(session, frame.room, false);

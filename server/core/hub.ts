@@ -9,9 +9,9 @@
 import { createHash } from "node:crypto";
 import {
   checkNick,
+  type ClientTags,
   DEFAULT_TEXT_LIMITS,
   describeNickProblem,
-  type ClientTags,
   type ErrorCode,
   isRoomName,
   LOBBY,

@@ -19,6 +19,7 @@ import {
   nickKey,
   normalizeNick,
   quoteValue,
+  type RoomMode,
   sanitizeText,
 } from "../../protocol/mod.ts";
 import type { BanRecord, RoomSettings } from "../store/store.ts";
@@ -90,7 +91,14 @@ export class Moderation {
    */
   settings(room: Room): RoomSettings {
     return this.#settings.get(room.key) ??
-      { room: room.key, founder: null, topicLock: false, inviteOnly: false, ops: [] };
+      {
+        room: room.key,
+        founder: null,
+        topicLock: false,
+        inviteOnly: false,
+        secret: false,
+        ops: [],
+      };
   }
 
   /**
@@ -110,6 +118,17 @@ export class Moderation {
     this.#creators.set(room, creator);
     if (creator.account === undefined) return;
     this.#save({ ...this.settings(room), founder: creator.account });
+  }
+
+  /**
+   * Whether a room is hidden from a session: it is secret and the session
+   * is neither in it nor a server operator.
+   *
+   * @param room the room
+   * @param session who looks
+   */
+  hiddenFrom(room: Room, session: Session): boolean {
+    return !session.operator && !room.has(session) && this.#settings.get(room.key)?.secret === true;
   }
 
   /**
@@ -409,15 +428,23 @@ export class Moderation {
    *
    * @param actor who
    * @param room the room
-   * @param mode `topic_lock` or `invite_only`
+   * @param mode `topic_lock`, `invite_only` or `secret`
    * @param on set or clear
    */
-  setMode(actor: Session, room: Room, mode: "topic_lock" | "invite_only", on: boolean): void {
+  setMode(actor: Session, room: Room, mode: RoomMode, on: boolean): void {
     const s = this.settings(room);
-    this.#save(mode === "topic_lock" ? { ...s, topicLock: on } : { ...s, inviteOnly: on });
+    this.#save(
+      mode === "topic_lock"
+        ? { ...s, topicLock: on }
+        : mode === "invite_only"
+        ? { ...s, inviteOnly: on }
+        : { ...s, secret: on },
+    );
     const action: ModerationAction = mode === "topic_lock"
       ? (on ? "topic_lock" : "topic_unlock")
-      : (on ? "invite_only" : "invite_open");
+      : mode === "invite_only"
+      ? (on ? "invite_only" : "invite_open")
+      : (on ? "secret" : "public");
     this.#announce(actor, room, action, room.name, "");
   }
 

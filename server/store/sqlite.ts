@@ -155,6 +155,10 @@ ALTER TABLE messages ADD COLUMN notice INTEGER NOT NULL DEFAULT 0;
   `
 DROP TRIGGER messages_fts_insert;
 `,
+  // 8: secret rooms (IRC's +s), hidden from those outside them.
+  `
+ALTER TABLE room_settings ADD COLUMN secret INTEGER NOT NULL DEFAULT 0;
+`,
 ];
 
 /** Tables of schema version 1: an unmarked file holding exactly these is a chat database from before versioning. */
@@ -702,12 +706,15 @@ export class SqliteStore implements Store {
       list.push(String(row.account));
       ops.set(String(row.room), list);
     }
-    return this.#db.prepare("SELECT room, founder, topic_lock, invite_only FROM room_settings")
+    return this.#db.prepare(
+      "SELECT room, founder, topic_lock, invite_only, secret FROM room_settings",
+    )
       .all().map((row) => ({
         room: String(row.room),
         founder: (row.founder as string | null) ?? null,
         topicLock: Number(row.topic_lock) !== 0,
         inviteOnly: Number(row.invite_only) !== 0,
+        secret: Number(row.secret) !== 0,
         ops: ops.get(String(row.room)) ?? [],
       }));
   }
@@ -716,8 +723,9 @@ export class SqliteStore implements Store {
   saveRoomSettings(s: RoomSettings): void {
     this.#transaction(() => {
       this.#db.prepare(
-        "INSERT OR REPLACE INTO room_settings (room, founder, topic_lock, invite_only) VALUES (?, ?, ?, ?)",
-      ).run(s.room, s.founder, s.topicLock ? 1 : 0, s.inviteOnly ? 1 : 0);
+        "INSERT OR REPLACE INTO room_settings (room, founder, topic_lock, invite_only, secret) " +
+          "VALUES (?, ?, ?, ?, ?)",
+      ).run(s.room, s.founder, s.topicLock ? 1 : 0, s.inviteOnly ? 1 : 0, s.secret ? 1 : 0);
       this.#db.prepare("DELETE FROM room_ops WHERE room = ?").run(s.room);
       const insert = this.#db.prepare(
         "INSERT OR IGNORE INTO room_ops (room, account) VALUES (?, ?)",

@@ -153,6 +153,8 @@ export interface RoomSettings {
   topicLock: boolean;
   /** Only invited users (and operators) may join. */
   inviteOnly: boolean;
+  /** Hidden from those outside it (room lists, `who`, `whois`; IRC's `+s`). */
+  secret: boolean;
   /** Account keys of the room's operators (the founder is implied). */
   ops: string[];
 }

@@ -334,6 +334,9 @@ interface Context {
   quiet?: boolean;
 }
 
+/** Most rooms one NAMES lists (`TARGMAX`). */
+const IRC_NAMES_TARGETS = 10;
+
 /**
  * Most messages one CHATHISTORY request returns (`CHATHISTORY=` in
  * ISUPPORT): a reply goes out at once, so it must fit the send queue.
@@ -680,6 +683,8 @@ export class IrcClient implements LineHandler, Transport {
       topic_unlock: "-t",
       invite_only: "+i",
       invite_open: "-i",
+      secret: "+s",
+      public: "-s",
     };
     if (frame.action === "kick") {
       this.#raw(formatIrcLine({
@@ -967,19 +972,19 @@ export class IrcClient implements LineHandler, Transport {
     this.#num("001", [`Welcome to the ${hub.name} IRC gateway, ${g.source(this.nick)}`]);
     this.#num("002", [`Your host is ${g.serverName}, running version chat-${g.version}`]);
     this.#num("003", [`This server was created ${new Date(g.createdAt).toUTCString()}`]);
-    this.#num("004", [g.serverName, `chat-${g.version}`, "i", "bint"], false);
+    this.#num("004", [g.serverName, `chat-${g.version}`, "i", "binst"], false);
     const tokens = [
       "AWAYLEN=300",
       "CASEMAPPING=rfc8265",
       `CHANLIMIT=#:${MAX_JOINED_ROOMS}`,
-      "CHANMODES=b,,,int",
+      "CHANMODES=b,,,inst",
       "CHANNELLEN=33",
       "CHANTYPES=#",
       `CHATHISTORY=${IRC_CHATHISTORY_MAX}`,
       `NETWORK=${hub.name}`,
       `NICKLEN=${MAX_NICK_LENGTH}`,
       "PREFIX=(o)@",
-      "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1",
+      `TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,TAGMSG:1,NAMES:${IRC_NAMES_TARGETS},WHOIS:1`,
       `TOPICLEN=${MAX_TOPIC_LENGTH}`,
       "UTF8ONLY",
     ];
@@ -1196,7 +1201,8 @@ export class IrcClient implements LineHandler, Transport {
     }
   }
 
-  #names(room: Room): void {
+  /** 353 lines for a room's members, then 366 (unless `end` is false: NAMES of several rooms). */
+  #names(room: Room, end = true): void {
     const moderation = this.#gateway.hub.moderation;
     const nicks = [...room.members()].sort((a, b) =>
       a.nick!.localeCompare(b.nick!, undefined, { sensitivity: "base" })
@@ -1204,7 +1210,9 @@ export class IrcClient implements LineHandler, Transport {
       (moderation.isRoomOp(m, room) ? "@" : "") +
       (this.caps.has("userhost-in-names") ? this.#gateway.source(m.nick!) : m.nick!)
     );
-    const head = `:${this.#gateway.serverName} 353 ${this.nick} = ${room.name} :`;
+    // RFC 2812 §5.1: "@" marks a secret channel, "=" a public one.
+    const symbol = moderation.settings(room).secret ? "@" : "=";
+    const head = `:${this.#gateway.serverName} 353 ${this.nick} ${symbol} ${room.name} :`;
     const budget = IRC_LINE_BYTES - 2 - encoder.encode(head).length;
     let line = "";
     for (const nick of nicks) {
@@ -1215,25 +1223,41 @@ export class IrcClient implements LineHandler, Transport {
       line = line === "" ? nick : line + " " + nick;
     }
     if (line !== "") this.#raw(head + line);
-    this.#num("366", [room.name, "End of /NAMES list"]);
+    if (end) this.#num("366", [room.name, "End of /NAMES list"]);
   }
 
-  /** NAMES [#room,…]. */
+  /**
+   * NAMES [#room,…]: the members of each room (at most `TARGMAX` NAMES
+   * rooms), then one 366 naming the list as asked (Modern IRC).
+   */
   namesCommand(params: string[]): void {
     if (!params[0]) return this.#num("366", ["*", "End of /NAMES list"]);
-    for (const name of params[0].split(",")) {
+    const names = params[0].split(",").filter((n) => n !== "");
+    const visible = (name: string) => {
       const room = this.#gateway.hub.room(name);
-      if (room) this.#names(room);
-      else this.#num("366", [name, "End of /NAMES list"]);
+      return room && !this.#gateway.hub.moderation.hiddenFrom(room, this.session)
+        ? room
+        : undefined;
+    };
+    if (names.length === 1) {
+      const room = visible(names[0]!);
+      if (room) return this.#names(room);
     }
+    for (const name of names.slice(0, IRC_NAMES_TARGETS)) {
+      const room = visible(name);
+      if (room) this.#names(room, false);
+    }
+    this.#num("366", [params[0], "End of /NAMES list"]);
   }
 
   /** LIST: every room with its member count and topic. */
   list(params: string[]): void {
     const only = params[0]?.split(",").map((n) => n.toLowerCase());
     this.#num("321", ["Channel", "Users  Name"]);
+    const moderation = this.#gateway.hub.moderation;
     for (const room of this.#gateway.hub.rooms()) {
       if (only && !only.includes(room.key)) continue;
+      if (moderation.hiddenFrom(room, this.session)) continue;
       this.#num("322", [room.name, String(room.size), room.topic]);
     }
     this.#num("323", ["End of /LIST"]);
@@ -1260,10 +1284,13 @@ export class IrcClient implements LineHandler, Transport {
     const hub = this.#gateway.hub;
     if (mask.startsWith("#")) {
       const room = hub.room(mask);
-      for (const member of room?.members() ?? []) this.#whoLine(room!.name, member);
+      const shown = room && !hub.moderation.hiddenFrom(room, this.session) ? room : undefined;
+      for (const member of shown?.members() ?? []) this.#whoLine(shown!.name, member);
     } else {
       const session = hub.find(mask);
-      if (session) this.#whoLine([...session.rooms.values()][0]?.name ?? "*", session);
+      const room = session &&
+        [...session.rooms.values()].find((r) => !hub.moderation.hiddenFrom(r, this.session));
+      if (session) this.#whoLine(room?.name ?? "*", session);
     }
     this.#num("315", [mask, "End of WHO list"]);
   }
@@ -1326,7 +1353,8 @@ export class IrcClient implements LineHandler, Transport {
       const change = params[1];
       if (change === undefined) {
         const settings = hub.moderation.settings(room);
-        const modes = "+n" + (settings.topicLock ? "t" : "") + (settings.inviteOnly ? "i" : "");
+        const modes = "+n" + (settings.topicLock ? "t" : "") + (settings.inviteOnly ? "i" : "") +
+          (settings.secret ? "s" : "");
         return this.#num("324", [room.name, modes], false);
       }
       if (/^[+-]?b$/.test(change) && params.length === 2) {
@@ -1349,10 +1377,10 @@ export class IrcClient implements LineHandler, Transport {
         } else if (ch === "b") {
           const mask = param()?.replace(/!\*@\*$/, "");
           if (mask) frame = { type: on ? "ban" : "unban", target: mask, room: room.name };
-        } else if (ch === "t" || ch === "i") {
+        } else if (ch === "t" || ch === "i" || ch === "s") {
           frame = {
             type: "mode",
-            mode: ch === "t" ? "topic_lock" : "invite_only",
+            mode: ch === "t" ? "topic_lock" : ch === "i" ? "invite_only" : "secret",
             on,
             room: room.name,
           };
@@ -1453,7 +1481,8 @@ export class IrcClient implements LineHandler, Transport {
     const limit = Math.min(IRC_CHATHISTORY_MAX, Number(rawLimit) || JOIN_HISTORY);
     const batch = `c${++this.#batches}`;
     const hub = this.#gateway.hub;
-    const room = target.startsWith("#") ? hub.room(target) : undefined;
+    const found = target.startsWith("#") ? hub.room(target) : undefined;
+    const room = found && !hub.moderation.hiddenFrom(found, this.session) ? found : undefined;
     if (target.startsWith("#") && !room) return fail("INVALID_TARGET", "no such channel");
     let messages: StoredMessage[] = [];
     if (room) {
