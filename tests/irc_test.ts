@@ -496,7 +496,7 @@ Deno.test("irc: client-only tags ride PRIVMSG to message-tags receivers (and JSO
   await text.lines.expect("alice: after");
   await json.expectFrame((f) => f.type === "message" && f.text === "after");
   for (const seen of [carol.client.lines.seen, text.lines.seen]) {
-    assert.ok(!seen.some((l) => l.includes("TAGMSG") || l.includes("typing")), seen.join("\n"));
+    assert.ok(!seen.some((l) => / TAGMSG |typing/.test(l)), seen.join("\n"));
   }
   assert.ok(!json.lines.seen.some((l) => l.includes("typing")));
 
@@ -566,4 +566,57 @@ Deno.test("irc: a secret room (+s, /secret) is hidden from those outside it: LIS
   await text.lines.expect("* alice made #hidden public");
   await bob.send("NAMES #hidden");
   await bob.expect(/^:chat 353 bob = #hidden :/);
+});
+
+Deno.test("irc: a moderated room (+m, /moderated) lets only operators and voiced users (+v, /voice) talk, on every transport", async () => {
+  await using server = await startIrcServer();
+  await using alice = await IrcTestClient.register(server.ircPort, "alice", ["multi-prefix"]);
+  await using bob = await IrcTestClient.register(server.ircPort, "bob");
+  await using text = await TestClient.joinText(server.port, "tom");
+  await using json = await TestClient.joinJson(server.port, "jay");
+  await alice.send("JOIN #stage");
+  await alice.expect(/ 366 alice #stage /);
+  await bob.send("JOIN #stage");
+  await bob.expect(/ 366 bob #stage /);
+  await text.send("/join #stage");
+  await text.lines.expect(/now talking in #stage/);
+  await json.sendFrame({ type: "join", room: "#stage" });
+  await json.expectFrame((f) => f.type === "room" && f.room === "#stage");
+
+  await alice.send("MODE #stage +m");
+  await bob.expect(/^:alice!~alice@chat MODE #stage \+m$/);
+  await text.lines.expect(
+    "* alice made #stage moderated: only operators and voiced users talk",
+  );
+  await bob.send("PRIVMSG #stage :may I?");
+  await bob.expect(/^:chat 404 bob #stage :Cannot send to channel$/);
+  await text.send("may I?");
+  await text.lines.expect(/^! #stage is moderated: only its operators/);
+  await json.sendFrame({ type: "say", room: "#stage", text: "may I?" });
+  await json.expectFrame((f) => f.type === "error" && f.code === "muted");
+
+  // Voice, from IRC and from plain text; NAMES shows "+" (and "@+" with multi-prefix).
+  await alice.send("MODE #stage +v bob");
+  await bob.expect(/^:alice!~alice@chat MODE #stage \+v bob$/);
+  await text.lines.expect("* bob was given a voice in #stage by alice");
+  await alice.send("MODE #stage +v alice");
+  await alice.expect(/MODE #stage \+v alice$/);
+  await alice.send("NAMES #stage");
+  await alice.expect(/^:chat 353 alice = #stage :@\+alice \+bob jay tom$/);
+  await bob.send("NAMES #stage");
+  await bob.expect(/^:chat 353 bob = #stage :@alice \+bob jay tom$/);
+  await bob.send("PRIVMSG #stage :thanks");
+  await text.lines.expect("bob: thanks");
+  await text.send("/voice jay");
+  await text.lines.expect("! only operators of #stage may do that");
+  await alice.send("MODE #stage -v bob");
+  await bob.expect(/MODE #stage -v bob$/);
+  await bob.send("PRIVMSG #stage :again?");
+  await bob.expect(/ 404 bob #stage /);
+  await alice.send("MODE #stage");
+  await alice.expect(/ 324 alice #stage \+nm$/);
+  await alice.send("MODE #stage -m");
+  await json.expectFrame((f) => f.type === "moderation" && f.action === "unmoderated");
+  await json.sendFrame({ type: "say", room: "#stage", text: "free again" });
+  await bob.expect(/:jay!json@chat PRIVMSG #stage :free again$/);
 });
