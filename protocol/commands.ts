@@ -64,7 +64,9 @@ function banArgs(args: string): { target: string; duration?: number; reason?: st
   };
 }
 
-function oneWord<T extends "unban" | "serverunban" | "op" | "deop" | "unmute">(
+function oneWord<
+  T extends "unban" | "serverunban" | "op" | "deop" | "unmute" | "voice" | "devoice",
+>(
   type: T,
   field: "target" | "nick",
 ) {
@@ -284,6 +286,18 @@ export const COMMANDS: readonly Command[] = [
     parse: oneWord("deop", "nick"),
   },
   {
+    name: "voice",
+    args: "NICK",
+    summary: "let someone talk in the current room while it is moderated (room operators)",
+    parse: oneWord("voice", "nick"),
+  },
+  {
+    name: "devoice",
+    args: "NICK",
+    summary: "take someone's voice in the current room away (room operators)",
+    parse: oneWord("devoice", "nick"),
+  },
+  {
     name: "invite",
     args: "NICK [#ROOM]",
     summary: "invite someone to a room (default: the current one)",
@@ -312,6 +326,12 @@ export const COMMANDS: readonly Command[] = [
     args: "on|off",
     summary: "hide the current room from those outside it (room operators)",
     parse: onOff("secret"),
+  },
+  {
+    name: "moderated",
+    args: "on|off",
+    summary: "only operators and voiced users may talk in the current room (room operators)",
+    parse: onOff("moderated"),
   },
   {
     name: "serverban",

@@ -89,16 +89,20 @@ export type ClientFrame =
   | { type: "unmute"; nick: string; room?: string }
   | { type: "op"; nick: string; room?: string }
   | { type: "deop"; nick: string; room?: string }
+  /** Lets someone talk in a moderated room (IRC's voice, `+v`); `devoice` takes it back. */
+  | { type: "voice"; nick: string; room?: string }
+  | { type: "devoice"; nick: string; room?: string }
   | { type: "invite"; nick: string; room?: string }
   /**
    * Sets a room mode: `topic_lock` (only operators set the topic),
-   * `invite_only`, or `secret` (hidden from non-members' `rooms`, `who` and
-   * `whois`; IRC's `+s`).
+   * `invite_only`, `secret` (hidden from non-members' `rooms`, `who` and
+   * `whois`; IRC's `+s`) or `moderated` (only operators and those given a
+   * `voice` talk; IRC's `+m`).
    */
   | { type: "mode"; mode: RoomMode; on: boolean; room?: string };
 
 /** Room modes a room operator can set with the `mode` frame. */
-export type RoomMode = "topic_lock" | "invite_only" | "secret";
+export type RoomMode = "topic_lock" | "invite_only" | "secret" | "moderated";
 
 /** What a `moderation` frame reports. */
 export type ModerationAction =
@@ -115,7 +119,11 @@ export type ModerationAction =
   | "invite_only"
   | "invite_open"
   | "secret"
-  | "public";
+  | "public"
+  | "voice"
+  | "devoice"
+  | "moderated"
+  | "unmoderated";
 
 /** One entry of the `help` frame. */
 export interface CommandHelp {
@@ -402,6 +410,8 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
   unmute: { nick: "string", room: "string?" },
   op: { nick: "string", room: "string?" },
   deop: { nick: "string", room: "string?" },
+  voice: { nick: "string", room: "string?" },
+  devoice: { nick: "string", room: "string?" },
   invite: { nick: "string", room: "string?" },
   mode: { mode: "string", on: "boolean", room: "string?" },
 };

@@ -203,6 +203,8 @@ const MODERATION_VERBS: Readonly<Record<string, string>> = {
   op: "is now an operator of",
   deop: "is no longer an operator of",
   invite: "was invited to",
+  voice: "was given a voice in",
+  devoice: "no longer has a voice in",
 };
 
 function formatModeration(frame: Extract<ServerFrame, { type: "moderation" }>): string {
@@ -224,6 +226,10 @@ function formatModeration(frame: Extract<ServerFrame, { type: "moderation" }>): 
       return `* ${frame.by} made ${where} secret`;
     case "public":
       return `* ${frame.by} made ${where} public`;
+    case "moderated":
+      return `* ${frame.by} made ${where} moderated: only operators and voiced users talk`;
+    case "unmoderated":
+      return `* ${frame.by} made ${where} unmoderated`;
     default:
       return `* ${frame.target} ${
         MODERATION_VERBS[frame.action]

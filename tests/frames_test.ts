@@ -54,6 +54,8 @@ const FIELDS: Record<ClientFrame["type"], Record<string, "string" | "number" | "
   unmute: { nick: "string", room: "string" },
   op: { nick: "string", room: "string" },
   deop: { nick: "string", room: "string" },
+  voice: { nick: "string", room: "string" },
+  devoice: { nick: "string", room: "string" },
   invite: { nick: "string", room: "string" },
   mode: { mode: "string", on: "boolean", room: "string" },
 };

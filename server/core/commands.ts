@@ -301,6 +301,8 @@ const NEEDS: { readonly [T in ClientFrame["type"]]: Need } = {
   unmute: "room-op",
   op: "room-op",
   deop: "room-op",
+  voice: "room-op",
+  devoice: "room-op",
   invite: "invite",
   mode: "room-op",
   serverban: "server-op",
@@ -559,13 +561,24 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     const room = targetRoom(session, frame.room, false);
     if (room) session.hub.moderation.setOp(session, room, frame.nick, false);
   },
+  voice(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.setVoice(session, room, frame.nick, true);
+  },
+  devoice(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.hub.moderation.setVoice(session, room, frame.nick, false);
+  },
   invite(session, frame) {
     const room = targetRoom(session, frame.room, true);
     if (room) session.hub.moderation.invite(session, room, frame.nick);
   },
   mode(session, frame) {
-    if (frame.mode !== "topic_lock" && frame.mode !== "invite_only" && frame.mode !== "secret") {
-      session.error("bad_frame", 'field "mode" must be "topic_lock", "invite_only" or "secret"');
+    if (!["topic_lock", "invite_only", "secret", "moderated"].includes(frame.mode)) {
+      session.error(
+        "bad_frame",
+        'field "mode" must be "topic_lock", "invite_only", "secret" or "moderated"',
+      );
       return;
     }
     const room = targetRoom(session, frame.room, false);

@@ -62,6 +62,8 @@ export class Moderation {
   readonly #mutes = new Map<string, Map<string, number | null>>();
   /** Per room key: identities invited. */
   readonly #invites = new Map<string, Set<string>>();
+  /** Per room key: identities given a voice (they may talk while the room is moderated). */
+  readonly #voices = new Map<string, Set<string>>();
   /**
    * Per room: the session that created it, an operator of it for as long as
    * it stays in it (IRC's channel creator, guests included). Weak: a room
@@ -97,6 +99,7 @@ export class Moderation {
         topicLock: false,
         inviteOnly: false,
         secret: false,
+        moderated: false,
         ops: [],
       };
   }
@@ -375,6 +378,58 @@ export class Moderation {
   }
 
   /**
+   * Whether a session has a voice in a room (see {@linkcode setVoice}).
+   *
+   * @param session the session
+   * @param room the room
+   */
+  isVoiced(session: Session, room: Room): boolean {
+    return this.#voices.get(room.key)?.has(this.identity(session)) ?? false;
+  }
+
+  /**
+   * Why a session may not talk in a room, if it may not: muted, or the room
+   * is moderated and it is neither an operator nor voiced.
+   *
+   * @param session the session
+   * @param room the room
+   * @returns the message of a `muted` error, or `undefined`
+   */
+  speakRefusal(session: Session, room: Room): string | undefined {
+    if (this.isMuted(session, room)) return `you are muted in ${room.name}`;
+    if (
+      this.#settings.get(room.key)?.moderated && !this.isRoomOp(session, room) &&
+      !this.isVoiced(session, room)
+    ) {
+      return `${room.name} is moderated: only its operators and those they give a voice may talk`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Gives someone a voice in a room (they may talk while it is moderated), or
+   * takes it back. Kept in memory, by identity, like mutes.
+   *
+   * @param actor who
+   * @param room the room
+   * @param nick whom (online)
+   * @param on give or take
+   */
+  setVoice(actor: Session, room: Room, nick: string, on: boolean): void {
+    const target = this.#online(actor, nick);
+    if (!target) return;
+    let voices = this.#voices.get(room.key);
+    if (on) {
+      if (!voices) this.#voices.set(room.key, voices = new Set());
+      voices.add(this.identity(target));
+      if (voices.size > MAX_INVITES) voices.delete(voices.values().next().value!);
+    } else if (voices?.delete(this.identity(target)) && voices.size === 0) {
+      this.#voices.delete(room.key);
+    }
+    this.#announce(actor, room, on ? "voice" : "devoice", target.nick!, "");
+  }
+
+  /**
    * Makes an account an operator of a room, or takes it back.
    *
    * @param actor who
@@ -438,13 +493,17 @@ export class Moderation {
         ? { ...s, topicLock: on }
         : mode === "invite_only"
         ? { ...s, inviteOnly: on }
-        : { ...s, secret: on },
+        : mode === "secret"
+        ? { ...s, secret: on }
+        : { ...s, moderated: on },
     );
     const action: ModerationAction = mode === "topic_lock"
       ? (on ? "topic_lock" : "topic_unlock")
       : mode === "invite_only"
       ? (on ? "invite_only" : "invite_open")
-      : (on ? "secret" : "public");
+      : mode === "secret"
+      ? (on ? "secret" : "public")
+      : (on ? "moderated" : "unmoderated");
     this.#announce(actor, room, action, room.name, "");
   }
 

@@ -20,7 +20,8 @@ import type { Session } from "./session.ts";
  * - `server-op`: a server operator (granted with `chat admin grant`).
  * - `room-op`: an operator of the frame's room (`room`, default: the
  *   current one): its founder, an op, or a server operator.
- * - `speak`: not muted in the frame's room.
+ * - `speak`: not muted in the frame's room, and, when it is moderated, an
+ *   operator of it or given a voice there.
  * - `join`: not banned from the room, and invited when it is invite-only
  *   (room operators always may).
  * - `topic`: setting the topic of a topic-locked room needs `room-op`.
@@ -77,8 +78,9 @@ export function permit(session: Session, frame: ClientFrame, need: Need): boolea
       return roomOp(session, roomOf(session, frame));
     case "speak": {
       const room = roomOf(session, frame);
-      if (!room || !session.hub.moderation.isMuted(session, room)) return true;
-      session.error("muted", `you are muted in ${room.name}`);
+      const refusal = room && session.hub.moderation.speakRefusal(session, room);
+      if (!refusal) return true;
+      session.error("muted", refusal);
       return false;
     }
     case "join": {

@@ -159,6 +159,10 @@ DROP TRIGGER messages_fts_insert;
   `
 ALTER TABLE room_settings ADD COLUMN secret INTEGER NOT NULL DEFAULT 0;
 `,
+  // 9: moderated rooms (IRC's +m): only operators and voiced members talk.
+  `
+ALTER TABLE room_settings ADD COLUMN moderated INTEGER NOT NULL DEFAULT 0;
+`,
 ];
 
 /** Tables of schema version 1: an unmarked file holding exactly these is a chat database from before versioning. */
@@ -707,7 +711,7 @@ export class SqliteStore implements Store {
       ops.set(String(row.room), list);
     }
     return this.#db.prepare(
-      "SELECT room, founder, topic_lock, invite_only, secret FROM room_settings",
+      "SELECT room, founder, topic_lock, invite_only, secret, moderated FROM room_settings",
     )
       .all().map((row) => ({
         room: String(row.room),
@@ -715,6 +719,7 @@ export class SqliteStore implements Store {
         topicLock: Number(row.topic_lock) !== 0,
         inviteOnly: Number(row.invite_only) !== 0,
         secret: Number(row.secret) !== 0,
+        moderated: Number(row.moderated) !== 0,
         ops: ops.get(String(row.room)) ?? [],
       }));
   }
@@ -723,9 +728,16 @@ export class SqliteStore implements Store {
   saveRoomSettings(s: RoomSettings): void {
     this.#transaction(() => {
       this.#db.prepare(
-        "INSERT OR REPLACE INTO room_settings (room, founder, topic_lock, invite_only, secret) " +
-          "VALUES (?, ?, ?, ?, ?)",
-      ).run(s.room, s.founder, s.topicLock ? 1 : 0, s.inviteOnly ? 1 : 0, s.secret ? 1 : 0);
+        "INSERT OR REPLACE INTO room_settings (room, founder, topic_lock, invite_only, secret, " +
+          "moderated) VALUES (?, ?, ?, ?, ?, ?)",
+      ).run(
+        s.room,
+        s.founder,
+        s.topicLock ? 1 : 0,
+        s.inviteOnly ? 1 : 0,
+        s.secret ? 1 : 0,
+        s.moderated ? 1 : 0,
+      );
       this.#db.prepare("DELETE FROM room_ops WHERE room = ?").run(s.room);
       const insert = this.#db.prepare(
         "INSERT OR IGNORE INTO room_ops (room, account) VALUES (?, ?)",

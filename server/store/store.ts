@@ -155,6 +155,8 @@ export interface RoomSettings {
   inviteOnly: boolean;
   /** Hidden from those outside it (room lists, `who`, `whois`; IRC's `+s`). */
   secret: boolean;
+  /** Only operators and voiced members may talk (IRC's `+m`). */
+  moderated: boolean;
   /** Account keys of the room's operators (the founder is implied). */
   ops: string[];
 }

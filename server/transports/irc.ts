@@ -685,6 +685,10 @@ export class IrcClient implements LineHandler, Transport {
       invite_open: "-i",
       secret: "+s",
       public: "-s",
+      moderated: "+m",
+      unmoderated: "-m",
+      voice: `+v ${frame.target}`,
+      devoice: `-v ${frame.target}`,
     };
     if (frame.action === "kick") {
       this.#raw(formatIrcLine({
@@ -972,18 +976,18 @@ export class IrcClient implements LineHandler, Transport {
     this.#num("001", [`Welcome to the ${hub.name} IRC gateway, ${g.source(this.nick)}`]);
     this.#num("002", [`Your host is ${g.serverName}, running version chat-${g.version}`]);
     this.#num("003", [`This server was created ${new Date(g.createdAt).toUTCString()}`]);
-    this.#num("004", [g.serverName, `chat-${g.version}`, "i", "binst"], false);
+    this.#num("004", [g.serverName, `chat-${g.version}`, "i", "bimnostv"], false);
     const tokens = [
       "AWAYLEN=300",
       "CASEMAPPING=rfc8265",
       `CHANLIMIT=#:${MAX_JOINED_ROOMS}`,
-      "CHANMODES=b,,,inst",
+      "CHANMODES=b,,,imnst",
       "CHANNELLEN=33",
       "CHANTYPES=#",
       `CHATHISTORY=${IRC_CHATHISTORY_MAX}`,
       `NETWORK=${hub.name}`,
       `NICKLEN=${MAX_NICK_LENGTH}`,
-      "PREFIX=(o)@",
+      "PREFIX=(ov)@+",
       `TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,TAGMSG:1,NAMES:${IRC_NAMES_TARGETS},WHOIS:1`,
       `TOPICLEN=${MAX_TOPIC_LENGTH}`,
       "UTF8ONLY",
@@ -1137,7 +1141,7 @@ export class IrcClient implements LineHandler, Transport {
    * `+typing`, relayed to the IRC users of the room (or the person) who
    * negotiated `message-tags`, and echoed with `echo-message`; nobody else
    * gets anything (no other transport has a form for it, and nothing is
-   * stored). Membership and mutes apply as for PRIVMSG.
+   * stored). Membership, mutes and `+m` apply as for PRIVMSG.
    */
   tagmsg(params: string[]): void {
     const target = params[0];
@@ -1151,7 +1155,7 @@ export class IrcClient implements LineHandler, Transport {
     if (target.startsWith("#")) {
       const room = hub.room(target);
       if (!room) return this.#num("403", [target, "No such channel"]);
-      if (!room.has(this.session) || hub.moderation.isMuted(this.session, room)) {
+      if (!room.has(this.session) || hub.moderation.speakRefusal(this.session, room)) {
         return this.#num("404", [room.name, "Cannot send to channel"]);
       }
       receivers = room.members();
@@ -1206,10 +1210,14 @@ export class IrcClient implements LineHandler, Transport {
     const moderation = this.#gateway.hub.moderation;
     const nicks = [...room.members()].sort((a, b) =>
       a.nick!.localeCompare(b.nick!, undefined, { sensitivity: "base" })
-    ).map((m) =>
-      (moderation.isRoomOp(m, room) ? "@" : "") +
-      (this.caps.has("userhost-in-names") ? this.#gateway.source(m.nick!) : m.nick!)
-    );
+    ).map((m) => {
+      // Highest prefix first; every prefix with multi-prefix (IRCv3).
+      const op = moderation.isRoomOp(m, room) ? "@" : "";
+      const voice = moderation.isVoiced(m, room) ? "+" : "";
+      const prefix = this.caps.has("multi-prefix") ? op + voice : op || voice;
+      return prefix +
+        (this.caps.has("userhost-in-names") ? this.#gateway.source(m.nick!) : m.nick!);
+    });
     // RFC 2812 §5.1: "@" marks a secret channel, "=" a public one.
     const symbol = moderation.settings(room).secret ? "@" : "=";
     const head = `:${this.#gateway.serverName} 353 ${this.nick} ${symbol} ${room.name} :`;
@@ -1354,7 +1362,7 @@ export class IrcClient implements LineHandler, Transport {
       if (change === undefined) {
         const settings = hub.moderation.settings(room);
         const modes = "+n" + (settings.topicLock ? "t" : "") + (settings.inviteOnly ? "i" : "") +
-          (settings.secret ? "s" : "");
+          (settings.secret ? "s" : "") + (settings.moderated ? "m" : "");
         return this.#num("324", [room.name, modes], false);
       }
       if (/^[+-]?b$/.test(change) && params.length === 2) {
@@ -1377,10 +1385,19 @@ export class IrcClient implements LineHandler, Transport {
         } else if (ch === "b") {
           const mask = param()?.replace(/!\*@\*$/, "");
           if (mask) frame = { type: on ? "ban" : "unban", target: mask, room: room.name };
-        } else if (ch === "t" || ch === "i" || ch === "s") {
+        } else if (ch === "v") {
+          const nick = param();
+          if (nick) frame = { type: on ? "voice" : "devoice", nick, room: room.name };
+        } else if (ch === "t" || ch === "i" || ch === "s" || ch === "m") {
           frame = {
             type: "mode",
-            mode: ch === "t" ? "topic_lock" : ch === "i" ? "invite_only" : "secret",
+            mode: ch === "t"
+              ? "topic_lock"
+              : ch === "i"
+              ? "invite_only"
+              : ch === "s"
+              ? "secret"
+              : "moderated",
             on,
             room: room.name,
           };
