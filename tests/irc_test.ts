@@ -41,6 +41,12 @@ class IrcTestClient implements AsyncDisposable {
     return this.client.write(line + "\r\n");
   }
 
+  /** JOINs a room and waits for the end of its NAMES. */
+  async join(room: string): Promise<void> {
+    await this.send(`JOIN ${room}`);
+    await this.expect(new RegExp(` 366 ${this.nick} ${room} `));
+  }
+
   expect(pattern: LineMatcher): Promise<string> {
     return this.client.lines.expect(pattern);
   }
@@ -174,10 +180,8 @@ Deno.test("irc: echo-message and server-time; one QUIT for a user in several sha
   ]);
   await using bob = await IrcTestClient.register(server.ircPort, "bob");
   for (const room of ["#a", "#b"]) {
-    await alice.send(`JOIN ${room}`);
-    await alice.expect(new RegExp(` 366 alice ${room} `));
-    await bob.send(`JOIN ${room}`);
-    await bob.expect(new RegExp(` 366 bob ${room} `));
+    await alice.join(room);
+    await bob.join(room);
   }
   await alice.send("PRIVMSG #a :echo me");
   await alice.expect(
@@ -196,10 +200,8 @@ Deno.test("irc: AWAY and WHOIS are the core's: 306, 301 to a sender, 311 319 317
   await using server = await startIrcServer();
   await using alice = await IrcTestClient.register(server.ircPort, "alice");
   await using bob = await IrcTestClient.register(server.ircPort, "bob", ["away-notify"]);
-  await alice.send("JOIN #dev");
-  await alice.expect(/ 366 alice #dev /);
-  await bob.send("JOIN #dev");
-  await bob.expect(/ 366 bob #dev /);
+  await alice.join("#dev");
+  await bob.join("#dev");
   await alice.send("AWAY :lunch");
   await alice.expect(/^:chat 306 alice :/);
   await bob.expect(/^:alice!~alice@chat AWAY :lunch$/);
@@ -323,8 +325,7 @@ Deno.test("irc: a NOTICE stays a notice for IRC, plain-text and JSON receivers, 
       await json.sendFrame({ type: "join", room: "#dev" });
       await text.lines.expect(/^\* jay joined #dev$/);
       for (const irc of [alice, bob]) {
-        await irc.send("JOIN #dev");
-        await irc.expect(new RegExp(` 366 ${irc.nick} #dev `));
+        await irc.join("#dev");
       }
 
       await alice.send("NOTICE #dev :build passed");
@@ -457,8 +458,7 @@ Deno.test("irc: client-only tags ride PRIVMSG to message-tags receivers (and JSO
   await using text = await TestClient.joinText(server.port, "tom");
   await using json = await TestClient.joinJson(server.port, "jay");
   for (const irc of [alice, bob, carol]) {
-    await irc.send("JOIN #tags");
-    await irc.expect(new RegExp(` 366 ${irc.nick} #tags `));
+    await irc.join("#tags");
   }
   await text.send("/join #tags");
   await json.sendFrame({ type: "join", room: "#tags" });
@@ -524,10 +524,8 @@ Deno.test("irc: a secret room (+s, /secret) is hidden from those outside it: LIS
   await using bob = await IrcTestClient.register(server.ircPort, "bob");
   await using text = await TestClient.joinText(server.port, "tom");
   await using json = await TestClient.joinJson(server.port, "jay");
-  await alice.send("JOIN #hidden");
-  await alice.expect(/ 366 alice #hidden /);
-  await alice.send("JOIN #open");
-  await alice.expect(/ 366 alice #open /);
+  await alice.join("#hidden");
+  await alice.join("#open");
   await alice.send("MODE #hidden +s");
   await alice.expect(/^:alice!~alice@chat MODE #hidden \+s$/);
   await alice.send("MODE #hidden");
@@ -574,10 +572,8 @@ Deno.test("irc: a moderated room (+m, /moderated) lets only operators and voiced
   await using bob = await IrcTestClient.register(server.ircPort, "bob");
   await using text = await TestClient.joinText(server.port, "tom");
   await using json = await TestClient.joinJson(server.port, "jay");
-  await alice.send("JOIN #stage");
-  await alice.expect(/ 366 alice #stage /);
-  await bob.send("JOIN #stage");
-  await bob.expect(/ 366 bob #stage /);
+  await alice.join("#stage");
+  await bob.join("#stage");
   await text.send("/join #stage");
   await text.lines.expect(/now talking in #stage/);
   await json.sendFrame({ type: "join", room: "#stage" });

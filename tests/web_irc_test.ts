@@ -9,18 +9,31 @@ import assert from "@chat/assert";
 import { freePort, startTestServer, TestClient } from "./test_util.ts";
 import { expectInLog, login, say, startBrowser, webUrl } from "./web_util.ts";
 
-Deno.test("web: an IRC NOTICE is shown as a notice, a PRIVMSG as a message", async () => {
+/** A server with the web client and IRC, and alice logged in on a page. */
+async function aliceOnThePage() {
   const ircPort = freePort();
-  await using server = await startTestServer([
+  const server = await startTestServer([
     "--http-port",
     String(freePort()),
     "--irc-port",
     String(ircPort),
   ]);
-  const url = await webUrl(server);
-  await using browser = await startBrowser();
-  const page = await browser.open(url);
+  const browser = await startBrowser();
+  const page = await browser.open(await webUrl(server));
   await login(page, "alice");
+  return {
+    ircPort,
+    page,
+    async [Symbol.asyncDispose]() {
+      await browser[Symbol.asyncDispose]();
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("web: an IRC NOTICE is shown as a notice, a PRIVMSG as a message", async () => {
+  await using web = await aliceOnThePage();
+  const { ircPort, page } = web;
   await using irc = await TestClient.connect(ircPort);
   await irc.write("NICK bob\r\nUSER bob 0 * :Bob\r\nJOIN #lobby\r\n");
   await irc.lines.expect(/ 366 bob #lobby /);
@@ -40,17 +53,8 @@ Deno.test("web: an IRC NOTICE is shown as a notice, a PRIVMSG as a message", asy
 });
 
 Deno.test("web: a room created on the page has its creator as operator, for IRC and the member list", async () => {
-  const ircPort = freePort();
-  await using server = await startTestServer([
-    "--http-port",
-    String(freePort()),
-    "--irc-port",
-    String(ircPort),
-  ]);
-  const url = await webUrl(server);
-  await using browser = await startBrowser();
-  const page = await browser.open(url);
-  await login(page, "alice");
+  await using web = await aliceOnThePage();
+  const { ircPort, page } = web;
   await say(page, "/join #webops");
   await page.waitForFunction(() =>
     document.querySelector("#conv-title")?.textContent === "#webops"
