@@ -487,6 +487,8 @@ const MODERATION_VERBS = {
   op: "is now an operator of",
   deop: "is no longer an operator of",
   invite: "was invited to",
+  voice: "was given a voice in",
+  devoice: "no longer has a voice in",
 };
 
 /** `42 s`, `5 min`, `3 h 12 min`, `2 d 4 h`. */
@@ -540,6 +542,10 @@ function replyNotice(f) {
         topic_unlock: `${f.by} unlocked the topic of ${where}`,
         invite_only: `${f.by} made ${where} invite-only`,
         invite_open: `${f.by} opened ${where} to everyone`,
+        secret: `${f.by} made ${where} secret`,
+        public: `${f.by} made ${where} public`,
+        moderated: `${f.by} made ${where} moderated: only operators and voiced users talk`,
+        unmoderated: `${f.by} made ${where} unmoderated`,
       }[f.action] ??
         `${f.target} ${MODERATION_VERBS[f.action] ?? f.action} ${where} by ${f.by}${until}${why}`;
       return notice((f.room && state.convs.get(keyOf(f.room))) || current, text);
