@@ -2,7 +2,7 @@
 /**
  * What IRC users send, as the web page shows it, in a real headless
  * Chromium: a NOTICE is shown as a notice (`-nick-`, muted), a PRIVMSG as a
- * message; a room's creator is its operator on both sides.
+ * message; a room's creator is its operator on both sides, and moderates it.
  */
 
 import assert from "@chat/assert";
@@ -74,4 +74,16 @@ Deno.test("web: a room created on the page has its creator as operator, for IRC 
       ?.textContent
   );
   assert.equal(bob, "●bob");
+
+  // The creator moderates the room from the page; IRC sees +m and +v, the page reads sentences.
+  await say(page, "/moderated on");
+  await irc.lines.expect(/^:alice!\S+ MODE #webops \+m$/);
+  await expectInLog(page, "alice made #webops moderated: only operators and voiced users talk");
+  await irc.write("PRIVMSG #webops :may I?\r\n");
+  await irc.lines.expect(/ 404 bob #webops /);
+  await say(page, "/voice bob");
+  await irc.lines.expect(/^:alice!\S+ MODE #webops \+v bob$/);
+  await expectInLog(page, "bob was given a voice in #webops by alice");
+  await irc.write("PRIVMSG #webops :thanks\r\n");
+  await expectInLog(page, "thanks");
 });
