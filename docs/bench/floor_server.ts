@@ -4,14 +4,18 @@
 // history, no JSON. It measures what the runtime's writes cost, not a design. For the rooms
 // scenario, a line `/join #name` moves the connection into that room (answered with
 // `* now talking in #name`, the line chatbench waits for) and its lines then go to that room only.
-// usage: deno run -A floor_server.ts PORT [deno|node]
+// usage: deno run -A floor_server.ts PORT [deno|node] [LIMIT]
 //   deno: Deno.listen and conn.write (what chat uses); node: node:net and socket.write
+//   LIMIT: drop a receiver with more than LIMIT bytes waiting (a slow consumer), as chat does
 import net from "node:net";
 
 const port = Number(Deno.args[0]);
 const api = Deno.args[1] ?? "deno";
 const encoder = new TextEncoder();
 const WELCOME = encoder.encode("* welcome\n");
+/** Bytes waiting for one receiver beyond which it is dropped (0: never), e.g. chat's default
+ * `--send-queue` (1048576) for the slow-consumer scenario. */
+const LIMIT = Number(Deno.args[2] ?? 0) || Infinity;
 
 interface Peer {
   write(bytes: Uint8Array): void;
@@ -77,21 +81,37 @@ function lines(peer: Peer): (chunk: Uint8Array) => void {
 
 async function serveDeno(conn: Deno.TcpConn): Promise<void> {
   conn.setNoDelay(true);
-  // One write in flight per connection; what arrives meanwhile waits in `later`.
+  // One write in flight per connection; what arrives meanwhile waits in `later`. Like chat's
+  // send queue, a receiver with more than LIMIT bytes waiting is dropped.
   let writing = false;
   let later: Uint8Array[] = [];
+  let waiting = 0;
   const peer: Peer = {
     pending: [],
     write(bytes) {
-      if (writing) return void later.push(bytes);
+      if (writing) {
+        later.push(bytes);
+        if ((waiting += bytes.length) > LIMIT) drop();
+        return;
+      }
       writing = true;
       conn.write(bytes).then((n) => {
         writing = false;
         const rest = n < bytes.length ? [bytes.subarray(n), ...later] : later;
         later = [];
+        waiting = 0;
         for (const b of rest) peer.write(b);
       }, () => peers.delete(peer));
     },
+  };
+  const drop = () => {
+    peers.delete(peer);
+    peer.room?.delete(peer);
+    later = [];
+    peer.write = () => {};
+    try {
+      conn.close();
+    } catch { /* closed */ }
   };
   const take = lines(peer);
   // As chat: a small first buffer (an idle connection's parked read holds it), doubled when filled.
@@ -101,16 +121,28 @@ async function serveDeno(conn: Deno.TcpConn): Promise<void> {
       take(buf.subarray(0, n));
       if (n === buf.length && n < 16 * 1024) buf = new Uint8Array(n * 2);
     }
-  } catch { /* reset */ }
+  } catch { /* reset, or dropped */ }
   peers.delete(peer);
   peer.room?.delete(peer);
-  conn.close();
+  try {
+    conn.close();
+  } catch { /* dropped */ }
 }
 
 if (api === "node") {
   net.createServer((socket) => {
     socket.setNoDelay(true);
-    const peer: Peer = { pending: [], write: (bytes) => socket.write(bytes) };
+    const peer: Peer = {
+      pending: [],
+      write: (bytes) => {
+        socket.write(bytes);
+        if (socket.writableLength > LIMIT) {
+          peers.delete(peer);
+          peer.room?.delete(peer);
+          socket.destroy();
+        }
+      },
+    };
     socket.on("data", lines(peer));
     socket.on("error", () => {});
     socket.on("close", () => (peers.delete(peer), peer.room?.delete(peer)));

@@ -6,7 +6,9 @@
   exactly like `chat-text`/`chat-json` but from that directory, interleaved in
   the same rounds;
 - the servers `floor-deno` and `floor-node` (docs/bench/floor_server.ts: the least a Deno
-  broadcaster with rooms can do) in the rooms scenarios and idle-nochan, for the runtime's floor;
+  broadcaster with rooms can do) in the rooms scenarios and idle-nochan, for the runtime's floor,
+  and `floor-deno-1mib`/`floor-node-1mib` (the same, dropping a receiver with over 1 MiB waiting,
+  as chat does) in slow;
 - the scenario `rooms10k`: 10,000 clients in 100 rooms (client i in room
   i mod 100), 100 senders (one per room) at 10 msg/s for 10 s, connects paced
   as in `rooms`. IRC servers register and JOIN their room, as in `rooms`.
@@ -67,10 +69,10 @@ if BEFORE:
 
 # The runtime's floor for the rooms scenarios: docs/bench/floor_server.ts, a bare Deno line
 # broadcaster with rooms (`/join #name`), over conn.write and over node:net.
-def floor_setup(api):
+def floor_setup(api, limit=0):
     def setup(port, d):
         return shlex.split(f"{peers.DENO} run {peers.V8} -A {os.path.join(HERE, 'floor_server.ts')} "
-                           f"{port} {api}"), d
+                           f"{port} {api} {limit}"), d
     return setup
 
 
@@ -78,6 +80,24 @@ for api in ("deno", "node"):
     peers.SERVERS["floor-" + api] = (floor_setup(api), as_rooms(peers.chat_text_proto))
     peers.PLAN["rooms"].append("floor-" + api)
     peers.PLAN["idle-nochan"].append("floor-" + api)
+    # slow: the same floor dropping a receiver past 1 MiB waiting, as chat's default send queue
+    peers.SERVERS["floor-" + api + "-1mib"] = (floor_setup(api, 1 << 20), peers.chat_text_proto)
+    peers.PLAN["slow"].append("floor-" + api + "-1mib")
+
+# slow: the target is the server's RSS growth during the run (peak minus the RSS before sending)
+_run_one = peers.run_one
+
+
+def run_one(server, scenario, keep_log=None):
+    res = _run_one(server, scenario, keep_log)
+    if isinstance(res.get("rss_peak_kb"), int) and isinstance(res.get("rss_before_kb"), int):
+        res["rss_growth_kb"] = res["rss_peak_kb"] - res["rss_before_kb"]
+    return res
+
+
+peers.run_one = run_one
+peers.METRICS["slow"] = peers.METRICS["slow"] + [
+    ("RSS growth MiB", "rss_growth_kb", 1 / 1024, "{:.1f}", True)]
 
 peers.PLAN["rooms10k"] = [s for s in peers.PLAN["rooms"] if s != "chat-text-nolobby"]
 
