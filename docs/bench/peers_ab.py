@@ -51,6 +51,10 @@ def as_rooms(proto):
 for name, (setup, proto) in list(peers.SERVERS.items()):
     peers.SERVERS[name] = (setup, as_rooms(proto))
 
+# Room-creation quotas off, like flood control and the per-address caps: every bench client comes
+# from 127.0.0.1, and one address may create 30 rooms at once by default (rooms10k needs 100).
+peers.CHAT_CMD += " --room-quota 0"
+
 BEFORE = os.environ.get("CHAT_BEFORE")
 if BEFORE:
     def before_setup(db):
