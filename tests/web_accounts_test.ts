@@ -143,3 +143,13 @@ Deno.test("web: the login form registers and logs in to accounts, with clear err
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("web: with --require-account the form says a password is needed", async () => {
+  await using server = await startTestServer(["--require-account"]);
+  await using browser = await startBrowser();
+  const page = await browser.open(await webUrl(server));
+  await fillLogin(page, "guest");
+  await expectFormError(page, /admits accounts only: enter your nickname's password/);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "login-password");
+  assert.deepEqual((page as Page & { errors: string[] }).errors, []);
+});

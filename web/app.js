@@ -790,6 +790,9 @@ function loginMessage(f) {
       return INSECURE;
     case "password_invalid":
       return "A password must be 8 characters to 1024 bytes long.";
+    case "account_required":
+      return "This server admits accounts only: enter your nickname's password to log in " +
+        "(an operator creates accounts).";
     case "registration_closed":
       return "This server does not take new accounts: ask an operator for one, " +
         "or clear the box to join as a guest.";
@@ -810,7 +813,8 @@ function loginError(what, field = "") {
   $("login-submit").disabled = false;
   // In as a guest already (a registration refused): the nickname stays.
   $("login-nick").readOnly = state.registered;
-  const password = ["nick_registered", "login_failed", "password_invalid"].includes(what.code);
+  const password = ["nick_registered", "login_failed", "password_invalid", "account_required"]
+    .includes(what.code);
   $(field || (password ? "login-password" : "login-nick")).focus();
 }
 
