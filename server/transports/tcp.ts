@@ -20,7 +20,8 @@ import type { ByteConn } from "../../tls/node_conn.ts";
 import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Pressure } from "./pressure.ts";
-import { concat, SendQueue, type SendQueueSink } from "./send_queue.ts";
+import { QueuedConnection } from "./queued_connection.ts";
+import { concat } from "./send_queue.ts";
 import { Session, type Transport } from "../core/session.ts";
 
 /** Limits a connection enforces; see `ServerOptions` for their meaning. */
@@ -134,21 +135,10 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * One accepted TCP connection. It is its own send queue's sink: thousands of
- * idle connections each save the closures that callbacks would cost.
- */
-export class TcpConnection implements Transport, SendQueueSink {
-  /** When the connection was accepted (ms since epoch). */
-  readonly openedAt: number = Date.now();
-  /** When any byte last arrived (ms since epoch). */
-  lastActivity: number = Date.now();
-  /** Whether the idle check has sent a ping since the last activity. */
-  pinged = false;
-  readonly #conn: ByteConn;
+/** One accepted TCP connection (its send queue: {@linkcode QueuedConnection}). */
+export class TcpConnection extends QueuedConnection implements Transport {
   readonly #hub: Hub;
   readonly #limits: ConnectionLimits;
-  readonly #queue: SendQueue;
   readonly #pressure: Pressure | undefined;
   readonly #onFinished: ((connection: TcpConnection) => void) | undefined;
   #session: Session | undefined;
@@ -156,8 +146,6 @@ export class TcpConnection implements Transport, SendQueueSink {
   #firstByte: number | undefined;
   /** Set once the peer sent a Telnet command: it then gets 0xFF escaped. */
   #telnet: TelnetFilter | undefined;
-  /** Backlogged receivers this peer's lines reached since the end of its last read. */
-  #holds: Set<object> | undefined;
   /** An HTTP request on the chat port: its path and header lines so far. */
   #http: { path: string; headers: string[] } | undefined;
   #handler: LineHandler | undefined;
@@ -184,56 +172,15 @@ export class TcpConnection implements Transport, SendQueueSink {
     onFinished?: (connection: TcpConnection) => void,
     makeHandler?: LineHandlerFactory,
   ) {
-    this.#conn = conn;
+    super(conn, limits, pressure);
     this.#hub = hub;
     this.#limits = limits;
     this.#pressure = pressure;
     this.#onFinished = onFinished;
-    try {
-      conn.setNoDelay?.(true);
-      conn.setKeepAlive?.(true);
-    } catch { /* already closed */ }
-    this.#queue = new SendQueue(this, {
-      maxBytes: limits.sendQueueBytes,
-      ...(pressure ? { pressure } : {}),
-    });
     if (makeHandler) {
       this.#handler = makeHandler(this);
       this.#session = this.#handler.session;
     } else if (limits.web) this.#sniffed = new Uint8Array();
-  }
-
-  /** For the send queue: writes to the socket. @inheritdoc */
-  writeSome(bytes: Uint8Array): Promise<number> {
-    return this.#conn.write(bytes);
-  }
-
-  /** For the send queue: the peer is a slow consumer. @inheritdoc */
-  queueOverflowed(): void {
-    // An overflow happens inside someone's broadcast loop: drop this peer
-    // after that loop, so the others get the message before its `left`.
-    queueMicrotask(() => this.#abort("send queue exceeded"));
-  }
-
-  /** For the send queue: the socket is gone. @inheritdoc */
-  writeFailed(): void {
-    this.#abort("write failed");
-  }
-
-  /** Peer address, `host:port` (`[v6]:port`); built on demand, for logs. */
-  get remote(): string {
-    const { hostname, port } = this.#conn.remoteAddr;
-    return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-  }
-
-  /** Peer host, for per-address limits. */
-  get hostname(): string {
-    return this.#conn.remoteAddr.hostname;
-  }
-
-  /** Whether the connection is TLS (passwords are accepted over it). @inheritdoc */
-  get secure(): boolean {
-    return this.#conn.secure ?? false;
   }
 
   /** The session, once the first line has chosen a wire format. */
@@ -250,7 +197,7 @@ export class TcpConnection implements Transport, SendQueueSink {
   send(bytes: Uint8Array): void {
     if (this.#closed) return;
     // UTF-8 never holds 0xFF, so this is a scan, never a copy, in practice.
-    this.#queue.push(this.#telnet ? escapeTelnet(bytes) : bytes);
+    this.queue.push(this.#telnet ? escapeTelnet(bytes) : bytes);
   }
 
   /**
@@ -266,31 +213,11 @@ export class TcpConnection implements Transport, SendQueueSink {
     this.end("handshake timeout");
   }
 
-  /** @inheritdoc */
-  get backlog(): number {
-    return this.#queue.bytes;
-  }
-
-  /** @inheritdoc */
-  get backlogged(): object | undefined {
-    return this.#queue.backlogged ? this.#queue : undefined;
-  }
-
-  /** @inheritdoc */
-  holdFor(backlogged: object): void {
-    (this.#holds ??= new Set()).add(backlogged);
-  }
-
-  /** @inheritdoc */
-  whenBelow(bytes: number, callback: () => void): void {
-    if (!this.#closed) this.#queue.whenBelow(bytes, callback);
-  }
-
   /** Flushes the send queue, then closes. */
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#queue.drained().then(() => this.#closeNow());
+    this.queue.drained().then(() => this.#closeNow());
   }
 
   /**
@@ -327,14 +254,14 @@ export class TcpConnection implements Transport, SendQueueSink {
       if (this.#closing || this.#firstByte !== undefined) return;
       prompt = setTimeout(() => {
         prompt = undefined;
-        if (this.#firstByte === undefined && !this.#closing) this.#queue.push(PROMPT);
+        if (this.#firstByte === undefined && !this.#closing) this.queue.push(PROMPT);
       }, PROMPT_DELAY_MS);
     };
-    if (this.#conn.handshake) this.#conn.handshake().then(startPrompt, () => {});
+    if (this.conn.handshake) this.conn.handshake().then(startPrompt, () => {});
     else startPrompt();
     try {
       reading: while (!this.#closing) {
-        const n = await this.#conn.read(buf);
+        const n = await this.conn.read(buf);
         if (n === null) break;
         this.lastActivity = Date.now();
         this.pinged = false;
@@ -364,7 +291,7 @@ export class TcpConnection implements Transport, SendQueueSink {
         if (this.#session?.format !== "json" && (this.#telnet || input.indexOf(IAC) !== -1)) {
           this.#telnet ??= new TelnetFilter();
           const { data, reply } = this.#telnet.push(input);
-          if (reply) this.#queue.push(reply);
+          if (reply) this.queue.push(reply);
           input = data;
         }
         const results = reader.push(input);
@@ -391,8 +318,7 @@ export class TcpConnection implements Transport, SendQueueSink {
         // holds of this read are known after one.)
         if (this.#pressure?.active) {
           await null;
-          const holds = this.#holds;
-          this.#holds = undefined;
+          const holds = this.takeHolds();
           if (holds) await this.#pressure.relievedOf(holds, PRESSURE_WAIT_MS);
         }
       }
@@ -410,10 +336,10 @@ export class TcpConnection implements Transport, SendQueueSink {
         this.#closing = true;
         this.#closed = true;
         this.#onFinished?.(this);
-        this.#limits.web!(this.#conn, handoff);
+        this.#limits.web!(this.conn, handoff);
       } else {
         this.end(reason);
-        await this.#queue.drained();
+        await this.queue.drained();
         this.#closeNow();
         this.#onFinished?.(this);
       }
@@ -456,13 +382,13 @@ export class TcpConnection implements Transport, SendQueueSink {
       const path = http.path.startsWith("/") ? http.path : "/";
       const location = `${this.#limits.webScheme ?? "http"}://${name}:${port}${path}`;
       this.#hub.log(`redirect ${this.remote}: HTTP request on the chat port, to ${location}`);
-      this.#queue.push(encoder.encode(
+      this.queue.push(encoder.encode(
         `HTTP/1.1 307 Temporary Redirect\r\nLocation: ${location}\r\nContent-Length: 0\r\n` +
           "Connection: close\r\n\r\n",
       ));
     } else {
       this.#hub.log(`reject ${this.remote}: HTTP request on the chat port`);
-      this.#queue.push(HTTP_REPLY);
+      this.queue.push(HTTP_REPLY);
     }
     this.close();
   }
@@ -481,7 +407,8 @@ export class TcpConnection implements Transport, SendQueueSink {
     if (code === "line_too_long") this.#session.end("line too long");
   }
 
-  #abort(reason: string): void {
+  /** @inheritdoc */
+  protected abort(reason: string): void {
     if (this.#closed) return;
     this.#hub.log(`drop ${this.#session?.nick ?? this.remote}: ${reason}`);
     this.#closing = true;
@@ -494,7 +421,7 @@ export class TcpConnection implements Transport, SendQueueSink {
     this.#closed = true;
     this.#closing = true;
     try {
-      this.#conn.close();
+      this.conn.close();
     } catch { /* already closed */ }
   }
 }

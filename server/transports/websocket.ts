@@ -29,7 +29,8 @@ import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
 import { Session, type Transport } from "../core/session.ts";
 import type { Pressure } from "./pressure.ts";
-import { concat, SendQueue, type SendQueueSink } from "./send_queue.ts";
+import { QueuedConnection } from "./queued_connection.ts";
+import { concat } from "./send_queue.ts";
 import type { ConnectionLimits } from "./tcp.ts";
 
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -156,17 +157,9 @@ export interface PeerAddress {
  * (there is no plain-text mode over WebSocket). It is its own send queue's
  * sink, as a {@linkcode TcpConnection} is.
  */
-export class WsConnection implements Transport, SendQueueSink {
-  /** When the connection was accepted (ms since epoch). */
-  readonly openedAt: number = Date.now();
-  /** When any byte last arrived (ms since epoch). */
-  lastActivity: number = Date.now();
-  /** Whether the idle check has sent a ping since the last activity. */
-  pinged = false;
-  readonly #conn: ByteConn;
+export class WsConnection extends QueuedConnection implements Transport {
   readonly #hub: Hub;
   readonly #limits: ConnectionLimits;
-  readonly #queue: SendQueue;
   readonly #pressure: Pressure | undefined;
   readonly #onFinished: ((connection: WsConnection) => void) | undefined;
   readonly #session: Session;
@@ -177,8 +170,6 @@ export class WsConnection implements Transport, SendQueueSink {
   /** Fragments of a message not finished yet. */
   #fragments: Uint8Array[] | undefined;
   #fragmentBytes = 0;
-  /** Backlogged receivers this peer's messages reached since the end of its last read. */
-  #holds: Set<object> | undefined;
   #closing = false;
   #closed = false;
 
@@ -199,53 +190,13 @@ export class WsConnection implements Transport, SendQueueSink {
     pressure?: Pressure,
     onFinished?: (connection: WsConnection) => void,
   ) {
-    this.#conn = conn;
+    super(conn, limits, pressure);
     this.#head = head.length > 0 ? head : undefined;
     this.#hub = hub;
     this.#limits = limits;
     this.#pressure = pressure;
     this.#onFinished = onFinished;
-    this.#queue = new SendQueue(this, {
-      maxBytes: limits.sendQueueBytes,
-      ...(pressure ? { pressure } : {}),
-    });
     this.#session = new Session(hub, this, "json");
-    try {
-      conn.setNoDelay?.(true);
-      conn.setKeepAlive?.(true);
-    } catch { /* already closed */ }
-  }
-
-  /** For the send queue: writes to the socket. @inheritdoc */
-  writeSome(bytes: Uint8Array): Promise<number> {
-    return this.#conn.write(bytes);
-  }
-
-  /** For the send queue: the peer is a slow consumer. @inheritdoc */
-  queueOverflowed(): void {
-    // Inside someone's broadcast loop: drop this peer after it.
-    queueMicrotask(() => this.#abort("send queue exceeded"));
-  }
-
-  /** For the send queue: the socket is gone. @inheritdoc */
-  writeFailed(): void {
-    this.#abort("write failed");
-  }
-
-  /** Peer address, `host:port` (`[v6]:port`), for logs. */
-  get remote(): string {
-    const { hostname, port } = this.#conn.remoteAddr;
-    return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-  }
-
-  /** Peer host, for per-address limits. */
-  get hostname(): string {
-    return this.#conn.remoteAddr.hostname;
-  }
-
-  /** Whether the connection is TLS (the web client over HTTPS): passwords may travel. */
-  get secure(): boolean {
-    return this.#conn.secure ?? false;
   }
 
   /** The session (JSON from the first frame). */
@@ -258,26 +209,6 @@ export class WsConnection implements Transport, SendQueueSink {
     return this.#closed;
   }
 
-  /** @inheritdoc */
-  get backlog(): number {
-    return this.#queue.bytes;
-  }
-
-  /** @inheritdoc */
-  get backlogged(): object | undefined {
-    return this.#queue.backlogged ? this.#queue : undefined;
-  }
-
-  /** @inheritdoc */
-  holdFor(backlogged: object): void {
-    (this.#holds ??= new Set()).add(backlogged);
-  }
-
-  /** @inheritdoc */
-  whenBelow(bytes: number, callback: () => void): void {
-    if (!this.#closed) this.#queue.whenBelow(bytes, callback);
-  }
-
   /**
    * Sends JSON lines, one WebSocket text message per frame. @inheritdoc
    *
@@ -285,14 +216,14 @@ export class WsConnection implements Transport, SendQueueSink {
    */
   send(bytes: Uint8Array): void {
     if (this.#closed || this.#closing) return;
-    this.#queue.push(wsFramesOf(bytes));
+    this.queue.push(wsFramesOf(bytes));
   }
 
   /** Sends what is queued and a close frame, then closes. */
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#queue.push(CLOSE_NORMAL);
+    this.queue.push(CLOSE_NORMAL);
     this.#flushThenClose();
   }
 
@@ -327,7 +258,7 @@ export class WsConnection implements Transport, SendQueueSink {
           input = this.#head;
           this.#head = undefined;
         } else {
-          const n = await this.#conn.read(buf);
+          const n = await this.conn.read(buf);
           if (n === null) break;
           input = buf.subarray(0, n);
           if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
@@ -344,8 +275,7 @@ export class WsConnection implements Transport, SendQueueSink {
         }
         if (this.#pressure?.active) {
           await null;
-          const holds = this.#holds;
-          this.#holds = undefined;
+          const holds = this.takeHolds();
           if (holds) await this.#pressure.relievedOf(holds, PRESSURE_WAIT_MS);
         }
       }
@@ -359,7 +289,7 @@ export class WsConnection implements Transport, SendQueueSink {
       }
     } finally {
       this.end(reason);
-      await this.#queue.drained();
+      await this.queue.drained();
       this.#closeNow();
       this.#onFinished?.(this);
     }
@@ -408,7 +338,7 @@ export class WsConnection implements Transport, SendQueueSink {
       for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!;
       off += head + 4 + len;
       if (control) {
-        if (opcode === OP_PING) this.#queue.push(frameOf(OP_PONG, payload));
+        if (opcode === OP_PING) this.queue.push(frameOf(OP_PONG, payload));
         else if (opcode === OP_CLOSE) {
           this.#session.end("connection closed");
           this.close();
@@ -441,7 +371,7 @@ export class WsConnection implements Transport, SendQueueSink {
   #protocolError(): string[] {
     this.#hub.log(`drop ${this.#session.nick ?? this.remote}: WebSocket protocol error`);
     this.#closing = true;
-    this.#queue.push(CLOSE_PROTOCOL_ERROR);
+    this.queue.push(CLOSE_PROTOCOL_ERROR);
     this.#session.end("protocol error");
     this.#flushThenClose();
     return [];
@@ -449,11 +379,12 @@ export class WsConnection implements Transport, SendQueueSink {
 
   /** Closes once the queue is written, or after CLOSE_FLUSH_MS at most. */
   #flushThenClose(): void {
-    this.#queue.drained().then(() => this.#closeNow());
+    this.queue.drained().then(() => this.#closeNow());
     setTimeout(() => this.#closeNow(), CLOSE_FLUSH_MS).unref?.();
   }
 
-  #abort(reason: string): void {
+  /** @inheritdoc */
+  protected abort(reason: string): void {
     if (this.#closed) return;
     this.#hub.log(`drop ${this.#session.nick ?? this.remote}: ${reason}`);
     this.#closing = true;
@@ -466,7 +397,7 @@ export class WsConnection implements Transport, SendQueueSink {
     this.#closed = true;
     this.#closing = true;
     try {
-      this.#conn.close();
+      this.conn.close();
     } catch { /* already closed */ }
   }
 }
