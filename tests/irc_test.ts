@@ -429,6 +429,28 @@ Deno.test("irc: a guest's new room has its creator as operator while it stays (@
   await text.lines.expect("* online in #tom (1): tom (op)");
 });
 
+Deno.test("irc: CHATHISTORY follows the core's rule for reading: an invite-only room's history is for its members", async () => {
+  await using server = await startIrcServer();
+  await using alice = await IrcTestClient.register(server.ircPort, "alice", [
+    "draft/chathistory",
+    "batch",
+    "echo-message",
+  ]);
+  await using eve = await IrcTestClient.register(server.ircPort, "eve", ["draft/chathistory"]);
+  await alice.send("JOIN #inner");
+  await alice.expect(/ 366 alice #inner /);
+  await alice.send("PRIVMSG #inner :members only");
+  await alice.expect(/PRIVMSG #inner :members only$/); // echo-message: it is stored
+  await eve.send("CHATHISTORY LATEST #inner * 10");
+  await eve.expect(/^:alice!~alice@chat PRIVMSG #inner :members only$/);
+  await alice.send("MODE #inner +i");
+  await alice.expect(/ MODE #inner \+i$/);
+  await eve.send("CHATHISTORY LATEST #inner * 10");
+  await eve.expect(/^:chat FAIL CHATHISTORY INVALID_TARGET LATEST :#inner is invite-only/);
+  await alice.send("CHATHISTORY LATEST #inner * 10");
+  await alice.expect(/^@batch=c\d+ :alice!~alice@chat PRIVMSG #inner :members only$/);
+});
+
 Deno.test("irc: a room that expired keeps its founder: whoever creates it again is no operator", async () => {
   await using server = await startIrcServer(["--room-expiry", "1"]);
   {

@@ -144,6 +144,9 @@ Deno.test("moderation: founder and ops kick, ban for a while, lock the topic, in
       refused.type === "error" ? refused.message : "",
       /banned from #dev for \d+ s more: cool off/,
     );
+    // Nor can a banned user read the room from outside.
+    await bob.sendFrame({ type: "history", room: "#dev" });
+    await bob.expectFrame(isError("banned"));
     // The server lifts it when the time is up, and says so to the room.
     const expired = await alice.expectFrame(moderation("unban", "bob"), 20_000);
     assert.equal(expired.type === "moderation" && expired.by, "server");
@@ -156,6 +159,12 @@ Deno.test("moderation: founder and ops kick, ban for a while, lock the topic, in
     await alice.expectFrame(moderation("invite_only"));
     await carol.sendFrame({ type: "join", room: "#dev" });
     await carol.expectFrame(isError("invite_only"));
+    // An invite-only room's history is for its members (bob is one).
+    await carol.sendFrame({ type: "history", room: "#dev" });
+    await carol.expectFrame(isError("invite_only"));
+    await bob.sendFrame({ type: "history", room: "#dev", limit: 1 });
+    const page = await bob.expectFrame((f) => f.type === "history" || f.type === "error");
+    assert.equal(page.type, "history", JSON.stringify(page));
     await bob.sendFrame({ type: "invite", nick: "carol", room: "#dev" });
     await bob.expectFrame(isError("permission_denied"));
     await alice.sendFrame({ type: "invite", nick: "carol" });

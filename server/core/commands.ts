@@ -282,7 +282,7 @@ const NEEDS: { readonly [T in ClientFrame["type"]]: Need } = {
   rooms: "none",
   topic: "topic",
   who: "none",
-  history: "none",
+  history: "read",
   help: "none",
   away: "none",
   whois: "none",

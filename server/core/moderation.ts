@@ -206,6 +206,19 @@ export class Moderation {
   }
 
   /**
+   * Why a session may not read a room's history, or `undefined` when it may:
+   * members always may, anyone else under {@linkcode joinRefusal}'s rule, so
+   * a ban or an invite-only room keeps its history from those it keeps out.
+   *
+   * @param session the reader
+   * @param room the room
+   * @returns the error code and message, as for joining
+   */
+  readRefusal(session: Session, room: Room): ["banned" | "invite_only", string] | undefined {
+    return room.has(session) ? undefined : this.joinRefusal(session, room);
+  }
+
+  /**
    * The server-wide ban that applies to a session (by address, or by its
    * account), described in one line.
    *

@@ -24,6 +24,9 @@ import type { Session } from "./session.ts";
  *   operator of it or given a voice there.
  * - `join`: not banned from the room, and invited when it is invite-only
  *   (room operators always may).
+ * - `read`: reading a room's history: its members may; anyone else only
+ *   under the `join` rule (so a ban or an invite-only room keeps its history
+ *   from those it keeps out).
  * - `topic`: setting the topic of a topic-locked room needs `room-op`.
  * - `invite`: inviting to an invite-only room needs `room-op`.
  */
@@ -35,6 +38,7 @@ export type Need =
   | "room-op"
   | "speak"
   | "join"
+  | "read"
   | "topic"
   | "invite";
 
@@ -83,9 +87,14 @@ export function permit(session: Session, frame: ClientFrame, need: Need): boolea
       session.error("muted", refusal);
       return false;
     }
+    case "read":
     case "join": {
       const room = roomOf(session, frame);
-      const refusal = room && session.hub.moderation.joinRefusal(session, room);
+      const moderation = session.hub.moderation;
+      const refusal = room &&
+        (need === "read"
+          ? moderation.readRefusal(session, room)
+          : moderation.joinRefusal(session, room));
       if (!refusal) return true;
       session.error(refusal[0], refusal[1]);
       return false;

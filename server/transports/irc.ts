@@ -1501,6 +1501,10 @@ export class IrcClient implements LineHandler, Transport {
     const found = target.startsWith("#") ? hub.room(target) : undefined;
     const room = found && !hub.moderation.hiddenFrom(found, this.session) ? found : undefined;
     if (target.startsWith("#") && !room) return fail("INVALID_TARGET", "no such channel");
+    // The core's rule for reading history (policy.ts `read`): bans and
+    // invite-only rooms keep it from those they keep out.
+    const refusal = room && hub.moderation.readRefusal(this.session, room);
+    if (refusal) return fail("INVALID_TARGET", refusal[1]);
     let messages: StoredMessage[] = [];
     if (room) {
       const m = /^(msgid|timestamp)=(.+)$/.exec(ref);
