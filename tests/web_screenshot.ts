@@ -62,7 +62,7 @@ await bobSays("the TLS port landed, and the IRC gateway too 🎉", "#dev");
 await bobSays("next: the web client", "#dev");
 await dave.send("/join #dev");
 await daveSays("nice! does it work from my phone?");
-await carolSays("it should: try http://192.168.1.20:8081 on the wifi", "#dev");
+await carolSays("it should: try http://192.168.1.20:8080 on the wifi", "#dev");
 await bobSays("checklist for Friday:\n- tag v0.2\n- publish the binary\n- update the docs", "#dev");
 await carolSays("@alice can you review the release notes?", "#dev");
 await bobSays("lunch at 12:30?");

@@ -19,13 +19,11 @@ import styleCss from "../../web/style.css" with { type: "bytes" };
 import iconSvg from "../../web/icon.svg" with { type: "bytes" };
 import { createHash } from "node:crypto";
 import http from "node:http";
-import https from "node:https";
 import type net from "node:net";
 import { Readable } from "node:stream";
 import { roomKey } from "../../protocol/mod.ts";
 import { hashToken, type Hub } from "../core/hub.ts";
 import { cleanFileName, type FileStore, INLINE_IMAGE_TYPES } from "../store/files.ts";
-import type { TlsIdentity } from "../../tls/certificate.ts";
 import { concat } from "./send_queue.ts";
 import { plainReply, type RelayedPeer, upgradeRefusal } from "./web_door.ts";
 import type { PeerAddress } from "./websocket.ts";
@@ -86,12 +84,6 @@ export interface WebServerOptions {
   /** Port; 0 picks a free one. */
   port: number;
   /**
-   * The certificate: serve HTTPS and WSS instead of HTTP and WS. Each
-   * {@linkcode TlsIdentity.reload} (SIGHUP) swaps it in for new
-   * connections; open ones keep theirs.
-   */
-  tls?: TlsIdentity;
-  /**
    * Behind the front door: the real peer of a relayed connection, by the
    * connection's remote (the relay's local) port. Requests on connections it
    * does not know are refused.
@@ -149,42 +141,36 @@ export function humanSize(bytes: number): string {
 export class WebServer {
   /** The bound address. */
   readonly addr: Deno.NetAddr;
-  /** `http` or `https`. */
-  readonly scheme: "http" | "https";
+  /** `http`: TLS (HTTPS, WSS) ends at the front door, which says so per relayed connection. */
+  readonly scheme = "http";
   readonly #host: WebHost;
   readonly #server: http.Server;
-  #unwatch: (() => void) | undefined;
   readonly #peers: ((port: number) => RelayedPeer | undefined) | undefined;
 
   private constructor(
     host: WebHost,
     server: http.Server,
-    scheme: "http" | "https",
     peers?: (port: number) => RelayedPeer | undefined,
   ) {
     this.#host = host;
     this.#server = server;
-    this.scheme = scheme;
     this.#peers = peers;
     const address = server.address() as net.AddressInfo;
     this.addr = { transport: "tcp", hostname: address.address, port: address.port };
   }
 
   /**
-   * Binds and starts serving, on `node:http` (`node:https` with `tls`): its
-   * upgrade event hands over the raw socket, which `websocket.ts` frames.
+   * Binds and starts serving, on `node:http`. HTTPS is the front door's
+   * (`web_door.ts` ends TLS, and reloads the certificate per connection on
+   * SIGHUP); an upgrade that reaches this server is refused.
    *
    * @param host the chat server it belongs to
-   * @param options address, port, certificate
+   * @param options address, port, the front door's peers
    * @returns the running web server
    * @throws {Error} `EADDRINUSE` when the port is taken
    */
   static async listen(host: WebHost, options: WebServerOptions): Promise<WebServer> {
-    const identity = options.tls;
-    const server = identity
-      ? https.createServer({ cert: identity.current.cert, key: identity.current.key })
-      : http.createServer();
-    const scheme = options.tls ? "https" : "http";
+    const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port, options.hostname, () => {
@@ -192,12 +178,7 @@ export class WebServer {
         resolve();
       });
     });
-    const web = new WebServer(host, server, scheme, options.peers);
-    if (identity) {
-      web.#unwatch = identity.onReload((pair) =>
-        (server as https.Server).setSecureContext({ cert: pair.cert, key: pair.key })
-      );
-    }
+    const web = new WebServer(host, server, options.peers);
     server.on("request", (req, res) => web.#request(req, res));
     server.on("upgrade", (req, socket) => web.#upgrade(req, socket as net.Socket));
     server.on("clientError", (_error, socket) => {
@@ -210,7 +191,6 @@ export class WebServer {
 
   /** Stops accepting and closes every HTTP connection (WebSockets are closed by the caller). */
   async shutdown(): Promise<void> {
-    this.#unwatch?.();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections?.();
