@@ -134,7 +134,19 @@ class Tmux implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    // The client saves its input history under HOME as it exits, after the
+    // pane is gone: wait (at most 10 s) for the pane's processes to end, or
+    // the save recreates the HOME just removed and it is left in /tmp.
+    const pane = (await this.run("list-panes", "-F", "#{pane_pid}").catch(() => "")).trim();
+    const sh = (script: string) =>
+      new Deno.Command("bash", { args: ["-c", script, "bash", pane], stdout: "piped" }).output();
+    const pids = /^\d+$/.test(pane)
+      ? `${pane} ${new TextDecoder().decode((await sh("pgrep -P $1; true")).stdout)}`.trim()
+      : "";
     await this.run("kill-server").catch(() => "");
+    for (const pid of pids.split(/\s+/).filter((p) => /^\d+$/.test(p))) {
+      await sh(`timeout 10 tail --pid=${pid} -f /dev/null; true`);
+    }
     await Deno.remove(this.home, { recursive: true }).catch(() => {});
   }
 }
