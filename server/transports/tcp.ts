@@ -20,7 +20,7 @@ import type { ByteConn } from "../../tls/node_conn.ts";
 import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Pressure } from "./pressure.ts";
-import { QueuedConnection } from "./queued_connection.ts";
+import { MIN_READ, nextReadBuffer, QueuedConnection } from "./queued_connection.ts";
 import { concat } from "./send_queue.ts";
 import { Session, type Transport } from "../core/session.ts";
 
@@ -76,14 +76,6 @@ export interface LineHandler {
 export type LineHandlerFactory = (connection: TcpConnection) => LineHandler;
 
 const encoder = new TextEncoder();
-// Every idle connection holds one pending read into its buffer: start small
-// (it doubles whenever a read fills it, up to MAX_READ).
-const MIN_READ = 128;
-// One read's lines are fanned out before flow control can act, so the largest
-// read bounds how much a sender can push into each receiver's queue at once:
-// with 64 KiB, ten blasting JSON senders passed a 1 MiB queue in one round
-// and healthy receivers were dropped (27-37 % delivered); with 16 KiB, 100 %.
-const MAX_READ = 16 * 1024;
 /**
  * Longest pause of a reader while some receiver's queue is backlogged (see
  * `Pressure`): long enough for a healthy receiver to drain, short enough that
@@ -276,7 +268,7 @@ export class TcpConnection extends QueuedConnection implements Transport {
           const verdict = sniffRequestLine(sniffed);
           if (verdict === "wait") {
             this.#sniffed = sniffed === input ? input.slice() : sniffed;
-            if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
+            buf = nextReadBuffer(buf, n);
             continue;
           }
           this.#sniffed = undefined;
@@ -295,7 +287,7 @@ export class TcpConnection extends QueuedConnection implements Transport {
           input = data;
         }
         const results = reader.push(input);
-        if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
+        buf = nextReadBuffer(buf, n);
         for (const result of results) {
           if (this.#closing) break reading;
           const wait = bucket.take();

@@ -29,7 +29,7 @@ import { TokenBucket } from "../core/flood.ts";
 import type { Hub } from "../core/hub.ts";
 import { Session, type Transport } from "../core/session.ts";
 import type { Pressure } from "./pressure.ts";
-import { QueuedConnection } from "./queued_connection.ts";
+import { MIN_READ, nextReadBuffer, QueuedConnection } from "./queued_connection.ts";
 import { concat } from "./send_queue.ts";
 import type { ConnectionLimits } from "./tcp.ts";
 
@@ -38,10 +38,6 @@ const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
 const PRESSURE_WAIT_MS = 20;
 /** Longest wait for the queued bytes to go out when closing, in ms. */
 const CLOSE_FLUSH_MS = 5000;
-/** First read buffer; it doubles while reads fill it, up to MAX_READ (as TCP). */
-const MIN_READ = 128;
-/** Largest read: it bounds what one read fans out before flow control acts (as TCP). */
-const MAX_READ = 16 * 1024;
 const EMPTY = new Uint8Array();
 /** Largest control-frame payload (RFC 6455 §5.5). */
 const MAX_CONTROL = 125;
@@ -261,7 +257,7 @@ export class WsConnection extends QueuedConnection implements Transport {
           const n = await this.conn.read(buf);
           if (n === null) break;
           input = buf.subarray(0, n);
-          if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
+          buf = nextReadBuffer(buf, n);
         }
         this.lastActivity = Date.now();
         this.pinged = false;
