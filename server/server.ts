@@ -629,6 +629,8 @@ export class ChatServer {
     try {
       this.#ircTlsListener?.close();
     } catch { /* already closed */ }
+    // Leaving because the server goes is not news to the others (they get the bye too).
+    this.hub.stopping();
     for (const connection of this.#connections) {
       connection.end("server shutting down", "server is shutting down");
     }

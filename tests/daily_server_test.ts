@@ -1,6 +1,6 @@
 // Server side of the daily-use commands through real sockets: refused lines
-// carry their ref, /away, /whois, /quit REASON, and a resumed session that
-// announces nothing after a restart.
+// carry their ref, /away, /whois, /quit REASON, and a restart that
+// announces no one leaving and no resumed session coming back.
 
 import assert from "@chat/assert";
 import { startTestServer, TestClient } from "./test_util.ts";
@@ -100,17 +100,27 @@ function resumeToken(client: TestClient): string {
   return welcome.resume;
 }
 
-Deno.test("a resumed session announces nothing after a server restart, and its return after a drop", async () => {
+Deno.test("a restart announces neither the leaving nor the resumed return; a drop announces both", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat_daily_test_" });
   try {
     const db = `${dir}/chat.db`;
     let token: string;
     {
       await using server = await startTestServer(["--db", db]);
+      // alice first: the server ends connections in the order they came, so
+      // bob is still there when alice's ends and would see her leave.
       await using alice = await TestClient.joinJson(server.port, "alice");
+      await using bob = await TestClient.joinJson(server.port, "bob");
+      await alice.expectFrame((f) => f.type === "joined" && f.nick === "bob");
       token = resumeToken(alice);
-      alice.close();
-      assert.equal((await server.stop("SIGTERM")).code, 0);
+      const stopped = server.stop("SIGTERM");
+      await bob.expectFrame((f) => f.type === "bye");
+      assert.equal((await stopped).code, 0);
+      assert.deepEqual(
+        bob.lines.seen.filter((l) => l.includes('"type":"left"')),
+        [],
+        "the shutdown's bye says it all: no left notice per member",
+      );
     }
     await using server = await startTestServer(["--db", db, "--port", "0"]);
     await using bob = await TestClient.joinJson(server.port, "bob");

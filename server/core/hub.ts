@@ -232,6 +232,8 @@ export class Hub {
   readonly #dropSessions = new Set<string>();
   #flushScheduled = false;
   #closed = false;
+  /** Set by {@linkcode Hub.stopping}: the server is shutting down. */
+  #stopping = false;
   /** Identities of resumable sessions whose leaving was announced, oldest first. */
   readonly #departed = new Set<string>();
 
@@ -261,12 +263,24 @@ export class Hub {
 
   /**
    * Whether joins and leaves in a room are announced to its members: not in
-   * rooms over the announce limit.
+   * rooms over the announce limit, and not once the server is shutting down.
    *
    * @param room the room, its members counted with the one joining or leaving
    */
   announces(room: Room): boolean {
+    if (this.#stopping) return false;
     return this.#announceLimit === 0 || room.size <= this.#announceLimit;
+  }
+
+  /**
+   * Notes that the server is shutting down: the sessions it ends from now on
+   * leave their rooms without `left` notices. Everyone is told the server is
+   * going (a `bye`), and after a restart resumed sessions come back without
+   * `joined` notices, so a `left` per member would only say they went away
+   * for good (and cost every room's members one frame per member).
+   */
+  stopping(): void {
+    this.#stopping = true;
   }
 
   /** @param options see {@linkcode HubOptions} */
