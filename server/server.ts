@@ -26,7 +26,7 @@ import { DEFAULT_SEND_QUEUE_BYTES } from "./transports/send_queue.ts";
 import { MemoryStore, type Store } from "./store/store.ts";
 import {
   type ConnectionLimits,
-  type LineHandlerFactory,
+  type LineProtocol,
   sniffRequestLine,
   TcpConnection,
 } from "./transports/tcp.ts";
@@ -525,7 +525,7 @@ export class ChatServer {
     const gateway = this.#gateway();
     this.#irc = { gateway, listener };
     const limits = { ...this.#tcpLimits, maxLineBytes: IRC_MAX_LINE_BYTES };
-    this.#accepting.push(this.#acceptLoop(listener, limits, (c) => gateway.accept(c)));
+    this.#accepting.push(this.#acceptLoop(listener, limits, gateway));
     return listener.addr;
   }
 
@@ -550,7 +550,7 @@ export class ChatServer {
     this.#ircTlsListener = listener;
     const wrap = (conn: Deno.TcpConn) => acceptTls(conn, identity);
     this.#accepting.push(
-      this.#acceptLoop(listener, limits, (c) => gateway.accept(c), wrap),
+      this.#acceptLoop(listener, limits, gateway, wrap),
     );
     return listener.addr;
   }
@@ -655,7 +655,7 @@ export class ChatServer {
   async #acceptLoop(
     listener: Deno.TcpListener,
     limits?: ConnectionLimits,
-    makeHandler?: LineHandlerFactory,
+    protocol?: LineProtocol,
     wrap?: (conn: Deno.TcpConn) => ByteConn,
   ): Promise<void> {
     let backoff = 0;
@@ -681,7 +681,7 @@ export class ChatServer {
         await new Promise((resolve) => setTimeout(resolve, backoff));
         continue;
       }
-      this.admit(wrap ? wrap(conn) : conn, limits, makeHandler);
+      this.admit(wrap ? wrap(conn) : conn, limits, protocol);
     }
   }
 
@@ -693,13 +693,13 @@ export class ChatServer {
    *
    * @param conn the connection; its `remoteAddr` counts for `maxPerIp`
    * @param limits its limits, when they differ from the server's (IRC lines)
-   * @param makeHandler the protocol of its port (IRC); default: JSON or plain
-   * text, chosen by the first line
+   * @param protocol the protocol of its port (IRC, which refuses with its own
+   * `ERROR` line); default: JSON or plain text, chosen by the first line
    */
-  admit(conn: ByteConn, limits?: ConnectionLimits, makeHandler?: LineHandlerFactory): void {
+  admit(conn: ByteConn, limits?: ConnectionLimits, protocol?: LineProtocol): void {
     const refusal = this.#refusal(conn.remoteAddr.hostname);
     if (
-      refusal && (limits ?? this.#tcpLimits).web && !makeHandler && this.#refusing < MAX_REFUSING
+      refusal && (limits ?? this.#tcpLimits).web && !protocol && this.#refusing < MAX_REFUSING
     ) {
       // A browser may be asking: answer in HTTP if its first bytes say so.
       this.hub.log(`refuse ${conn.remoteAddr.hostname}: ${refusal}`);
@@ -708,11 +708,15 @@ export class ChatServer {
     }
     if (refusal) {
       this.hub.log(`refuse ${conn.remoteAddr.hostname}: ${refusal}`);
-      // The wire format is not known before the first line: a plain-text
-      // line for people (nc, telnet) and then the JSON frame for programs
-      // (JSON clients skip what is not a frame before their welcome).
-      let line = encodeFrame({ type: "error", code: "too_many_connections", message: refusal });
-      if (!makeHandler) line = `! ${refusal}\n${line}`;
+      // A port of another protocol (IRC) refuses in its own format. On the
+      // chat port the wire format is not known before the first line: a
+      // plain-text line for people (nc, telnet) and then the JSON frame for
+      // programs (JSON clients skip what is not a frame before their welcome).
+      const line = protocol
+        ? protocol.refusal(refusal)
+        : `! ${refusal}\n${
+          encodeFrame({ type: "error", code: "too_many_connections", message: refusal })
+        }`;
       conn.write(encoder.encode(line)).catch(() => {}).finally(() => {
         try {
           conn.close();
@@ -726,7 +730,7 @@ export class ChatServer {
       limits ?? this.#tcpLimits,
       this.#pressure,
       this.#finished,
-      makeHandler,
+      protocol && ((c) => protocol.accept(c)),
     );
     this.#adopt(connection);
     // serve() never throws; it calls #release when done.

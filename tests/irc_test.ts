@@ -638,3 +638,24 @@ Deno.test("irc: a moderated room (+m, /moderated) lets only operators and voiced
   await json.sendFrame({ type: "say", room: "#stage", text: "free again" });
   await bob.expect(/:jay!json@chat PRIVMSG #stage :free again$/);
 });
+
+Deno.test("irc: a connection refused before registration (server full, too many from one address) gets an IRC ERROR line, not JSON", async (t) => {
+  await using server = await startIrcServer(["--max-clients", "2", "--max-per-ip", "1"]);
+  await using _alice = await IrcTestClient.register(server.ircPort, "alice");
+  await t.step("too many from one address", async () => {
+    await using refused = await TestClient.connect(server.ircPort);
+    await refused.lines.expectEnd();
+    assert.deepEqual(refused.lines.seen, [
+      "ERROR :Closing link: chat (too many connections from 127.0.0.1)",
+    ]);
+  });
+  await t.step("server full", async () => {
+    await using server2 = await startIrcServer(["--max-clients", "1"]);
+    await using _bob = await IrcTestClient.register(server2.ircPort, "bob");
+    await using refused = await TestClient.connect(server2.ircPort);
+    await refused.lines.expectEnd();
+    assert.deepEqual(refused.lines.seen, [
+      "ERROR :Closing link: chat (server is full, try again later)",
+    ]);
+  });
+});

@@ -40,7 +40,7 @@ import type { Deliverable, FrameRenderer } from "../core/outbound.ts";
 import type { Room } from "../core/room.ts";
 import { Session, type Transport } from "../core/session.ts";
 import type { StoredMessage } from "../store/store.ts";
-import type { LineHandler, TcpConnection } from "./tcp.ts";
+import type { LineHandler, LineProtocol, TcpConnection } from "./tcp.ts";
 
 const encoder = new TextEncoder();
 const CRLF = "\r\n";
@@ -76,7 +76,7 @@ export interface IrcGatewayOptions {
  * that changes shared lines), and what IRC knows of each user that the core
  * does not (username, real name, away message).
  */
-export class IrcGateway {
+export class IrcGateway implements LineProtocol {
   /** The shared chat state. */
   readonly hub: Hub;
   /** The server name in every numeric's source. */
@@ -115,6 +115,18 @@ export class IrcGateway {
    */
   accept(connection: TcpConnection): LineHandler {
     return new IrcClient(this, connection);
+  }
+
+  /**
+   * The line that refuses a connection before it registers (too many
+   * connections, shutting down): an IRC `ERROR` (RFC 2812 3.7.4), as on any
+   * other close, so IRC clients show the reason instead of a JSON frame.
+   *
+   * @param why the reason, e.g. `server is full, try again later`
+   * @returns `ERROR :Closing link: chat (WHY)` and CRLF
+   */
+  refusal(why: string): string {
+    return `ERROR :Closing link: ${this.host} (${why})${CRLF}`;
   }
 
   /** The renderer for a set of capability bits (shared by all clients with those bits). */

@@ -75,6 +75,23 @@ export interface LineHandler {
 /** Makes the line handler of a new connection (see {@linkcode TcpConnection}). */
 export type LineHandlerFactory = (connection: TcpConnection) => LineHandler;
 
+/**
+ * A protocol other than the chat protocol on a port of its own (IRC): it
+ * makes each connection's line handler, and words a refusal sent before
+ * there is one (too many connections), in its own format.
+ */
+export interface LineProtocol {
+  /** The line handler of a new connection. */
+  accept: LineHandlerFactory;
+  /**
+   * The bytes that refuse a connection before its first line, e.g. IRC's
+   * `ERROR :Closing link: HOST (WHY)` with its CRLF.
+   *
+   * @param why the reason, e.g. `server is full, try again later`
+   */
+  refusal(why: string): string;
+}
+
 const encoder = new TextEncoder();
 /**
  * Longest pause of a reader while some receiver's queue is backlogged (see
