@@ -659,3 +659,32 @@ Deno.test("irc: a connection refused before registration (server full, too many 
     ]);
   });
 });
+
+Deno.test("irc: LIST of hundreds of rooms with long topics pages through a small send queue and keeps the asker", async () => {
+  await using server = await startIrcServer(["--send-queue", "65536", "--room-quota", "0"]);
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  const lines: string[] = [];
+  for (let i = 0; i < 600; i++) {
+    const room = `#room-${String(i).padStart(3, "0")}`;
+    lines.push(JSON.stringify({ type: "join", room }));
+    lines.push(JSON.stringify({ type: "topic", text: `topic ${i} `.padEnd(300, "t") }));
+    lines.push(JSON.stringify({ type: "part" }));
+  }
+  await bob.write(lines.join("\n") + "\n"); // ~200 KB of LIST, three times the queue
+  await bob.expectFrame((f) => f.type === "left" && f.room === "#room-599", 60_000);
+  await using alice = await IrcTestClient.register(server.ircPort, "alice");
+  await alice.send("LIST");
+  await alice.client.lines.expect(/ 323 alice :End of \/LIST$/, 30_000);
+  const listed = alice.client.lines.seen.filter((l) => / 322 alice /.test(l));
+  assert.equal(listed.length, 601); // and #lobby
+  assert.equal(new Set(listed.map((l) => l.split(" ")[3])).size, 601);
+  const topics = listed.filter((l) => !/ #lobby /.test(l));
+  assert.ok(topics.every((l) => l.endsWith("t")), topics.find((l) => !l.endsWith("t")));
+  await alice.send("NAMES #lobby,#room-000");
+  await alice.expect(/ 366 alice #lobby,#room-000 :End of \/NAMES list$/);
+  await alice.send("WHO #lobby");
+  await alice.expect(/ 315 alice #lobby :End of WHO list$/);
+  await bob.sendFrame({ type: "msg", to: "alice", text: "still there?" });
+  await alice.expect(/PRIVMSG alice :still there\?$/);
+  assert.ok(!server.log.seen.some((l) => l.includes("drop alice")));
+});

@@ -115,7 +115,7 @@ export class Session {
   #tokenHash: string | undefined;
   #identity: string | undefined; // made on first use
   /** Replies still being produced, in order (see reply()). */
-  #replies: Iterator<ServerFrame>[] | undefined;
+  #replies: Iterator<ServerFrame | Uint8Array>[] | undefined;
   #pumping = false;
   #replied: PromiseWithResolvers<void> | undefined;
   /** Room creations left to this connection (see `HubOptions.roomQuota`); made on first use. */
@@ -397,9 +397,11 @@ export class Session {
    * queue, however long, and never costs the asker the connection). Live
    * traffic is not held back meanwhile and stays under the slow-consumer rule.
    *
-   * @param frames the reply; iterated lazily
+   * @param frames the reply; iterated lazily. A protocol adapter that words
+   * its own replies (IRC's LIST, WHO, NAMES) gives the bytes of each line
+   * instead, sent to the transport as they are
    */
-  reply(frames: Iterable<ServerFrame>): void {
+  reply(frames: Iterable<ServerFrame | Uint8Array>): void {
     if (this.#state === "closed") return;
     (this.#replies ??= []).push(frames[Symbol.iterator]());
     if (!this.#pumping) this.#pump();
@@ -423,6 +425,8 @@ export class Session {
       if (step.done) {
         this.#replies.shift();
         if (this.#replies.length === 0) this.#replies = undefined;
+      } else if (step.value instanceof Uint8Array) {
+        transport.send(step.value);
       } else {
         this.#sendNow(step.value);
       }

@@ -563,11 +563,16 @@ export class IrcClient implements LineHandler, Transport {
 
   /** Sends a numeric (or any server reply) to this client; the last parameter is trailing. */
   #num(command: string, params: string[], trailing = true): void {
-    this.#raw(
+    this.#push(this.#numLine(command, params, trailing));
+  }
+
+  /** A numeric as the bytes of its line (with CRLF), for {@linkcode #num} and paced replies. */
+  #numLine(command: string, params: string[], trailing = true): Uint8Array {
+    return encoder.encode(
       formatIrcLine(
         { source: this.#gateway.serverName, command, params: [this.nick, ...params] },
         trailing,
-      ),
+      ) + CRLF,
     );
   }
 
@@ -1219,6 +1224,11 @@ export class IrcClient implements LineHandler, Transport {
 
   /** 353 lines for a room's members, then 366 (unless `end` is false: NAMES of several rooms). */
   #names(room: Room, end = true): void {
+    for (const line of this.#namesLines(room, end)) this.#push(line);
+  }
+
+  /** The lines of {@linkcode #names}, made one at a time. */
+  *#namesLines(room: Room, end = true): Generator<Uint8Array> {
     const moderation = this.#gateway.hub.moderation;
     const nicks = [...room.members()].sort((a, b) =>
       a.nick!.localeCompare(b.nick!, undefined, { sensitivity: "base" })
@@ -1237,21 +1247,26 @@ export class IrcClient implements LineHandler, Transport {
     let line = "";
     for (const nick of nicks) {
       if (line !== "" && encoder.encode(line + " " + nick).length > budget) {
-        this.#raw(head + line);
+        yield encoder.encode(head + line + CRLF);
         line = "";
       }
       line = line === "" ? nick : line + " " + nick;
     }
-    if (line !== "") this.#raw(head + line);
-    if (end) this.#num("366", [room.name, "End of /NAMES list"]);
+    if (line !== "") yield encoder.encode(head + line + CRLF);
+    if (end) yield this.#numLine("366", [room.name, "End of /NAMES list"]);
   }
 
   /**
    * NAMES [#room,…]: the members of each room (at most `TARGMAX` NAMES
-   * rooms), then one 366 naming the list as asked (Modern IRC).
+   * rooms), then one 366 naming the list as asked (Modern IRC). Paced by the
+   * client's reading, like every long reply (`Session.reply`).
    */
   namesCommand(params: string[]): void {
-    if (!params[0]) return this.#num("366", ["*", "End of /NAMES list"]);
+    this.session.reply(this.#namesReply(params));
+  }
+
+  *#namesReply(params: string[]): Generator<Uint8Array> {
+    if (!params[0]) return yield this.#numLine("366", ["*", "End of /NAMES list"]);
     const names = params[0].split(",").filter((n) => n !== "");
     const visible = (name: string) => {
       const room = this.#gateway.hub.room(name);
@@ -1261,33 +1276,41 @@ export class IrcClient implements LineHandler, Transport {
     };
     if (names.length === 1) {
       const room = visible(names[0]!);
-      if (room) return this.#names(room);
+      if (room) return yield* this.#namesLines(room);
     }
     for (const name of names.slice(0, IRC_NAMES_TARGETS)) {
       const room = visible(name);
-      if (room) this.#names(room, false);
+      if (room) yield* this.#namesLines(room, false);
     }
-    this.#num("366", [params[0], "End of /NAMES list"]);
+    yield this.#numLine("366", [params[0], "End of /NAMES list"]);
   }
 
-  /** LIST: every room with its member count and topic. */
+  /**
+   * LIST: every room with its member count and topic, paced by the
+   * client's reading (`Session.reply`): thousands of rooms never overflow
+   * its send queue.
+   */
   list(params: string[]): void {
+    this.session.reply(this.#listReply(params));
+  }
+
+  *#listReply(params: string[]): Generator<Uint8Array> {
     const only = params[0]?.split(",").map((n) => n.toLowerCase());
-    this.#num("321", ["Channel", "Users  Name"]);
+    yield this.#numLine("321", ["Channel", "Users  Name"]);
     const moderation = this.#gateway.hub.moderation;
     for (const room of this.#gateway.hub.rooms()) {
       if (only && !only.includes(room.key)) continue;
       if (moderation.hiddenFrom(room, this.session)) continue;
-      this.#num("322", [room.name, String(room.size), room.topic]);
+      yield this.#numLine("322", [room.name, String(room.size), room.topic]);
     }
-    this.#num("323", ["End of /LIST"]);
+    yield this.#numLine("323", ["End of /LIST"]);
   }
 
-  #whoLine(channel: string, session: Session): void {
+  #whoLine(channel: string, session: Session): Uint8Array {
     const g = this.#gateway;
     const client = g.clientOf(session);
     const flags = session.away !== undefined ? "G" : "H";
-    this.#num("352", [
+    return this.#numLine("352", [
       channel,
       g.userOf(session, session.nick!),
       g.host,
@@ -1298,21 +1321,27 @@ export class IrcClient implements LineHandler, Transport {
     ]);
   }
 
-  /** WHO #room | nick. */
+  /** WHO #room | nick, paced by the client's reading (`Session.reply`). */
   who(params: string[]): void {
+    this.session.reply(this.#whoReply(params));
+  }
+
+  *#whoReply(params: string[]): Generator<Uint8Array> {
     const mask = params[0] ?? "*";
     const hub = this.#gateway.hub;
     if (mask.startsWith("#")) {
       const room = hub.room(mask);
       const shown = room && !hub.moderation.hiddenFrom(room, this.session) ? room : undefined;
-      for (const member of shown?.members() ?? []) this.#whoLine(shown!.name, member);
+      for (const member of shown?.members() ?? []) {
+        if (member.state !== "closed") yield this.#whoLine(shown!.name, member);
+      }
     } else {
       const session = hub.find(mask);
       const room = session &&
         [...session.rooms.values()].find((r) => !hub.moderation.hiddenFrom(r, this.session));
-      if (session) this.#whoLine(room?.name ?? "*", session);
+      if (session) yield this.#whoLine(room?.name ?? "*", session);
     }
-    this.#num("315", [mask, "End of WHO list"]);
+    yield this.#numLine("315", [mask, "End of WHO list"]);
   }
 
   /** WHOIS [server] nick: the core's `whois`. */
