@@ -1,7 +1,11 @@
 // The terminal client in a real terminal: tmux runs `main.ts client` (with
 // the permissions of `deno task client`) against the real server; the test
 // types with `send-keys`, pastes with `paste-buffer -p` (bracketed), reads
-// the screen with `capture-pane`, and sees the bell in `window_bell_flag`.
+// the screen with `capture-pane` (`-e`: with its colours), and sees the bell
+// in `window_bell_flag`. Covered: windows (Alt+N, Alt+arrows, Ctrl+N/P,
+// /window N, PgUp/PgDn, /query), mentions, the bell and --no-bell,
+// timestamps and --no-timestamps, 256 nickname colours, Tab completion,
+// pastes and Alt+Enter, quitting while offline, resizing.
 // Waits are for what the screen shows, with deadlines.
 
 import assert from "@chat/assert";
@@ -127,6 +131,26 @@ class Tmux implements AsyncDisposable {
     throw new Error("the client did not exit");
   }
 
+  /** Waits until the status line matches `pattern`; the status line. */
+  async statusIs(pattern: RegExp): Promise<string> {
+    const deadline = Date.now() + DEADLINE_MS;
+    let status = "";
+    while (Date.now() < deadline) {
+      status = await this.status();
+      if (pattern.test(status)) return status;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`timed out waiting for the status line ${pattern}; it is ${status}`);
+  }
+
+  /** Waits for the input line (the bottom row) to start with `prompt`. */
+  prompt(prompt: string): Promise<string[]> {
+    return this.until(
+      (rows) => rows.filter((r) => r.trim() !== "").at(-1)?.startsWith(prompt) ?? false,
+      `the input line ${JSON.stringify(prompt)}`,
+    );
+  }
+
   /** The status line (the row above the input line). */
   async status(): Promise<string> {
     const rows = (await this.screen()).filter((r) => r.trim() !== "");
@@ -156,7 +180,7 @@ async function withServer(fn: (server: TestServer) => Promise<void>): Promise<vo
   await fn(server);
 }
 
-Deno.test("tmux: windows, mentions and the bell, completion", async (t) => {
+Deno.test("tmux: windows (switching, scrolling, /query), mentions and the bell, completion", async (t) => {
   await withServer(async (server) => {
     await using bob = await TestClient.joinJson(server.port, "bob");
     await using alice = await Tmux.start(server.port, "alice");
@@ -172,21 +196,27 @@ Deno.test("tmux: windows, mentions and the bell, completion", async (t) => {
       await bob.sendFrame({ type: "join", room: "#dev" });
       await bob.sendFrame({ type: "say", room: "#dev", text: "alice: look here" });
       await alice.shows("bob: alice: look here");
+      const rows = await alice.screen();
+      assert.ok(
+        rows.some((r) => /^\[\d\d:\d\d\] bob: alice: look here/.test(r)),
+        `a live line carries its local time: ${rows.join("\n")}`,
+      );
       const styled = (await alice.screen(true)).find((r) => r.includes("look here"))!;
       assert.ok(
         styled.includes("\x1b[1;33m") || styled.includes("\x1b[1m\x1b[33m"),
         `bold yellow text: ${JSON.stringify(styled)}`,
+      );
+      assert.match(
+        styled,
+        /\x1b\[(?:[\d;]*;)?38;5;\d+m/,
+        "256-colour nicknames (TERM=tmux-256color)",
       );
       assert.equal(await alice.format("#{window_bell_flag}"), "0");
     });
 
     await t.step("a mention in another window marks it and rings the bell", async () => {
       await bob.sendFrame({ type: "say", room: "#lobby", text: "ALICE, lunch?" });
-      const deadline = Date.now() + DEADLINE_MS;
-      while (!/1:#lobby\(1!\)/.test(await alice.status()) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.match(await alice.status(), /1:#lobby\(1!\) \[2:#dev\]/);
+      await alice.statusIs(/1:#lobby\(1!\) \[2:#dev\]/);
       assert.equal(await alice.format("#{window_bell_flag}"), "1");
     });
 
@@ -194,6 +224,52 @@ Deno.test("tmux: windows, mentions and the bell, completion", async (t) => {
       await alice.keys(["M-1"]);
       await alice.shows("bob: ALICE, lunch?");
       assert.match(await alice.status(), /\[1:#lobby\] 2:#dev/);
+    });
+
+    await t.step("Alt+→ / Alt+←, Ctrl+N / Ctrl+P and /window N switch too", async () => {
+      await alice.keys(["M-Right"]);
+      await alice.prompt("alice #dev>");
+      await alice.shows("bob: alice: look here");
+      await alice.keys(["M-Left"]);
+      await alice.prompt("alice #lobby>");
+      await alice.keys(["C-n"]);
+      await alice.prompt("alice #dev>");
+      await alice.keys(["C-p"]);
+      await alice.prompt("alice #lobby>");
+      await alice.line("/window 2");
+      await alice.prompt("alice #dev>");
+      await alice.statusIs(/1:#lobby \[2:#dev\]/);
+      await alice.line("/window 7");
+      await alice.shows("! usage: /window N (N from 1 to 2)");
+      await alice.line("/window 1");
+      await alice.prompt("alice #lobby>");
+    });
+
+    await t.step("PgUp and PgDn scroll the window, and only that one", async () => {
+      for (let i = 1; i <= 30; i++) {
+        await bob.sendFrame({ type: "say", room: "#lobby", text: `numbered ${i}`, ref: `n${i}` });
+        await bob.expectFrame((f) => f.type === "ack" && f.ref === `n${i}`);
+      }
+      await alice.shows("bob: numbered 30");
+      const atBottom = await alice.screen();
+      assert.ok(!atBottom.some((r) => r.includes("bob: numbered 5")), "numbered 5 is off screen");
+      await alice.keys(["PPage"]);
+      await alice.shows("-- more below --");
+      const back = await alice.screen();
+      assert.ok(back.some((r) => r.includes("bob: numbered 5")), back.join("\n"));
+      assert.ok(!back.some((r) => r.includes("bob: numbered 30")), back.join("\n"));
+      // Another window is drawn from its bottom; back here, the scroll is kept.
+      await alice.keys(["M-2"]);
+      await alice.shows("bob: alice: look here");
+      await alice.keys(["M-1"]);
+      await alice.shows("bob: numbered 5");
+      await alice.keys(["NPage"]);
+      await alice.until(
+        (rows) =>
+          rows.some((r) => r.includes("bob: numbered 30")) &&
+          !rows.some((r) => r.includes("-- more below --")),
+        "the bottom again",
+      );
     });
 
     await t.step("Tab completes a nickname of the room at the start of a line", async () => {
@@ -205,48 +281,126 @@ Deno.test("tmux: windows, mentions and the bell, completion", async (t) => {
       await alice.shows("alice: bob: see you at 1");
     });
 
-    await t.step("a private message opens its own window", async () => {
+    await t.step("Tab completes commands and rooms too", async () => {
+      await alice.keys(["/jo"], true);
+      await alice.keys(["Tab"]);
+      await alice.prompt("alice #lobby> /join");
+      await alice.keys(["#d"], true);
+      await alice.keys(["Tab"]);
+      await alice.prompt("alice #lobby> /join #dev");
+      await alice.keys(["C-u"]);
+      await alice.until((rows) => rows.at(-1)!.trimEnd() === "alice #lobby>", "an empty input");
+    });
+
+    await t.step("a private message opens its own window, marked in the status line", async () => {
       await bob.sendFrame({ type: "msg", to: "alice", text: "psst" });
-      const deadline = Date.now() + DEADLINE_MS;
-      while (!/3:@bob\(1!\)/.test(await alice.status()) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.match(await alice.status(), /3:@bob\(1!\)/);
+      await alice.statusIs(/3:@bob\(1!\)/);
       await alice.keys(["M-3"]);
       await alice.shows("[private] bob: psst");
+    });
+
+    await t.step("/query NICK opens a conversation window; its lines go to NICK", async () => {
+      await using carol = await TestClient.joinJson(server.port, "carol");
+      await alice.line("/query carol");
+      await alice.prompt("alice @carol>");
+      await alice.statusIs(/3:@bob \[4:@carol\]/);
+      await alice.line("just between us");
+      const said = await carol.expectFrame((f) => f.type === "private" && f.from === "alice");
+      assert.equal(said.type === "private" && said.text, "just between us");
+      await alice.shows("[private to carol] just between us");
+      await alice.until((rows) => !rows.some((r) => r.includes("…")), "the ack (no … mark)");
     });
   });
 });
 
-Deno.test("tmux: a bracketed paste of several lines is one multi-line message", async () => {
+Deno.test("tmux: a bracketed paste of several lines is one multi-line message", async (t) => {
   await withServer(async (server) => {
     await using bob = await TestClient.joinJson(server.port, "bob");
-    await using alice = await Tmux.start(server.port, "alice");
+    await using alice = await Tmux.start(server.port, "alice", { args: ["--no-timestamps"] });
     await alice.shows("alice #lobby>");
-    await alice.run("set-buffer", "first line\nsecond line\nthird line");
-    await alice.run("paste-buffer", "-p", "-t", "0");
-    await alice.shows("first line↵second line↵third line");
-    await alice.keys(["Enter"]);
-    const said = await bob.expectFrame((f) => f.type === "message" && f.from === "alice");
-    assert.equal(said.type === "message" && said.text, "first line\nsecond line\nthird line");
-    await alice.shows("alice: first line");
-    await alice.shows("       second line");
+    const said = async () => {
+      const frame = await bob.expectFrame((f) => f.type === "message" && f.from === "alice");
+      return frame.type === "message" ? frame.text : "";
+    };
+
+    await t.step("a paste of three lines", async () => {
+      await alice.run("set-buffer", "first line\nsecond line\nthird line");
+      await alice.run("paste-buffer", "-p", "-t", "0");
+      await alice.shows("first line↵second line↵third line");
+      await alice.keys(["Enter"]);
+      assert.equal(await said(), "first line\nsecond line\nthird line");
+      await alice.shows("alice: first line");
+      await alice.shows("       second line");
+    });
+
+    await t.step("Alt+Enter starts a new line in the message", async () => {
+      await alice.keys(["top"], true);
+      await alice.keys(["M-Enter"]);
+      await alice.keys(["bottom"], true);
+      await alice.shows("top↵bottom");
+      await alice.keys(["Enter"]);
+      assert.equal(await said(), "top\nbottom");
+      await alice.shows("alice: top");
+      await alice.shows("       bottom");
+    });
+
+    await t.step("a long paste waits for a second Enter", async () => {
+      const paste = Array.from({ length: 8 }, (_, i) => `pasted ${i + 1}`).join("\n");
+      await alice.run("set-buffer", paste);
+      await alice.run("paste-buffer", "-p", "-t", "0");
+      await alice.keys(["Enter"]);
+      await alice.shows("* send 8 lines (71 characters) as one message?");
+      assert.ok(!bob.lines.seen.some((l) => l.includes("pasted 1")), "not sent yet");
+      await alice.keys(["Enter"]);
+      assert.equal(await said(), paste);
+      await alice.shows("       pasted 8");
+    });
   });
 });
 
-Deno.test("tmux: quitting works at once while the server is away with a line queued", async () => {
+Deno.test("tmux: --no-bell and --no-timestamps", async () => {
+  await withServer(async (server) => {
+    await using bob = await TestClient.joinJson(server.port, "bob");
+    await using alice = await Tmux.start(server.port, "alice", {
+      args: ["--no-bell", "--no-timestamps"],
+    });
+    await alice.shows("alice #lobby>");
+    await alice.line("/join #dev");
+    await alice.prompt("alice #dev>");
+    await bob.sendFrame({ type: "say", room: "#lobby", text: "alice: still there?" });
+    // The bell would have been written before the redraw that shows the mark.
+    await alice.statusIs(/1:#lobby\(1!\) \[2:#dev\]/);
+    await bob.sendFrame({ type: "msg", to: "alice", text: "psst" });
+    await alice.statusIs(/3:@bob\(1!\)/);
+    assert.equal(await alice.format("#{window_bell_flag}"), "0", "no bell");
+    await alice.keys(["M-1"]);
+    const rows = await alice.shows("bob: alice: still there?");
+    assert.ok(rows.some((r) => r.startsWith("bob: alice: still there?")), rows.join("\n"));
+  });
+});
+
+Deno.test("tmux: Ctrl+C, Ctrl+D and /quit work at once while the server is away with a line queued", async () => {
   const server = await startTestServer();
   try {
+    const quits = [["alice", ["C-c"]], ["bob", ["C-d"]], ["carol", ["/quit", "Enter"]]] as const;
     await using alice = await Tmux.start(server.port, "alice", { args: ["--retry-delay", "200"] });
-    await alice.shows("alice #lobby>");
+    await using bob = await Tmux.start(server.port, "bob", { args: ["--retry-delay", "200"] });
+    await using carol = await Tmux.start(server.port, "carol", { args: ["--retry-delay", "200"] });
+    const clients = { alice, bob, carol };
+    for (const [nick] of quits) await clients[nick].shows(`${nick} #lobby>`);
     await server.stop("SIGKILL");
-    await alice.shows("alice #lobby (offline)>");
-    await alice.line("queued while away");
-    await alice.shows("alice: queued while away …");
-    const before = Date.now();
-    await alice.keys(["C-c"]);
-    assert.equal(await alice.exitCode(), 0, "exited by itself with code 0");
-    assert.ok(Date.now() - before < DEADLINE_MS);
+    for (const [nick] of quits) {
+      const client = clients[nick];
+      await client.shows(`${nick} #lobby (offline)>`);
+      await client.line("queued while away");
+      await client.shows(`${nick}: queued while away …`);
+    }
+    for (const [nick, keys] of quits) {
+      const client = clients[nick];
+      if (keys.length === 2) await client.keys([keys[0]], true);
+      await client.keys([keys.at(-1)!]);
+      assert.equal(await client.exitCode(), 0, `${nick} exited by itself with code 0`);
+    }
   } finally {
     await server.stop("SIGKILL");
   }
