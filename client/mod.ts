@@ -268,6 +268,9 @@ const RENICK_TRIES = 3;
 /** Most own lines waiting for their ack that are tracked. */
 const MAX_PENDING = 1000;
 
+/** Most room names remembered from `/rooms` listings and invitations, for Tab. */
+const MAX_KNOWN_ROOMS = 1000;
+
 /** Most history lines held back until their page's header can be printed. */
 const MAX_HISTORY_BUFFER = 2000;
 
@@ -372,6 +375,8 @@ class Chat {
   #nextRef = 1;
   /** Ignored nicknames by key, with the name as typed. */
   readonly #ignores = new Map<string, string>();
+  /** Rooms seen in `/rooms` listings and invitations, by room key, oldest first (for Tab). */
+  readonly #knownRooms = new Map<string, string>();
   /** Rooms whose member list was asked for silently (room keys). */
   readonly #silentWho = new Set<string>();
   /** History lines held back per room key until the `history` frame that ends them. */
@@ -654,6 +659,14 @@ class Chat {
         }
         return;
       }
+      case "rooms":
+        for (const room of frame.rooms) this.#knowRoom(room.name);
+        this.#here(frame);
+        return;
+      case "invited":
+        this.#knowRoom(frame.room);
+        this.#here(frame);
+        return;
       case "search_results":
         this.#lastSearch = frame.more && frame.results.length > 0
           ? {
@@ -713,13 +726,26 @@ class Chat {
     return false;
   }
 
+  /** Remembers a room name for Tab completion (the newest {@linkcode MAX_KNOWN_ROOMS}). */
+  #knowRoom(name: string): void {
+    const key = roomKey(name);
+    this.#knownRooms.delete(key);
+    this.#knownRooms.set(key, name);
+    if (this.#knownRooms.size > MAX_KNOWN_ROOMS) {
+      this.#knownRooms.delete(this.#knownRooms.keys().next().value!);
+    }
+  }
+
   /** Asks the server for a room's members without showing the answer. */
   #askMembers(room: string): void {
     this.#silentWho.add(roomKey(room));
     this.#outbox.push({ frame: { type: "who", room } });
   }
 
-  /** Words for Tab: commands, rooms, and the current window's members. */
+  /**
+   * Words for Tab: commands; rooms (those with a window, then those seen in
+   * `/rooms` listings and invitations); and the current window's members.
+   */
   #sources(): { commands: string[]; rooms: string[]; nicks: string[] } {
     const screen = this.#screen!;
     const current = screen.windows.current;
@@ -730,8 +756,12 @@ class Chat {
       ...COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]),
       ...LOCAL_COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]),
     ].map((n) => "/" + n).sort();
-    const rooms = screen.windows.all.filter((w) => w.kind === "room").map((w) => w.name);
-    return { commands, rooms, nicks };
+    const rooms = new Map<string, string>();
+    for (const w of screen.windows.all) if (w.kind === "room") rooms.set(roomKey(w.name), w.name);
+    for (const [key, name] of [...this.#knownRooms].reverse()) {
+      if (!rooms.has(key)) rooms.set(key, name);
+    }
+    return { commands, rooms: [...rooms.values()], nicks };
   }
 
   // --- input -----------------------------------------------------------------------------

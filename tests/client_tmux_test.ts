@@ -290,6 +290,16 @@ Deno.test("tmux: windows (switching, scrolling, /query), mentions and the bell, 
       await alice.prompt("alice #lobby> /join #dev");
       await alice.keys(["C-u"]);
       await alice.until((rows) => rows.at(-1)!.trimEnd() === "alice #lobby>", "an empty input");
+      // A room alice is not in completes once a /rooms listing named it.
+      await bob.sendFrame({ type: "join", room: "#random" });
+      await bob.expectFrame((f) => f.type === "room" && f.room === "#random");
+      await alice.line("/rooms");
+      await alice.shows("#random");
+      await alice.keys(["/join #ra"], true);
+      await alice.keys(["Tab"]);
+      await alice.prompt("alice #lobby> /join #random");
+      await alice.keys(["C-u"]);
+      await alice.until((rows) => rows.at(-1)!.trimEnd() === "alice #lobby>", "an empty input");
     });
 
     await t.step("a private message opens its own window, marked in the status line", async () => {
