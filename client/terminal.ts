@@ -591,7 +591,12 @@ class TtyTerminal implements Terminal, Screen {
     return { plain: cut, styled: cut };
   }
 
-  /** The status line: the windows, unread counts and mention marks. */
+  /**
+   * The status line: the windows, unread counts and mention marks. When they
+   * do not all fit, the current window and those with a mention, then those
+   * with unread lines, are kept (still in number order), and the quiet ones
+   * give way, counted as `+N more`.
+   */
   #statusLine(width: number, scrolled: boolean): string {
     const color = this.theme.color;
     const parts = this.windows.all.map((w, i) => {
@@ -604,16 +609,26 @@ class TtyTerminal implements Terminal, Screen {
     });
     const extra = (this.#status ? ` (${this.#status})` : "") +
       (scrolled ? " -- more below --" : "");
-    let plain = "";
-    let styled = "";
-    for (const part of parts) {
-      if (displayWidth(plain + " " + part.plain + extra) > width) break;
-      plain += " " + part.plain;
-      styled += " " + part.styled;
+    const windows = this.windows.all;
+    const rank = (i: number) => {
+      const w = windows[i]!;
+      return w === this.windows.current ? 0 : w.mentioned ? 1 : w.unread > 0 ? 2 : 3;
+    };
+    const line = (shown: ReadonlySet<number>, key: "plain" | "styled") => {
+      const hidden = parts.length - shown.size;
+      return parts.filter((_, i) => shown.has(i)).map((p) => " " + p[key]).join("") +
+        (hidden > 0 ? ` +${hidden} more` : "") + extra;
+    };
+    const shown = new Set<number>();
+    const byRank = parts.map((_, i) => i).sort((a, b) => rank(a) - rank(b) || a - b);
+    for (const i of byRank) {
+      shown.add(i);
+      if (shown.size > 1 && displayWidth(line(shown, "plain")) > width) shown.delete(i);
     }
-    plain += extra;
-    styled += extra;
-    plain = truncate(plain, width);
+    const full = line(shown, "plain");
+    const plain = truncate(full, width);
+    // Only the current window, wider than the terminal: cut, without its styles.
+    const styled = plain === full ? line(shown, "styled") : plain;
     if (!color) return plain;
     return `\x1b[7m${styled}${" ".repeat(Math.max(0, width - displayWidth(plain)))}${RESET}`;
   }

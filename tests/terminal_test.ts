@@ -195,6 +195,37 @@ Deno.test("Terminal: windows switch with Alt+N, Alt+arrows, Ctrl+N/P; PgUp scrol
   await terminal.close();
 });
 
+Deno.test("Terminal: a status line too narrow for every window keeps the current one and the active ones", async () => {
+  const { terminal, shown, size } = tty(40, 6);
+  const screen = terminal.screen!;
+  terminal.setNick("al");
+  const lobby = screen.windows.open("room", "#lobby");
+  for (const name of ["#design", "#dev", "#ops", "#random"]) screen.windows.open("room", name);
+  const bob = screen.windows.open("query", "bob");
+  screen.add(screen.windows.find("room", "#ops")!, { text: "ops line", indent: 2, ts: 0 });
+  screen.add(bob, { text: "psst", indent: 2, ts: 0, highlight: true });
+  await tick();
+  assert.equal(screen.windows.current, lobby);
+  assert.equal(shown().at(-2), " [1:#lobby] 4:#ops(1) 6:@bob(1!) +3 more");
+  size.columns = 80;
+  screen.refresh();
+  await tick();
+  assert.equal(
+    shown().at(-2),
+    " [1:#lobby] 2:#design 3:#dev 4:#ops(1) 5:#random 6:@bob(1!)",
+    "all of them when they fit",
+  );
+  await terminal.close();
+  const narrow = tty(8, 6);
+  narrow.terminal.setNick("al");
+  narrow.terminal.screen!.windows.open("room", "#lobby");
+  narrow.terminal.screen!.windows.open("room", "#dev");
+  narrow.terminal.screen!.refresh();
+  await tick();
+  assert.equal(narrow.shown().at(-2), " [1:#lob", "the current one alone, cut");
+  await narrow.terminal.close();
+});
+
 Deno.test("Terminal: Tab completes from the sources; a bracketed paste is one multi-line line", async () => {
   const { stdin, terminal, shown } = tty(60, 8);
   const screen = terminal.screen!;
