@@ -282,6 +282,22 @@ Deno.test("client on a terminal: /history header, /search, /away, /ignore and /c
       assert.match(rows[at + 1]!, /\[#lobby\] bob: old kiwi 3$/);
     });
 
+    await t.step("/search alone pages on to older matches", async () => {
+      for (let i = 1; i <= 20; i++) {
+        await bob.sendFrame({ type: "say", text: `new kiwi ${i}`, ref: `k${i}` });
+        await bob.expectFrame((f) => f.type === "ack" && f.ref === `k${i}`);
+      }
+      c.stdin.type("/search kiwi\r");
+      await c.shows("* older matches: /search again (alone)");
+      // The page (the newest 20, down to new kiwi 1) ends above the notice.
+      assert.match(c.text(), /\[#lobby\] bob: new kiwi 2 .*\[#lobby\] bob: new kiwi 1 \* older/);
+      c.stdin.type("/search\r");
+      const second = /\* 3 messages found for "kiwi" .*old kiwi 3 .*old kiwi 2 .*old kiwi 1$/;
+      await until(() => second.test(c.text()), "the second page", 10_000);
+      c.stdin.type("/search\r");
+      await c.shows("! usage: /search TEXT [#ROOM]");
+    });
+
     await t.step("/away answers, and shows in /who", async () => {
       c.stdin.type("/away lunch\r");
       await c.shows("* you are away: lunch");
