@@ -86,6 +86,12 @@ class Tmux implements AsyncDisposable {
     return this.run("send-keys", "-t", "0", ...(literal ? ["-l"] : []), ...keys);
   }
 
+  /** Pastes text as a terminal does with bracketed paste on (`paste-buffer -p`). */
+  async paste(text: string): Promise<void> {
+    await this.run("set-buffer", text);
+    await this.run("paste-buffer", "-p", "-t", "0");
+  }
+
   /** Types text, then Enter. */
   async line(text: string): Promise<void> {
     await this.keys([text], true);
@@ -334,8 +340,7 @@ Deno.test("tmux: a bracketed paste of several lines is one multi-line message", 
     };
 
     await t.step("a paste of three lines", async () => {
-      await alice.run("set-buffer", "first line\nsecond line\nthird line");
-      await alice.run("paste-buffer", "-p", "-t", "0");
+      await alice.paste("first line\nsecond line\nthird line");
       await alice.shows("first line↵second line↵third line");
       await alice.keys(["Enter"]);
       assert.equal(await said(), "first line\nsecond line\nthird line");
@@ -356,8 +361,7 @@ Deno.test("tmux: a bracketed paste of several lines is one multi-line message", 
 
     await t.step("a long paste waits for a second Enter", async () => {
       const paste = Array.from({ length: 8 }, (_, i) => `pasted ${i + 1}`).join("\n");
-      await alice.run("set-buffer", paste);
-      await alice.run("paste-buffer", "-p", "-t", "0");
+      await alice.paste(paste);
       await alice.keys(["Enter"]);
       await alice.shows("* send 8 lines (71 characters) as one message?");
       assert.ok(!bob.lines.seen.some((l) => l.includes("pasted 1")), "not sent yet");
