@@ -42,7 +42,7 @@ export interface RenderOptions {
    */
   currentRoom?: string | null;
   /**
-   * Show the time of history lines in the local time zone (a terminal)
+   * Show the time of history lines and search results in the local time zone (a terminal)
    * rather than UTC (the plain-text format).
    * @default {false}
    */
@@ -169,6 +169,11 @@ function clock(ts: number, local: boolean): string {
     ? [date.getHours(), date.getMinutes()]
     : [date.getUTCHours(), date.getUTCMinutes()];
   return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
+}
+
+/** A timestamp moved by the local zone's offset at that time, so that UTC formatting reads local time. */
+function wallClock(ts: number): number {
+  return ts - new Date(ts).getTimezoneOffset() * 60_000;
 }
 
 /** The `[#room] ` prefix when `name` is not the current room: dim, the room in its own colour. */
@@ -335,6 +340,13 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
       );
     case "error":
       return renderError(frame.message, options);
+    case "search_results": {
+      // The plain-text format gives UTC times; a terminal shows local ones, as for history.
+      const shown = local
+        ? { ...frame, results: frame.results.map((r) => ({ ...r, ts: wallClock(r.ts) })) }
+        : frame;
+      return dim(formatPlainText(shown, options.viewer, options.currentRoom)!, theme);
+    }
     case "ack":
     case "ping":
     case "pong":

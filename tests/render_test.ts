@@ -4,6 +4,7 @@
 
 import assert from "@chat/assert";
 import { formatPlainText, type ServerFrame } from "../protocol/mod.ts";
+import { DENO_DIR } from "./test_util.ts";
 import {
   COLOR_THEME,
   MONO_THEME,
@@ -243,4 +244,29 @@ Deno.test("renderPrompt() shows the nickname, the room and a status", () => {
       "\x1b[2m (offline)\x1b[22m\x1b[1m>\x1b[0m ",
   );
   assert.equal(renderPrompt("a\x1bb", null, { theme: MONO_THEME }).plain, "a^[b> ");
+});
+
+Deno.test("localTime: history lines and search results in the local zone, not UTC (TZ=Asia/Kolkata)", async () => {
+  // A zone 5:30 from UTC, in a process of its own (the zone is read once, at start).
+  const render = new URL("../client/render.ts", import.meta.url).href;
+  const code = `
+    import { MONO_THEME, renderFrame } from ${JSON.stringify(render)};
+    const old = { type: "message", room: "#dev", from: "bob", text: "old", ts: 0, history: true, id: 1 };
+    const view = { theme: MONO_THEME, localTime: true };
+    console.log(renderFrame(old, view));
+    console.log(renderFrame({ type: "search_results", text: "old", results: [old], more: false }, view));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, code],
+    env: { TZ: "Asia/Kolkata", DENO_DIR, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(new TextDecoder().decode(out.stderr), "");
+  assert.equal(
+    new TextDecoder().decode(out.stdout),
+    "[05:30] bob: old\n" +
+      '* 1 message found for "old"\n' +
+      "  [1970-01-01 05:30] [#dev] bob: old\n",
+  );
 });
