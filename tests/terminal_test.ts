@@ -145,6 +145,23 @@ Deno.test("Terminal wraps long lines at words with a hanging indent, and redraws
   await terminal.close();
 });
 
+Deno.test("Terminal marks a change of day in a window with a line of its own", async () => {
+  const { terminal, shown } = tty(50, 8);
+  terminal.setNick("al");
+  const screen = terminal.screen!;
+  const window = screen.windows.current;
+  const evening = new Date(2026, 11, 1, 23, 59).getTime();
+  screen.add(window, { text: "bob: late", indent: 5, ts: evening });
+  screen.add(window, { text: "bob: early", indent: 5, ts: evening + 2 * 60_000 });
+  await tick();
+  assert.deepEqual(shown().slice(0, -2), [
+    "bob: late",
+    "* — Wednesday, 2 December 2026 —",
+    "bob: early",
+  ]);
+  await terminal.close();
+});
+
 Deno.test("Terminal cuts a prompt wider than half the terminal", async () => {
   const { terminal, shown } = tty(20);
   terminal.setNick("a-very-long-nickname");
