@@ -125,6 +125,9 @@ Server options (0 means unlimited / off where it makes sense):
                            resume_truncated                              [10000]
   --registration open|closed  who creates accounts: anyone with /register,
                            or only chat admin                            [open]
+  --register-quota N       accounts one address may /register at once;
+                           one back per --register-refill (0: off)       [5]
+  --register-refill SEC    time for that quota to gain one account back  [3600]
   --require-account        refuse guests: log in to get a nickname
   --allow-plain-passwords  accept passwords over plain TCP from other
                            machines (default: only TLS and 127.0.0.1/::1)
@@ -234,6 +237,8 @@ const SERVER_FLAGS = {
   "login-lock-after": { type: "string" },
   "login-lock": { type: "string" },
   "room-quota": { type: "string" },
+  "register-quota": { type: "string" },
+  "register-refill": { type: "string" },
   "room-refill": { type: "string" },
   "room-expiry": { type: "string" },
   "max-resume-tokens": { type: "string" },
@@ -312,6 +317,8 @@ export function parseServerArgs(
     ["resumeExpiryMs", seconds(flags, "resume-expiry")],
     ["resumeReplay", integer(flags, "resume-replay")],
     ["roomQuota", integer(flags, "room-quota")],
+    ["registerQuota", integer(flags, "register-quota")],
+    ["registerRefillMs", seconds(flags, "register-refill")],
     ["roomRefillMs", seconds(flags, "room-refill")],
     ["roomExpiryMs", seconds(flags, "room-expiry")],
     ["maxResumeTokens", integer(flags, "max-resume-tokens")],

@@ -336,6 +336,7 @@ export type ErrorCode =
   | "nick_registered"
   | "account_required"
   | "registration_closed"
+  | "registration_quota"
   | "insecure_transport"
   | "login_failed"
   | "login_throttled"
@@ -346,6 +347,7 @@ export type ErrorCode =
   | "permission_denied"
   | "no_such_account"
   | "banned"
+  | "too_many_bans"
   | "muted"
   | "invite_only"
   | "busy";

@@ -112,6 +112,10 @@ export interface ServerOptions {
   resumeReplay?: number;
   /** `open`: anyone may register their nickname; `closed`: only `chat admin` creates accounts. @default {"open"} */
   registration?: "open" | "closed";
+  /** Accounts one address may register at once (one back per `registerRefillMs`); 0: no quota. @default {5} */
+  registerQuota?: number;
+  /** Milliseconds in which an address's registration quota gains one account back. @default {3600000} */
+  registerRefillMs?: number;
   /** Refuse guests: only logged-in users get a nickname. @default {false} */
   requireAccount?: boolean;
   /** Accept passwords over plain TCP from other machines (not only TLS and 127.0.0.1/::1). @default {false} */
@@ -180,6 +184,8 @@ export const SERVER_DEFAULTS = Object.freeze({
   resumeExpiryMs: DEFAULT_RESUME_EXPIRY_MS,
   resumeReplay: MAX_RESUME_REPLAY,
   registration: "open" as "open" | "closed",
+  registerQuota: 5,
+  registerRefillMs: 3_600_000,
   requireAccount: false,
   allowPlainPasswords: false,
   loginFreeAttempts: LOGIN_LIMIT_DEFAULTS.freeAttempts,
@@ -320,6 +326,8 @@ export class ChatServer {
         : Math.min(DEFAULT_REPLY_BUDGET_BYTES, Math.floor(this.#options.sendQueueBytes / 8)),
       accounts: {
         registration: this.#options.registration,
+        registerQuota: this.#options.registerQuota,
+        registerRefillMs: this.#options.registerRefillMs,
         requireAccount: this.#options.requireAccount,
         allowPlainPasswords: this.#options.allowPlainPasswords,
         limits: {

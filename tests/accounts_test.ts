@@ -354,3 +354,50 @@ Deno.test("accounts: two connections of one account share its identity", async (
     "no one saw alice leave",
   );
 });
+
+Deno.test("accounts: /register is limited per address (registration_quota), and the quota refills", async (t) => {
+  await using server = await startTestServer(["--register-quota", "2", "--register-refill", "3"]);
+  await using ann = await TestClient.joinJson(server.port, "ann");
+  const registered = async (client: TestClient, nick: string) => {
+    await client.sendFrame({ type: "register", password: PASSWORD });
+    const done = await outcome(client);
+    assert.deepEqual(done.type === "account" && [done.event, done.nick], ["registered", nick]);
+  };
+  await registered(ann, "ann");
+
+  await t.step("logging out and registering another nickname counts too", async () => {
+    await ann.sendFrame({ type: "logout" });
+    await ann.expectFrame((f) => f.type === "account" && f.event === "logout");
+    await ann.sendFrame({ type: "nick", nick: "ben" });
+    await ann.expectFrame((f) => f.type === "renamed" && f.to === "ben");
+    await registered(ann, "ben");
+  });
+
+  let wait = 0;
+  await t.step("a third from the same address is refused, in JSON and plain text", async () => {
+    await using cat = await TestClient.joinJson(server.port, "cat");
+    await cat.sendFrame({ type: "register", password: PASSWORD });
+    const refused = await outcome(cat);
+    assert.equal(refused.type === "error" && refused.code, "registration_quota");
+    const message = refused.type === "error" ? refused.message : "";
+    assert.match(message, /^too many accounts were registered from your address: .* in \d+ s$/);
+    wait = Number(/in (\d+) s$/.exec(message)![1]);
+    await using dot = await TestClient.joinText(server.port, "dot");
+    await dot.send(`/register ${PASSWORD}`);
+    await dot.lines.expect(/^! too many accounts were registered from your address/);
+  });
+
+  await t.step("after --register-refill the address may register one more", async () => {
+    // Waiting out the refill is what this step checks, not a synchronisation.
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000 + 200));
+    await using cat = await TestClient.joinJson(server.port, "cat");
+    await registered(cat, "cat");
+    await cat.sendFrame({ type: "logout" });
+    await cat.expectFrame((f) => f.type === "account" && f.event === "logout");
+    await cat.sendFrame({ type: "nick", nick: "eve" });
+    await cat.expectFrame((f) => f.type === "renamed" && f.to === "eve");
+    await cat.sendFrame({ type: "register", password: PASSWORD });
+    const refused = await outcome(cat);
+    assert.equal(refused.type === "error" && refused.code, "registration_quota");
+  });
+});

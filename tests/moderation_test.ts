@@ -281,3 +281,30 @@ Deno.test("chat admin: create, list, grant; a server operator bans server-wide",
     }
   });
 });
+
+Deno.test("moderation: a room holds at most 1000 bans (too_many_bans); replacing or lifting one makes room", async () => {
+  await using server = await startTestServer(["--flood-rate", "0"]);
+  await using guest = await TestClient.joinJson(server.port, "guest");
+  await guest.sendFrame({ type: "join", room: "#mine" }); // a guest's own room: it operates it
+  await guest.expectFrame((f) => f.type === "room" && f.room === "#mine");
+  const bans: string[] = [];
+  for (let i = 0; i < 1001; i++) {
+    bans.push(JSON.stringify({ type: "ban", room: "#mine", target: `10.${i >> 8}.${i & 255}.1` }));
+  }
+  await guest.write(bans.join("\n") + "\n");
+  const refused = await guest.expectFrame((f) => f.type === "error", 60_000);
+  assert.equal(refused.type === "error" && refused.code, "too_many_bans", JSON.stringify(refused));
+  assert.match(refused.type === "error" ? refused.message : "", /#mine has 1000 bans/);
+  const done = guest.lines.seen.filter((l) => l.includes('"action":"ban"')).length;
+  assert.equal(done, 1000);
+  assert.ok(!guest.lines.seen.some((l) => l.includes('"target":"10.3.232.1"'))); // the 1001st
+  // Banning one already banned replaces it; lifting one lets a new one in.
+  await guest.sendFrame({ type: "ban", room: "#mine", target: "10.0.0.1", reason: "again" });
+  await guest.expectFrame(moderation("ban", "10.0.0.1"));
+  await guest.sendFrame({ type: "unban", room: "#mine", target: "10.0.1.1" });
+  await guest.expectFrame(moderation("unban", "10.0.1.1"));
+  await guest.sendFrame({ type: "ban", room: "#mine", target: "10.3.232.1" });
+  await guest.expectFrame(moderation("ban", "10.3.232.1"));
+  await guest.sendFrame({ type: "ban", room: "#mine", target: "10.9.9.9" });
+  await guest.expectFrame((f) => f.type === "error" && f.code === "too_many_bans");
+});

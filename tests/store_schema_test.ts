@@ -3,7 +3,7 @@
 // left byte for byte as it was.
 import assert from "@chat/assert";
 import { DatabaseSync } from "node:sqlite";
-import { APPLICATION_ID, MIGRATIONS } from "../server/store/sqlite.ts";
+import { APPLICATION_ID, MIGRATIONS, SqliteStore } from "../server/store/sqlite.ts";
 import { MAIN, SERVER_PERMISSIONS, startTestServer, TestClient } from "./test_util.ts";
 
 /** Runs `chat server --db path` expecting it to refuse the file. */
@@ -93,6 +93,27 @@ Deno.test("chat server --db refuses a file from a newer chat, adopts one from be
       assert.equal(check.prepare("PRAGMA user_version").get()?.user_version, MIGRATIONS.length);
       check.close();
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the audit table keeps its newest lines only (any room operator can add to it)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_store_schema_test_" });
+  try {
+    const store = new SqliteStore(`${dir}/chat.db`, 5);
+    for (let i = 0; i < 12; i++) {
+      store.audit({
+        ts: i,
+        actor: "guest",
+        action: "ban",
+        scope: "#mine",
+        target: `t${i}`,
+        detail: "",
+      });
+    }
+    assert.deepEqual(store.auditLog(100).map((a) => a.target), ["t7", "t8", "t9", "t10", "t11"]);
+    store.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

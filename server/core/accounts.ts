@@ -19,6 +19,7 @@
 import { nickKey, normalizeNick, quoteValue } from "../../protocol/mod.ts";
 import type { AccountRecord } from "../store/store.ts";
 import { addressKey, isLocalPeer } from "./address.ts";
+import { TokenBucket } from "./flood.ts";
 import type { Hub } from "./hub.ts";
 import { LOGIN_LIMIT_DEFAULTS, LoginLimiter, type LoginLimits } from "./login_limit.ts";
 import { hashPassword, passwordProblem, verifyDecoy, verifyPassword } from "./password.ts";
@@ -36,7 +37,19 @@ export interface AccountOptions {
   limits: Partial<LoginLimits>;
   /** Password hashes computed at once, server-wide (each takes ~128 MiB and a core for ~0.5 s). @default {4} */
   maxHashes: number;
+  /**
+   * Accounts one address (IPv4, IPv6 /64) may register at once with
+   * `/register`, so one user cannot fill the accounts table or take every
+   * nickname (`--register-quota`); 0: no quota. `chat admin` is not counted.
+   * @default {5}
+   */
+  registerQuota: number;
+  /** Milliseconds in which an address's registration quota gains one back (`--register-refill`). @default {3600000} */
+  registerRefillMs: number;
 }
+
+/** Most addresses whose registration quota is remembered; full (untouched) ones are forgotten first. */
+const MAX_REGISTER_BUCKETS = 10_000;
 
 /** The defaults of {@linkcode AccountOptions}. */
 export const ACCOUNT_DEFAULTS: Readonly<AccountOptions> = Object.freeze({
@@ -45,6 +58,8 @@ export const ACCOUNT_DEFAULTS: Readonly<AccountOptions> = Object.freeze({
   allowPlainPasswords: false,
   limits: LOGIN_LIMIT_DEFAULTS,
   maxHashes: 4,
+  registerQuota: 5,
+  registerRefillMs: 3_600_000,
 });
 
 function seconds(ms: number): string {
@@ -61,6 +76,8 @@ export class Accounts {
   readonly #pending = new WeakSet<Session>();
   #hashing = 0;
   #guests = 0;
+  /** Registrations left per address key (see `AccountOptions.registerQuota`). */
+  readonly #registrations = new Map<string, TokenBucket>();
 
   /**
    * @param hub the hub whose sessions and store these are
@@ -75,6 +92,29 @@ export class Accounts {
   /** Whether guests are refused. */
   get requireAccount(): boolean {
     return this.#options.requireAccount;
+  }
+
+  /**
+   * The registration quota of the session's address (a token bucket of
+   * `registerQuota`, one back per `registerRefillMs`), or `undefined` when
+   * there is no quota.
+   */
+  #registerBucket(session: Session): TokenBucket | undefined {
+    const { registerQuota, registerRefillMs } = this.#options;
+    if (registerQuota <= 0 || registerRefillMs <= 0) return undefined;
+    const address = session.address;
+    let bucket = this.#registrations.get(address);
+    if (bucket) return bucket;
+    if (this.#registrations.size >= MAX_REGISTER_BUCKETS) {
+      for (const [key, b] of this.#registrations) if (b.full) this.#registrations.delete(key);
+      // Still full of addresses that registered lately: the oldest go first.
+      while (this.#registrations.size >= MAX_REGISTER_BUCKETS) {
+        this.#registrations.delete(this.#registrations.keys().next().value!);
+      }
+    }
+    bucket = new TokenBucket(registerQuota, 1000 / registerRefillMs);
+    this.#registrations.set(address, bucket);
+    return bucket;
   }
 
   /**
@@ -99,7 +139,19 @@ export class Accounts {
     }
     const problem = passwordProblem(password);
     if (problem) return session.error("password_invalid", problem);
-    if (!this.#secure(session) || !this.#start(session)) return;
+    if (!this.#secure(session)) return;
+    const quota = this.#registerBucket(session);
+    const wait = quota?.tryTake() ?? 0;
+    if (wait > 0) {
+      session.error(
+        "registration_quota",
+        `too many accounts were registered from your address: you may register another in ${
+          seconds(wait)
+        }`,
+      );
+      return;
+    }
+    if (!this.#start(session)) return quota?.untake();
     const nick = session.nick!;
     const key = nickKey(nick);
     let hash: string;
@@ -109,9 +161,10 @@ export class Accounts {
       this.#finish(session);
     }
     if (session.state !== "active" || session.nick === undefined || nickKey(session.nick) !== key) {
-      return; // gone or renamed meanwhile
+      return quota?.untake(); // gone or renamed meanwhile
     }
     if (this.#hub.store.account(key)) {
+      quota?.untake();
       session.error("nick_registered", `nickname ${quoteValue(nick)} is registered already`);
       return;
     }
@@ -126,6 +179,7 @@ export class Accounts {
       this.#hub.store.saveAccount(account);
     } catch (error) {
       this.#hub.log(`register ${nick} failed: ${error instanceof Error ? error.message : error}`);
+      quota?.untake();
       session.error("storage_failed", "the account could not be saved; please try again");
       return;
     }

@@ -37,8 +37,16 @@ export const MAX_DURATION_S = 366 * 86_400;
 /** Longest reason kept, in characters. */
 const MAX_REASON = 200;
 
-/** Invites one room keeps (the oldest go first). */
+/** Invites, voices and mutes one room keeps, each (the oldest go first). */
 const MAX_INVITES = 1000;
+
+/**
+ * Bans one room may hold (a guest who creates a room operates it, so room
+ * bans are a table any peer can grow); past it a new ban is refused with
+ * `too_many_bans` until one ends or is lifted. Server-wide bans (server
+ * operators only) have no cap.
+ */
+export const MAX_ROOM_BANS = 1000;
 
 /** What a ban or unban names: an account or an address, and who is online under it. */
 interface Target {
@@ -287,6 +295,18 @@ export class Moderation {
     if (!target) return;
     const now = Date.now();
     const scope = room?.key ?? SERVER_SCOPE;
+    if (
+      room &&
+      this.#bans.filter((b) =>
+          b.scope === scope && !(b.kind === target.kind && b.value === target.value)
+        ).length >= MAX_ROOM_BANS
+    ) {
+      actor.error(
+        "too_many_bans",
+        `${room.name} has ${MAX_ROOM_BANS} bans, the most a room may hold: lift one first`,
+      );
+      return;
+    }
     const record: Omit<BanRecord, "id"> = {
       scope,
       kind: target.kind,
@@ -366,7 +386,10 @@ export class Moderation {
     const until = durationS === undefined ? null : Date.now() + durationS * 1000;
     let mutes = this.#mutes.get(room.key);
     if (!mutes) this.#mutes.set(room.key, mutes = new Map());
+    mutes.delete(this.identity(target)); // a new mute is the newest
     mutes.set(this.identity(target), until);
+    // Like invites and voices: bounded per room, the oldest mute goes first.
+    if (mutes.size > MAX_INVITES) mutes.delete(mutes.keys().next().value!);
     this.#schedule();
     this.#announce(actor, room, "mute", target.nick!, "", until);
   }

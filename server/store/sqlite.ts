@@ -11,6 +11,7 @@ import {
   type AuditRecord,
   type BanRecord,
   type Batch,
+  MAX_AUDIT_ROWS,
   type RoomRecord,
   type RoomSettings,
   type SearchQuery,
@@ -308,6 +309,7 @@ export class SqliteStore implements Store {
   /** The write-ahead log, opened at the first commit of messages; null: not available, commits fsync themselves. */
   #wal: Deno.FsFile | null | undefined;
   readonly #path: string;
+  readonly #maxAuditRows: number;
   #syncing = false;
   #unsynced = false;
   #closed = false;
@@ -321,9 +323,13 @@ export class SqliteStore implements Store {
    * @throws {ForeignDatabaseError} when the file is another program's or a
    * newer chat's (see {@linkcode MIGRATIONS})
    * @throws {Error} when the file cannot be opened or is not a database
+   * @param maxAuditRows newest audit lines kept (older ones are deleted as
+   * new ones come); moderation actions of any room operator add lines, so
+   * the table needs a bound like every table a peer can grow
    */
-  constructor(path: string) {
+  constructor(path: string, maxAuditRows: number = MAX_AUDIT_ROWS) {
     this.#path = path;
+    this.#maxAuditRows = maxAuditRows;
     this.#db = new DatabaseSync(path);
     try {
       // migrate() turns on WAL: readers never block the writer, and a commit
@@ -778,9 +784,13 @@ export class SqliteStore implements Store {
 
   /** @inheritdoc */
   audit(e: AuditRecord): void {
-    this.#db.prepare(
-      "INSERT INTO audit (ts, actor, action, scope, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
-    ).run(e.ts, e.actor, e.action, e.scope, e.target, e.detail);
+    const id = Number(
+      this.#db.prepare(
+        "INSERT INTO audit (ts, actor, action, scope, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+      ).run(e.ts, e.actor, e.action, e.scope, e.target, e.detail).lastInsertRowid,
+    );
+    // Ids only grow (AUTOINCREMENT): the oldest beyond the cap go.
+    this.#db.prepare("DELETE FROM audit WHERE id <= ?").run(id - this.#maxAuditRows);
   }
 
   /** @inheritdoc */

@@ -181,6 +181,9 @@ export interface BanRecord {
   expires: number | null;
 }
 
+/** Audit lines a database keeps (the newest; see `SqliteStore`). */
+export const MAX_AUDIT_ROWS = 1_000_000;
+
 /** One line of the moderation audit table. */
 export interface AuditRecord {
   /** When (ms since epoch). */
