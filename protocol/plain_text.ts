@@ -266,8 +266,12 @@ function clock(ts: number): string {
   return new Date(ts).toISOString().slice(11, 16);
 }
 
+const LINE_BREAK = /\n|\u2028|\u2029/;
+
 function body(prefix: string, text: string): string {
-  const lines = text.split(/\n|\u2028|\u2029/).map(escapeControls);
+  // One line (the usual case): no split, no indent.
+  if (!LINE_BREAK.test(text)) return escapeControls(prefix) + escapeControls(text);
+  const lines = text.split(LINE_BREAK).map(escapeControls);
   const indent = " ".repeat(Math.min(prefix.length, 8));
   return escapeControls(prefix) + lines.join("\n" + indent);
 }

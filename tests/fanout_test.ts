@@ -113,6 +113,34 @@ Deno.test("OutboundRun joins its messages once per wire format", () => {
   assert.equal(new OutboundRun("#dev", []).bytes("json"), null);
 });
 
+Deno.test("OutboundRun.slice is a view into the run's bytes, in every wire format", () => {
+  const texts = ["a", "héllo ✓", "", "z"];
+  const run = new OutboundRun(
+    "#dev",
+    texts.map((text, i) =>
+      new Outbound({ type: "message", id: i + 1, room: "#Dev", from: "ann", text, ts: 5 })
+    ),
+  );
+  for (const [format, elsewhere] of [["text", false], ["text", true], ["json", false]] as const) {
+    const whole = run.bytes(format, elsewhere)!;
+    for (let from = 0; from < texts.length; from++) {
+      for (let to = from + 1; to <= texts.length; to++) {
+        const slice = run.slice(from, to);
+        const expected = run.parts.slice(from, to).map((p) => p.bytes(format, elsewhere)!);
+        assert.equal(
+          decoder.decode(slice.bytes(format, elsewhere)!),
+          expected.map((b) => decoder.decode(b)).join(""),
+        );
+        assert.equal(slice.bytes(format, elsewhere)!.buffer, whole.buffer, "no copy");
+        assert.deepEqual(slice.parts, run.parts.slice(from, to));
+      }
+    }
+  }
+  assert.equal(run.slice(0, texts.length), run);
+  // A slice of a slice is still a view into the whole run.
+  assert.equal(decoder.decode(run.slice(1, 4).slice(1, 3).bytes("json")!).split("\n").length, 3);
+});
+
 Deno.test("join notices and messages of one turn reach members in order, as one chunk", async () => {
   const hub = new Hub();
   const alice = connect(hub, "alice", "json");

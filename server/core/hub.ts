@@ -927,25 +927,31 @@ export class Hub {
       const who = p.kind === "message" ? p.sender : p.except;
       if (who) excepted.add(who);
     }
-    const behind = room?.broadcast(
-      outs.length === 1 ? outs[0]! : new OutboundRun(key, outs),
-      excepted,
-    );
+    const whole = outs.length === 1 ? undefined : new OutboundRun(key, outs);
+    const behind = room?.broadcast(whole ?? outs[0]!, excepted);
     // Flow control: the senders of this run wait for the members it left behind.
     if (behind) {
       const senders = new Set<Session>();
       for (const p of run) if (p.kind === "message") senders.add(p.sender);
       for (const sender of senders) for (const backlogged of behind) sender.holdFor(backlogged);
     }
+    // Each of them gets the frames between its own as slices of the run
+    // (views into its shared bytes: one push per stretch, not per frame).
     for (const session of excepted) {
       const member = room?.has(session) ?? false;
+      let from = -1; // the first frame of a stretch it gets as is
       for (let k = 0; k < run.length; k++) {
         const p = run[k]!;
-        if (p.kind === "message" && p.sender === session) session.send(ackOf(p.record, p.ref));
-        else if (member && !(p.kind === "notice" && p.except === session)) {
-          session.deliver(outs[k]!);
+        const own = p.kind === "message" && p.sender === session;
+        if (!own && member && !(p.kind === "notice" && p.except === session)) {
+          if (from === -1) from = k;
+          continue;
         }
+        if (from !== -1) session.deliver(whole ? whole.slice(from, k) : outs[from]!);
+        from = -1;
+        if (own) session.send(ackOf(p.record, p.ref));
       }
+      if (from !== -1) session.deliver(whole ? whole.slice(from, run.length) : outs[from]!);
     }
   }
 
