@@ -100,6 +100,40 @@ Deno.test("a run to a room that is not a plain-text reader's current one is pref
   hub.close();
 });
 
+Deno.test("a sender gets each stretch of the others' messages, and of its own acks, as one chunk", async () => {
+  const hub = new Hub();
+  const alice = connect(hub, "alice", "json");
+  const bob = connect(hub, "bob", "json");
+  const carol = connect(hub, "carol", "text");
+  await turn();
+  for (const c of [alice, bob, carol]) c.transport.take();
+  for (let i = 0; i < 3; i++) say(alice.session, `a${i}`, `a${i}`);
+  for (let i = 0; i < 4; i++) say(bob.session, `b${i}`);
+  say(alice.session, "a3", "a3");
+  await turn();
+  // alice: her 3 acks, bob's 4 messages, her last ack; carol (text) sends nothing.
+  assert.equal(alice.transport.chunks.length, 3);
+  const frames = alice.transport.take().map((l) => JSON.parse(l));
+  assert.deepEqual(frames.map((f) => f.type === "ack" ? `ack ${f.ref}` : f.text), [
+    "ack a0",
+    "ack a1",
+    "ack a2",
+    "b0",
+    "b1",
+    "b2",
+    "b3",
+    "ack a3",
+  ]);
+  assert.equal(bob.transport.chunks.length, 3); // alice's 3, his 4 acks, alice's last
+  assert.deepEqual(bob.transport.take().map((l) => JSON.parse(l).type), [
+    ...Array(3).fill("message"),
+    ...Array(4).fill("ack"),
+    "message",
+  ]);
+  assert.equal(carol.transport.chunks.length, 1);
+  hub.close();
+});
+
 Deno.test("OutboundRun joins its messages once per wire format", () => {
   const message = (id: number) =>
     new Outbound({ type: "message", id, room: "#Dev", from: "ann", text: `m${id}`, ts: 5 });

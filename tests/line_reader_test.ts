@@ -156,3 +156,13 @@ Deno.test("LineReader.push() reports an endless line once and holds at most the 
   out.push(...reader.push(encoder.encode("tail\nafter\n")));
   assert.deepEqual(out, [{ ok: false, code: "line_too_long" }, { ok: true, line: "after" }]);
 });
+
+Deno.test("LineReader.push() gives many lines of one read as a line-by-line decode would (BOMs, CR, bad bytes)", () => {
+  const lines = ["a", "\uFEFFb", "c\uFEFF", "\r", "", "é✓", "x\r"];
+  const bytes = encoder.encode(lines.join("\n") + "\n");
+  assert.deepEqual(new LineReader().push(bytes), referenceLines(bytes, 32768));
+  const bad = new Uint8Array([...encoder.encode("ok\n"), 0xc3, 0x0a, ...encoder.encode("z\n")]);
+  assert.deepEqual(new LineReader().push(bad), referenceLines(bad, 32768));
+  const long = encoder.encode("12345\nabc\n123456\nd\ne\n");
+  assert.deepEqual(new LineReader({ maxLineBytes: 5 }).push(long), referenceLines(long, 5));
+});

@@ -936,22 +936,29 @@ export class Hub {
       for (const sender of senders) for (const backlogged of behind) sender.holdFor(backlogged);
     }
     // Each of them gets the frames between its own as slices of the run
-    // (views into its shared bytes: one push per stretch, not per frame).
+    // (views into its shared bytes) and the acks of its own in between as
+    // one chunk each: one push per stretch, not per frame.
     for (const session of excepted) {
       const member = room?.has(session) ?? false;
       let from = -1; // the first frame of a stretch it gets as is
+      let acks: ServerFrame[] = []; // acks for its own messages since then
       for (let k = 0; k < run.length; k++) {
         const p = run[k]!;
         const own = p.kind === "message" && p.sender === session;
-        if (!own && member && !(p.kind === "notice" && p.except === session)) {
-          if (from === -1) from = k;
-          continue;
+        const gets = !own && member && !(p.kind === "notice" && p.except === session);
+        if (from !== -1 && !gets) {
+          session.deliver(whole ? whole.slice(from, k) : outs[from]!);
+          from = -1;
         }
-        if (from !== -1) session.deliver(whole ? whole.slice(from, k) : outs[from]!);
-        from = -1;
-        if (own) session.send(ackOf(p.record, p.ref));
+        if (own) acks.push(ackOf(p.record, p.ref));
+        else if (gets && from === -1) {
+          if (acks.length > 0) session.sendAll(acks);
+          acks = [];
+          from = k;
+        }
       }
       if (from !== -1) session.deliver(whole ? whole.slice(from, run.length) : outs[from]!);
+      else if (acks.length > 0) session.sendAll(acks);
     }
   }
 

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import {
   type ClientFrame,
   decodeClientFrame,
+  encodeFrame,
   type ErrorCode,
   formatPlainText,
   FrameError,
@@ -363,6 +364,26 @@ export class Session {
     if (this.#state === "closed") return;
     if (this.#catchingUp && CHAT_LINES.has(frame.type)) return; // the catch-up has it
     this.#sendNow(frame);
+  }
+
+  /**
+   * Sends frames to this session only, in order: what {@linkcode send} does
+   * for each, as one chunk for a JSON peer (a sender's acks for a run of its
+   * messages: one push and one encode, not one per message).
+   *
+   * @param frames the frames
+   */
+  sendAll(frames: readonly ServerFrame[]): void {
+    if (frames.length === 1 || this.format !== "json" || this.#transport.deliver) {
+      for (const frame of frames) this.send(frame);
+      return;
+    }
+    if (this.#state === "closed") return;
+    let text = "";
+    for (const frame of frames) {
+      if (!(this.#catchingUp && CHAT_LINES.has(frame.type))) text += encodeFrame(frame);
+    }
+    if (text !== "") this.#transport.send(encoder.encode(text));
   }
 
   #sendNow(frame: ServerFrame): void {
