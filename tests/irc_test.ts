@@ -688,3 +688,22 @@ Deno.test("irc: LIST of hundreds of rooms with long topics pages through a small
   await alice.expect(/PRIVMSG alice :still there\?$/);
   assert.ok(!server.log.seen.some((l) => l.includes("drop alice")));
 });
+
+Deno.test("irc: the IRC port never sends the chat port's nickname prompt; a handshake timeout is an ERROR line", async (t) => {
+  await using server = await startIrcServer(["--handshake-timeout", "1"]);
+  const cases: [string, string][] = [
+    ["silent", ""],
+    ["a partial line", "NICK ab"],
+    ["NICK only", "NICK ab\r\n"],
+  ];
+  for (const [name, sent] of cases) {
+    await t.step(name, async () => {
+      await using client = await TestClient.connect(server.ircPort);
+      if (sent) await client.write(sent);
+      await client.lines.expectEnd();
+      assert.deepEqual(client.lines.seen, [
+        "ERROR :Closing link: chat (handshake not completed in time)",
+      ]);
+    });
+  }
+});

@@ -801,6 +801,8 @@ export class IrcClient implements LineHandler, Transport {
         return this.#num("412", ["No text to send"]);
       case "not_registered":
         return this.#num("451", ["You have not registered"]);
+      case "timeout": // the handshake or idle timeout: the close that follows says why
+        return this.#raw(`ERROR :Closing link: ${this.#gateway.host} (${message})`);
     }
     this.#raw(formatIrcLine({
       source: this.#gateway.serverName,

@@ -260,7 +260,9 @@ export class TcpConnection extends QueuedConnection implements Transport {
     // answer on a port that also serves the web client.
     let prompt: ReturnType<typeof setTimeout> | undefined;
     const startPrompt = () => {
-      if (this.#closing || this.#firstByte !== undefined) return;
+      // A port of another protocol (IRC) has its handler from the start:
+      // its clients speak first, and a chat prompt is not theirs.
+      if (this.#closing || this.#firstByte !== undefined || this.#handler) return;
       prompt = setTimeout(() => {
         prompt = undefined;
         if (this.#firstByte === undefined && !this.#closing) this.queue.push(PROMPT);
