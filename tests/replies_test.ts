@@ -188,3 +188,41 @@ Deno.test("replies: a resume too far behind says resume_truncated and where it s
   assert.ok(live.type === "message" && ack.type === "ack" && live.id === ack.id);
   assert.ok(ack.type === "ack" && ack.id >= cut.live_from);
 });
+
+Deno.test("replies: /search of long messages answers within the reply budget and pages the rest", async () => {
+  await using server = await startTestServer([...QUEUE, "--flood-rate", "0"]);
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  // JSON escapes every quote: 100 matches would be ~800 KB in one frame.
+  const lines = Array.from(
+    { length: 100 },
+    (_, i) =>
+      JSON.stringify({ type: "say", text: `needle ${i} ${'"'.repeat(4000)}`, ref: `n${i}` }),
+  );
+  await bob.write(lines.join("\n") + "\n");
+  await bob.expectFrame((f) => f.type === "ack" && f.ref === "n99", 30_000);
+  await using carol = await TestClient.joinJson(server.port, "carol");
+  const found: number[] = [];
+  let before: number | undefined;
+  let pages = 0;
+  while (true) {
+    await carol.sendFrame({
+      type: "search",
+      text: "needle",
+      limit: 100,
+      ...(before ? { before } : {}),
+    });
+    const line = await carol.lines.expect((l) => l.startsWith('{"type":"search_results"'), 30_000);
+    assert.ok(line.length < 64 * 1024, `a page of ${line.length} bytes`);
+    const page = JSON.parse(line) as Extract<ServerFrame, { type: "search_results" }>;
+    pages++;
+    found.push(...page.results.map((r) => r.id!));
+    if (!page.more) break;
+    before = page.results.at(-1)!.id;
+  }
+  assert.ok(pages > 1);
+  assert.equal(found.length, 100);
+  assert.equal(new Set(found).size, 100);
+  await bob.sendFrame({ type: "say", text: "still here?" });
+  await carol.expectFrame((f) => f.type === "message" && f.text === "still here?");
+  assert.ok(!server.log.seen.some((l) => l.includes("drop carol")));
+});

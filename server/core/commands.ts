@@ -23,6 +23,7 @@ import {
   quoteValue,
   sanitizeText,
   SEARCH_PAGE,
+  type SearchResult,
   type ServerFrame,
 } from "../../protocol/mod.ts";
 import { searchTerms } from "../store/store.ts";
@@ -482,12 +483,23 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
       frame.before ?? Infinity,
       limit,
     );
+    // One frame, so at most about the reply budget of it (long messages,
+    // quotes that JSON escapes): past it the answer says `more`, and the
+    // client pages on with `before`, as for any other older matches.
+    const results: SearchResult[] = [];
+    let bytes = 0;
+    for (const m of messages) {
+      const result = session.hub.frameOf(m, true) as SearchResult;
+      bytes += JSON.stringify(result).length;
+      if (results.length > 0 && bytes > session.hub.replyBudgetBytes) break;
+      results.push(result);
+    }
     session.send({
       type: "search_results",
       text: frame.text,
       ...(room ? { room: room.name } : {}),
-      results: messages.map((m) => session.hub.frameOf(m, true) as never),
-      more,
+      results,
+      more: more || results.length < messages.length,
     });
   },
   history(session, frame) {
