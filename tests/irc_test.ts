@@ -707,3 +707,26 @@ Deno.test("irc: the IRC port never sends the chat port's nickname prompt; a hand
     });
   }
 });
+
+Deno.test("irc: CHATHISTORY of 100 long messages goes out as the client reads, through a small send queue", async () => {
+  await using server = await startIrcServer(["--send-queue", "262144", "--flood-rate", "0"]);
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  const lines = Array.from(
+    { length: 100 },
+    (_, i) => JSON.stringify({ type: "say", text: `long ${i} `.padEnd(8000, "x"), ref: `l${i}` }),
+  );
+  await bob.write(lines.join("\n") + "\n"); // ~850 KB of PRIVMSG lines, over three times the queue
+  await bob.expectFrame((f) => f.type === "ack" && f.ref === "l99", 30_000);
+  await using alice = await IrcTestClient.register(server.ircPort, "alice", [
+    "batch",
+    "message-tags",
+    "draft/chathistory",
+  ]);
+  await alice.send("CHATHISTORY LATEST #lobby * 100");
+  await alice.client.lines.expect(/^BATCH -c\d+$/, 30_000);
+  const firsts = alice.client.lines.seen.filter((l) => / PRIVMSG #lobby :long \d+ /.test(l));
+  assert.equal(firsts.length, 100);
+  await bob.sendFrame({ type: "msg", to: "alice", text: "still there?" });
+  await alice.expect(/PRIVMSG alice :still there\?$/);
+  assert.ok(!server.log.seen.some((l) => l.includes("drop alice")));
+});

@@ -351,7 +351,7 @@ const IRC_NAMES_TARGETS = 10;
 
 /**
  * Most messages one CHATHISTORY request returns (`CHATHISTORY=` in
- * ISUPPORT): a reply goes out at once, so it must fit the send queue.
+ * ISUPPORT); the reply goes out as the client reads it.
  */
 export const IRC_CHATHISTORY_MAX = 100;
 
@@ -1576,16 +1576,25 @@ export class IrcClient implements LineHandler, Transport {
           : newest.filter((r) => r.ts > ts).slice(-limit);
       } else return fail("INVALID_PARAMS", "reference must be * for LATEST only");
     }
-    this.#raw(`BATCH +${batch} chathistory ${room?.name ?? target}`);
+    // 100 long messages are ~1 MB of lines: paced like every long reply.
+    this.session.reply(this.#chathistoryLines(batch, room?.name ?? target, messages));
+  }
+
+  *#chathistoryLines(
+    batch: string,
+    target: string,
+    messages: StoredMessage[],
+  ): Generator<Uint8Array> {
+    yield encoder.encode(`BATCH +${batch} chathistory ${target}${CRLF}`);
     for (const record of messages) {
-      const frame = hub.frameOf(record, true);
+      const frame = this.#gateway.hub.frameOf(record, true);
       if (frame.type === "message" || frame.type === "action" || frame.type === "private") {
-        this.#raw(
-          this.#renderer.chat(frame, this.caps.has("batch") ? batch : undefined).slice(0, -2),
+        yield encoder.encode(
+          this.#renderer.chat(frame, this.caps.has("batch") ? batch : undefined),
         );
       }
     }
-    this.#raw(`BATCH -${batch}`);
+    yield encoder.encode(`BATCH -${batch}${CRLF}`);
   }
 }
 
