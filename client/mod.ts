@@ -171,60 +171,53 @@ async function connectAndChat(
   files: StateFiles,
 ): Promise<Outcome> {
   const address = formatAddress(options.hostname, options.port);
+  const theme = terminal.theme;
   // Ask first, then connect: the server's handshake timeout does not run
-  // while someone thinks of a nickname.
-  const nick = options.nick ?? await terminal.askNick();
-  if (nick === undefined) return { code: 0 };
-  let connection: Connection;
-  try {
-    connection = await Connection.dial(options.hostname, options.port, { tls: options.trust });
-  } catch (error) {
-    if (error instanceof TrustError) return { code: 1, message: error.message };
-    return { code: 1, message: `cannot connect to ${address}: ${describeNetworkError(error)}` };
-  }
-  let handedOver = false;
-  try {
-    const theme = terminal.theme;
-    const registration = await register(connection, {
-      nick,
-      retry(refusal) {
-        terminal.print(renderFrame(refusal, { theme })!);
-        return terminal.askNick();
-      },
-      onFrame(frame) {
-        const text = renderFrame(frame, { theme });
-        if (text !== undefined) terminal.print(text);
-      },
-    });
-    switch (registration.status) {
-      case "gave_up":
-        await waitForEnd(connection, options.quitTimeout ?? 5000);
-        return { code: 0 };
-      case "closed":
+  // while someone thinks of a nickname, the first time or after a refusal
+  // (the refused connection is closed before asking again).
+  let nick = options.nick ?? await terminal.askNick();
+  while (nick !== undefined) {
+    let connection: Connection;
+    try {
+      connection = await Connection.dial(options.hostname, options.port, { tls: options.trust });
+    } catch (error) {
+      if (error instanceof TrustError) return { code: 1, message: error.message };
+      return { code: 1, message: `cannot connect to ${address}: ${describeNetworkError(error)}` };
+    }
+    const refused: { frame?: ServerFrame } = {};
+    let handedOver = false;
+    try {
+      const registration = await register(connection, {
+        nick,
+        retry(refusal) {
+          refused.frame = refusal;
+          return Promise.resolve(undefined);
+        },
+        onFrame(frame) {
+          const text = renderFrame(frame, { theme });
+          if (text !== undefined) terminal.print(text);
+        },
+      });
+      if (registration.status === "closed") {
         return {
           code: 1,
           message: registration.error === undefined
             ? `connection to ${address} lost`
             : `cannot join ${address}: ${escapeControls(registration.error.message)}`,
         };
-      case "welcome":
-        break;
+      }
+      if (registration.status === "welcome") {
+        handedOver = true;
+        const chat = new Chat(terminal, options, address, registration.welcome, files);
+        return await chat.run(connection);
+      }
+    } finally {
+      if (!handedOver) connection.close();
     }
-    handedOver = true;
-    return await new Chat(terminal, options, address, registration.welcome, files).run(connection);
-  } finally {
-    if (!handedOver) connection.close();
+    if (refused.frame) terminal.print(renderFrame(refused.frame, { theme })!);
+    nick = await terminal.askNick();
   }
-}
-
-/** Drains the connection until the server closes it, or `timeout` ms pass. */
-async function waitForEnd(connection: Connection, timeout: number): Promise<void> {
-  const drained = (async () => {
-    while (await connection.receive() !== undefined) {
-      // Frames after quit are of no interest here.
-    }
-  })();
-  await deadline(drained, timeout);
+  return { code: 0 };
 }
 
 async function deadline(promise: Promise<unknown>, ms: number): Promise<void> {

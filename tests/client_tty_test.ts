@@ -243,6 +243,24 @@ Deno.test("client on a terminal: the nickname is asked before connecting", async
   assert.match(stderr.text, /^cannot connect to 127\.0\.0\.1:\d+: connection refused\n$/);
 });
 
+Deno.test("client on a terminal: a taken nickname is asked again with no connection open", async () => {
+  // A handshake timeout of 1 s: a client that kept the refused connection
+  // open while asking would be cut off before the answer.
+  await using server = await startTestServer(["--handshake-timeout", "1"]);
+  await using holder = await TestClient.joinJson(server.port, "alice");
+  const c = fakeClient(server.port);
+  await c.shows('! nickname "alice" is taken');
+  await until(() => c.prompt() === "nickname:", "the nickname prompt", 10_000);
+  // The refused connection is gone (closed by the client, or timed out).
+  await server.log.expect(/ disconnect 127\.0\.0\.1:\d+: (quit|handshake timeout)$/);
+  c.stdin.type("carol\r");
+  await c.shows("carol #lobby>");
+  await holder.expectFrame((f) => f.type === "joined" && f.nick === "carol");
+  c.stdin.type("/quit\r");
+  assert.equal(await c.exit, 0);
+  assert.equal(c.stderr.text, "");
+});
+
 Deno.test("client on a terminal: /history header, /search, /away, /ignore and /clear", async (t) => {
   await using server = await startTestServer();
   await using bob = await TestClient.joinJson(server.port, "bob");
