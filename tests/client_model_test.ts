@@ -4,7 +4,7 @@
 
 import assert from "@chat/assert";
 import fc from "fast-check";
-import { NickColors, PALETTE_16 } from "../client/colors.ts";
+import { has256Colors, NickColors, PALETTE_16, PALETTE_256 } from "../client/colors.ts";
 import { Completer } from "../client/complete.ts";
 import { configDir, ConfigError, parseSettings, stateDir, StateFiles } from "../client/config.ts";
 import { KeyDecoder } from "../client/keys.ts";
@@ -168,6 +168,20 @@ Deno.test("NickColors: nicknames in view get different colours while there are c
   assert.equal(colors.of("USER3"), given[3], "stable, without regard to case");
   // One more: takes the colour of the least recently seen (user0; user3 was just seen).
   assert.equal(colors.of("newcomer"), given[0]);
+});
+
+Deno.test("has256Colors(): from TERM or COLORTERM; the 256 palette has no reds", () => {
+  assert.equal(has256Colors({ TERM: "xterm" }), false);
+  assert.equal(has256Colors({ TERM: "linux", COLORTERM: "" }), false);
+  assert.equal(has256Colors({}), false);
+  assert.equal(has256Colors({ TERM: "xterm-256color" }), true);
+  assert.equal(has256Colors({ TERM: "tmux-256color" }), true);
+  assert.equal(has256Colors({ TERM: "xterm", COLORTERM: "truecolor" }), true);
+  const colors = new NickColors(PALETTE_256);
+  const given = Array.from({ length: PALETTE_256.length }, (_, i) => colors.of(`n${i}`));
+  assert.equal(new Set(given).size, PALETTE_256.length, "as many distinct colours as the palette");
+  // xterm's reds (1, 9, 124, 160, 196) are the error colour.
+  for (const red of [1, 9, 124, 160, 196]) assert.ok(!PALETTE_256.includes(`\x1b[38;5;${red}m`));
 });
 
 Deno.test("parseSettings(): TOML with known settings, one-line errors", () => {
