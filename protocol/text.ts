@@ -294,7 +294,19 @@ const UNSEEN =
  * @returns it in double quotes, e.g. `"a<U+202E>b"`
  */
 export function quoteValue(value: string): string {
-  return JSON.stringify(value.replace(UNSEEN, (ch) => `<${codePoint(ch)}>`));
+  return JSON.stringify(escapeUnseen(value));
+}
+
+/**
+ * {@linkcode quoteValue} without the quotes, for a refused value echoed
+ * where quotes do not belong (the target of an IRC numeric).
+ *
+ * @param value the refused value
+ * @returns it with every control, format or invisible character (and lone
+ * surrogate) as `<U+XXXX>`, e.g. `a<U+202E>b`
+ */
+export function escapeUnseen(value: string): string {
+  return value.replace(UNSEEN, (ch) => `<${codePoint(ch)}>`);
 }
 
 const ROOM_NAME = /^#[A-Za-z0-9_-]{1,32}$/;

@@ -730,3 +730,33 @@ Deno.test("irc: CHATHISTORY of 100 long messages goes out as the client reads, t
   await alice.expect(/PRIVMSG alice :still there\?$/);
   assert.ok(!server.log.seen.some((l) => l.includes("drop alice")));
 });
+
+Deno.test("irc: a refused value echoed in a numeric or FAIL has its bidi and control characters shown as <U+XXXX>", async () => {
+  await using server = await startIrcServer();
+  await using client = await TestClient.connect(server.ircPort);
+  // deno-lint-ignore no-control-regex -- the point is that none is left
+  const raw = /[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069\u200b-\u200f]/;
+  await client.send("CAP REQ :sasl\u202ex");
+  const nak = await client.lines.expect(/ CAP \* NAK /);
+  assert.ok(!raw.test(nak) && nak.endsWith("NAK :sasl<U+202E>x"), nak);
+  await client.send("NICK x\u202ey\u0007z");
+  const invalid = await client.lines.expect(/ 432 /);
+  assert.ok(!raw.test(invalid), JSON.stringify(invalid));
+  assert.match(invalid, /^:chat 432 \* x<U\+202E>y<U\+0007>z :Erroneous nickname: /);
+  await client.send("NICK okay");
+  await client.send("USER okay 0 * :Okay");
+  await client.send("CAP END");
+  await client.lines.expect(/ 376 okay /);
+  for (
+    const [line, numeric] of [
+      ["PRIVMSG n\u202eobody :hi", / 401 okay n<U\+202E>obody :/],
+      ["JOIN #a\u202eb", / 403 okay #a<U\+202E>b :/],
+      ["WHOIS z\u2066z", / 401 okay z<U\+2066>z :/],
+      ["CHATHISTORY LA\u202eTEST #lobby * 1", / FAIL CHATHISTORY INVALID_PARAMS LA<U\+202E>TEST :/],
+    ] as const
+  ) {
+    await client.send(line);
+    const answer = await client.lines.expect(numeric);
+    assert.ok(!raw.test(answer), JSON.stringify(answer));
+  }
+});

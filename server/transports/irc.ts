@@ -19,6 +19,7 @@ import {
   type ClientTags,
   type ErrorCode,
   escapeTagValue,
+  escapeUnseen,
   formatIrcLine,
   IRC_CLIENT_TAGS_BYTES,
   IRC_LINE_BYTES,
@@ -566,11 +567,18 @@ export class IrcClient implements LineHandler, Transport {
     this.#push(this.#numLine(command, params, trailing));
   }
 
-  /** A numeric as the bytes of its line (with CRLF), for {@linkcode #num} and paced replies. */
+  /**
+   * A numeric as the bytes of its line (with CRLF), for {@linkcode #num} and
+   * paced replies. Its middle parameters (targets, masks, commands: often a
+   * value the client sent and the server refused) are shown with their
+   * controls and invisible characters as `<U+XXXX>`; the trailing text is
+   * the server's own or already clean.
+   */
   #numLine(command: string, params: string[], trailing = true): Uint8Array {
+    const shown = params.map((p, i) => trailing && i === params.length - 1 ? p : escapeUnseen(p));
     return encoder.encode(
       formatIrcLine(
-        { source: this.#gateway.serverName, command, params: [this.nick, ...params] },
+        { source: this.#gateway.serverName, command, params: [this.nick, ...shown] },
         trailing,
       ) + CRLF,
     );
@@ -807,7 +815,7 @@ export class IrcClient implements LineHandler, Transport {
     this.#raw(formatIrcLine({
       source: this.#gateway.serverName,
       command: "FAIL",
-      params: [ctx?.command ?? "*", code.toUpperCase(), message],
+      params: [escapeUnseen(ctx?.command ?? "*"), code.toUpperCase(), message],
     }, true));
   }
 
@@ -835,7 +843,7 @@ export class IrcClient implements LineHandler, Transport {
         const wanted = (params[1] ?? "").split(" ").filter((c) => c !== "");
         const ok = wanted.length > 0 && wanted.every((c) => IRC_CAPS.includes(c.replace(/^-/, "")));
         if (!ok) {
-          this.#raw(`:${server} CAP ${nick} NAK :${params[1] ?? ""}`);
+          this.#raw(`:${server} CAP ${nick} NAK :${escapeUnseen(params[1] ?? "")}`);
           return;
         }
         for (const c of wanted) {
@@ -1529,7 +1537,11 @@ export class IrcClient implements LineHandler, Transport {
       i === 0 ? p.toUpperCase() : p
     );
     const fail = (code: string, text: string) =>
-      this.#raw(`:${this.#gateway.serverName} FAIL CHATHISTORY ${code} ${sub || "*"} :${text}`);
+      this.#raw(
+        `:${this.#gateway.serverName} FAIL CHATHISTORY ${code} ${
+          escapeUnseen(sub) || "*"
+        } :${text}`,
+      );
     if (sub === "TARGETS") {
       this.#raw(`BATCH +t${++this.#batches} draft/chathistory-targets`);
       this.#raw(`BATCH -t${this.#batches}`);
