@@ -482,6 +482,8 @@ export class ChatServer {
     if (onChatPorts) {
       this.#tcpLimits.web = door.take;
       this.#tlsLimits.web = door.take;
+      this.#tcpLimits.browsedFrom = door.browsedFrom;
+      this.#tlsLimits.browsedFrom = door.browsedFrom;
     }
   }
 
@@ -504,7 +506,11 @@ export class ChatServer {
     const listener = Deno.listen({ hostname: this.#options.hostname, port, transport: "tcp" });
     const scheme = tls ? "https" : "http";
     this.#webListeners.push({ listener, scheme });
-    const limits = { ...(tls ? this.#tlsLimits : this.#tcpLimits), web: door.take };
+    const limits = {
+      ...(tls ? this.#tlsLimits : this.#tcpLimits),
+      web: door.take,
+      browsedFrom: door.browsedFrom,
+    };
     const wrap = tls ? (conn: Deno.TcpConn) => acceptTls(conn, tls) : undefined;
     this.#accepting.push(this.#acceptLoop(listener, limits, undefined, wrap));
     if (tls) {

@@ -11,7 +11,7 @@ import tls from "node:tls";
 import { sniffRequestLine } from "../server/transports/tcp.ts";
 import { parseRequestHead } from "../server/transports/web_door.ts";
 import { wsFramesOf } from "../server/transports/websocket.ts";
-import { freePort, startTestServer, TestClient } from "./test_util.ts";
+import { freePort, LineQueue, startTestServer, TestClient } from "./test_util.ts";
 
 const encoder = new TextEncoder();
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -314,4 +314,40 @@ Deno.test("web door: over TLS the nickname prompt waits for the handshake, so a 
   socket.write(`GET /icon.svg HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
   await closed;
   assert.match(reply, /^HTTP\/1.1 200 OK/);
+});
+
+Deno.test("web door: a host that opened the page is not asked for a nickname on a silent connection, so a browser's spare socket still serves the page", async () => {
+  await using server = await startTestServer();
+  const request = `GET /icon.svg HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
+  assert.match(await exchange(server.port, request), /^HTTP\/1.1 200 OK/);
+  // A browser's spare connection (Chromium keeps one unused up to 10 s, then
+  // sends a request on it even with bytes waiting): silent well past the
+  // prompt's 300 ms, then a page request. The wait is the scenario.
+  const spare = net.connect(server.port, "127.0.0.1");
+  await new Promise((resolve) => spare.once("connect", resolve));
+  let reply = "";
+  spare.on("data", (chunk) => reply += chunk);
+  const closed = new Promise((resolve) => spare.on("close", resolve));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  spare.write(request);
+  await closed;
+  assert.match(reply, /^HTTP\/1.1 200 OK/);
+  // A host that never opened the page (127.0.0.2, through a fixture that
+  // binds it as the source) is still asked at once.
+  const fixture = new URL("./fixtures/remote_client.ts", import.meta.url).pathname;
+  const nc = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1,127.0.0.2", fixture, String(server.port), "127.0.0.2"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = new LineQueue(nc.stdout);
+  try {
+    await lines.expect("* nickname?");
+  } finally {
+    nc.kill("SIGKILL");
+    await nc.status;
+    await nc.stdin.close().catch(() => {});
+    await lines.done;
+  }
 });

@@ -22,6 +22,7 @@ import type { Hub } from "../core/hub.ts";
 import type { Pressure } from "./pressure.ts";
 import { MIN_READ, nextReadBuffer, QueuedConnection } from "./queued_connection.ts";
 import { concat } from "./send_queue.ts";
+import { BROWSER_PROMPT_DELAY_MS } from "./web_door.ts";
 import { Session, type Transport } from "../core/session.ts";
 
 /** Limits a connection enforces; see `ServerOptions` for their meaning. */
@@ -47,6 +48,13 @@ export interface ConnectionLimits {
    * of getting a chat session. Without it, see `webPort`.
    */
   web?: WebHandoff | undefined;
+  /**
+   * With `web`: whether a host has opened the web client here lately. A
+   * silent connection from one is asked for a nickname only after
+   * `BROWSER_PROMPT_DELAY_MS` (web_door.ts), as it may be a browser's spare
+   * socket that a prompt would spoil.
+   */
+  browsedFrom?: ((hostname: string) => boolean) | undefined;
 }
 
 /**
@@ -258,14 +266,23 @@ export class TcpConnection extends QueuedConnection implements Transport {
     // Over TLS the delay runs from the end of the TLS handshake: a browser's
     // request cannot come sooner, and a prompt before it would spoil the
     // answer on a port that also serves the web client.
+    // A silent connection from a host that has opened the web client here
+    // may be a browser's spare socket: it waits longer (decided when the
+    // first wait ends, so a page request on another connection meanwhile
+    // counts).
     let prompt: ReturnType<typeof setTimeout> | undefined;
+    const ask = () => {
+      prompt = undefined;
+      if (this.#firstByte === undefined && !this.#closing) this.queue.push(PROMPT);
+    };
     const startPrompt = () => {
       // A port of another protocol (IRC) has its handler from the start:
       // its clients speak first, and a chat prompt is not theirs.
       if (this.#closing || this.#firstByte !== undefined || this.#handler) return;
       prompt = setTimeout(() => {
-        prompt = undefined;
-        if (this.#firstByte === undefined && !this.#closing) this.queue.push(PROMPT);
+        if (this.#limits.web && this.#limits.browsedFrom?.(this.hostname)) {
+          prompt = setTimeout(ask, BROWSER_PROMPT_DELAY_MS - PROMPT_DELAY_MS);
+        } else ask();
       }, PROMPT_DELAY_MS);
     };
     if (this.conn.handshake) this.conn.handshake().then(startPrompt, () => {});

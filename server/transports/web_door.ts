@@ -206,6 +206,23 @@ function closeQuietly(conn: ByteConn): void {
 }
 
 /**
+ * How long a silent connection from an address that has opened the web
+ * client waits for the chat port's `* nickname?` prompt, in ms (other
+ * addresses wait `PROMPT_DELAY_MS` in tcp.ts, 300 ms). Browsers open spare
+ * connections they send nothing on yet: Chromium keeps such an unused socket
+ * up to 10 s and then sends a request on it even with unread bytes waiting
+ * (net/socket/client_socket_pool.cc, `unused_idle_socket_timeout`;
+ * transport_client_socket_pool.cc, `IdleSocket::IsUsable`), so a prompt on
+ * it would become the start of the page's response and break it
+ * (`ERR_INVALID_HTTP_RESPONSE`). Longer than those 10 s.
+ */
+export const BROWSER_PROMPT_DELAY_MS = 12_000;
+/** How long an address counts as a browser's after its last HTTP request, in ms: a day. */
+export const BROWSER_MEMORY_MS = 24 * 60 * 60 * 1000;
+/** Most addresses remembered as browsers' (the oldest is forgotten first). */
+export const MAX_BROWSER_ADDRESSES = 4096;
+
+/**
  * The front door of one server's chat ports for browsers: WebSocket
  * handshakes here, the rest relayed to `node:http` on loopback.
  */
@@ -216,6 +233,8 @@ export class WebDoor {
   readonly #peers = new Map<number, RelayedPeer>();
   readonly #relays = new Set<ByteConn>();
   readonly #perAddress = new Map<string, number>();
+  /** When each address last sent an HTTP request here (ms), oldest first. */
+  readonly #browsers = new Map<string, number>();
   #stopping = false;
 
   /**
@@ -252,7 +271,29 @@ export class WebDoor {
    * @param head every byte read so far, starting at the request line
    */
   take = (conn: ByteConn, head: Uint8Array): void => {
+    const key = addressKey(conn.remoteAddr.hostname);
+    this.#browsers.delete(key);
+    this.#browsers.set(key, Date.now());
+    if (this.#browsers.size > MAX_BROWSER_ADDRESSES) {
+      this.#browsers.delete(this.#browsers.keys().next().value!);
+    }
     this.#route(conn, head).catch(() => closeQuietly(conn));
+  };
+
+  /**
+   * Whether `hostname` sent an HTTP request to this server within the last
+   * {@linkcode BROWSER_MEMORY_MS}: a silent new connection from it may be a
+   * browser's spare socket (see {@linkcode BROWSER_PROMPT_DELAY_MS}).
+   *
+   * @param hostname a peer address as Deno reports it
+   */
+  browsedFrom = (hostname: string): boolean => {
+    const key = addressKey(hostname);
+    const at = this.#browsers.get(key);
+    if (at === undefined) return false;
+    if (Date.now() - at <= BROWSER_MEMORY_MS) return true;
+    this.#browsers.delete(key);
+    return false;
   };
 
   /** Stops taking connections and closes the relayed ones. */
