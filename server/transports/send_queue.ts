@@ -242,7 +242,7 @@ export class SendQueue {
     this.#writing = buf;
     if (SendQueue.#budget === 0) {
       // The budget is spent: this write (and any after it) waits for the next turn.
-      if (SendQueue.#later.push(this) === 1) nextTurn(SendQueue.#newTurn);
+      if (SendQueue.#later.push(this) - SendQueue.#laterHead === 1) nextTurn(SendQueue.#newTurn);
       return;
     }
     SendQueue.#budget--;
@@ -254,19 +254,20 @@ export class SendQueue {
   }
 
   // Writes left before the next ones wait for a new turn (see WRITES_PER_TURN),
-  // and the queues whose write waits, in order.
+  // and the queues whose write waits, in order: those from #laterHead on.
   static #budget = WRITES_PER_TURN;
   static #later: SendQueue[] = [];
+  static #laterHead = 0;
 
   /** A new turn of the event loop: a full budget, and the writes that waited start. */
   static #newTurn(this: void): void {
     SendQueue.#budget = WRITES_PER_TURN;
     const later = SendQueue.#later;
-    SendQueue.#later = [];
-    let i = 0;
-    // Up to the budget; the rest keep their places for the next turn (moved
-    // once, not deferred again one by one: with 10,000 waiting that was 6 %
-    // of the server's time).
+    let i = SendQueue.#laterHead;
+    // Up to the budget; the rest keep their places for the next turn. The
+    // list is kept and its head moves: copying the rest at every turn (or
+    // deferring them one by one) was most of the server's garbage in the
+    // rooms scenario, where ~2000 queues wait and 120 go per turn.
     for (; i < later.length && SendQueue.#budget > 0; i++) {
       const queue = later[i]!;
       const buf = queue.#writing;
@@ -279,10 +280,19 @@ export class SendQueue {
           joinShared(pending instanceof Uint8Array ? [buf, pending] : [buf, ...pending]),
         );}
     }
-    if (i < later.length) {
-      SendQueue.#later = later.slice(i);
-      nextTurn(SendQueue.#newTurn);
+    if (i === later.length) {
+      later.length = 0;
+      SendQueue.#laterHead = 0;
+      return;
     }
+    if (i >= 1024 && i * 2 >= later.length) {
+      // Mostly done: move the rest to the front, in place.
+      later.copyWithin(0, i);
+      later.length -= i;
+      i = 0;
+    }
+    SendQueue.#laterHead = i;
+    nextTurn(SendQueue.#newTurn);
   }
 
   #written(n: number): void {
