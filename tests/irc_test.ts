@@ -639,24 +639,30 @@ Deno.test("irc: a moderated room (+m, /moderated) lets only operators and voiced
   await bob.expect(/:jay!json@chat PRIVMSG #stage :free again$/);
 });
 
+/** Connects (sending `sent`, if any) and expects `line` alone, then the close. */
+async function closedWith(port: number, line: string, sent = ""): Promise<void> {
+  await using client = await TestClient.connect(port);
+  if (sent) await client.write(sent);
+  await client.lines.expectEnd();
+  assert.deepEqual(client.lines.seen, [line]);
+}
+
 Deno.test("irc: a connection refused before registration (server full, too many from one address) gets an IRC ERROR line, not JSON", async (t) => {
   await using server = await startIrcServer(["--max-clients", "2", "--max-per-ip", "1"]);
   await using _alice = await IrcTestClient.register(server.ircPort, "alice");
   await t.step("too many from one address", async () => {
-    await using refused = await TestClient.connect(server.ircPort);
-    await refused.lines.expectEnd();
-    assert.deepEqual(refused.lines.seen, [
+    await closedWith(
+      server.ircPort,
       "ERROR :Closing link: chat (too many connections from 127.0.0.1)",
-    ]);
+    );
   });
   await t.step("server full", async () => {
     await using server2 = await startIrcServer(["--max-clients", "1"]);
     await using _bob = await IrcTestClient.register(server2.ircPort, "bob");
-    await using refused = await TestClient.connect(server2.ircPort);
-    await refused.lines.expectEnd();
-    assert.deepEqual(refused.lines.seen, [
+    await closedWith(
+      server2.ircPort,
       "ERROR :Closing link: chat (server is full, try again later)",
-    ]);
+    );
   });
 });
 
@@ -698,12 +704,11 @@ Deno.test("irc: the IRC port never sends the chat port's nickname prompt; a hand
   ];
   for (const [name, sent] of cases) {
     await t.step(name, async () => {
-      await using client = await TestClient.connect(server.ircPort);
-      if (sent) await client.write(sent);
-      await client.lines.expectEnd();
-      assert.deepEqual(client.lines.seen, [
+      await closedWith(
+        server.ircPort,
         "ERROR :Closing link: chat (handshake not completed in time)",
-      ]);
+        sent,
+      );
     });
   }
 });
