@@ -187,6 +187,29 @@ Deno.test("SendQueue starts at most WRITES_PER_TURN writes per turn; the rest fo
   assert.equal(order.length, count); // the last queue's two pushes went out as one write
 });
 
+Deno.test("SendQueue: thousands of queues waiting for their turn all go, in order (the list is compacted as it goes)", async () => {
+  const order: number[] = [];
+  const count = WRITES_PER_TURN * 25 + 7; // past the compaction threshold (1024 gone)
+  const queues = Array.from({ length: count }, (_, i) =>
+    new SendQueue({
+      writeSome: (bytes) => {
+        order.push(i);
+        return Promise.resolve(bytes.length);
+      },
+    }));
+  for (const queue of queues) queue.push(new Uint8Array([1]));
+  await Promise.all(queues.map((q) => q.drained()));
+  assert.deepEqual(order, queues.map((_, i) => i));
+  // A second wave, pushed while the first still waits, keeps the same order too.
+  order.length = 0;
+  for (const queue of queues) queue.push(new Uint8Array([2]));
+  await Promise.resolve();
+  for (const queue of queues) queue.push(new Uint8Array([3]));
+  await Promise.all(queues.map((q) => q.drained()));
+  assert.deepEqual(order.slice(0, count), queues.map((_, i) => i));
+  assert.ok(order.length <= 2 * count);
+});
+
 Deno.test("SendQueue: receivers of the same chunks share one joined write, each gets all of it", async () => {
   const seen: Uint8Array[][] = [[], [], []];
   // The second receiver takes 2 bytes per write: its rest must not disturb the others.
