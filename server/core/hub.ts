@@ -788,8 +788,8 @@ export class Hub {
       fromId: sender.identity,
       toId: draft.toId ?? null,
       text: draft.text,
-      ...(draft.notice ? { notice: true } : {}),
     };
+    if (draft.notice) record.notice = true; // added, not spread in: no temporary objects
     this.#pending.push(
       draft.tags
         ? { kind: "message", record, sender, ref: draft.ref, tags: draft.tags }
@@ -825,30 +825,30 @@ export class Hub {
    * @param history mark it as replayed history
    */
   frameOf(record: StoredMessage, history = false): ServerFrame {
-    const mark = {
-      ...(history ? { history: true as const } : {}),
-      ...(record.notice ? { notice: true as const } : {}),
-    };
-    if (record.kind === "private") {
-      return {
-        type: "private",
-        id: record.id,
-        from: record.from,
-        to: record.to ?? "",
-        text: record.text,
-        ts: record.ts,
-        ...mark,
-      };
-    }
-    return {
-      type: record.kind,
-      id: record.id,
-      room: this.#rooms.get(record.room ?? "")?.name ?? record.room ?? "",
-      from: record.from,
-      text: record.text,
-      ts: record.ts,
-      ...mark,
-    };
+    // The marks are added after, not spread in: one frame object per message
+    // (with spreads, ~270 B of garbage per message in the fan-out profile);
+    // the keys keep their order.
+    const frame: Extract<ServerFrame, { type: "message" | "action" | "private" }> =
+      record.kind === "private"
+        ? {
+          type: "private",
+          id: record.id,
+          from: record.from,
+          to: record.to ?? "",
+          text: record.text,
+          ts: record.ts,
+        }
+        : {
+          type: record.kind,
+          id: record.id,
+          room: this.#rooms.get(record.room ?? "")?.name ?? record.room ?? "",
+          from: record.from,
+          text: record.text,
+          ts: record.ts,
+        };
+    if (history) frame.history = true;
+    if (record.notice) frame.notice = true;
+    return frame;
   }
 
   /**
