@@ -193,12 +193,14 @@ export class Accounts {
    * messages and rooms with the account's other connections.
    *
    * @param session the session (naming or active)
-   * @param nick the account's nickname; `undefined`: the session's own
+   * @param nick the account's nickname; `undefined`: the session's own, or,
+   * before it has one, the registered nickname it last asked for
    * @param password the password
    * @returns whether it succeeded (the outcome was sent to the session)
    */
   async login(session: Session, nick: string | undefined, password: string): Promise<boolean> {
-    const name = nick ?? session.nick;
+    // Without a nickname: the registered one the session just asked for.
+    const name = nick ?? session.nick ?? session.refusedRegistered;
     if (name === undefined) {
       session.error("usage", "usage: /login NICK PASSWORD");
       return false;

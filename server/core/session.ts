@@ -106,6 +106,8 @@ export class Session {
   #transport: Transport;
   #state: SessionState;
   #nick: string | undefined;
+  /** Before a nickname: the last one asked for and refused as registered (for `/login PASSWORD`). */
+  #refusedRegistered: string | undefined;
   /** Rooms the session is in, by key, in join order. */
   readonly rooms: Map<string, Room> = new Map();
   #current: Room | undefined;
@@ -152,6 +154,15 @@ export class Session {
   /** The nickname, once registered. */
   get nick(): string | undefined {
     return this.#nick;
+  }
+
+  /**
+   * While the session has no nickname yet: the nickname it last asked for
+   * and was refused with `nick_registered`, so `/login PASSWORD` logs in to
+   * that account. `undefined` otherwise.
+   */
+  get refusedRegistered(): string | undefined {
+    return this.#state === "naming" ? this.#refusedRegistered : undefined;
   }
 
   /** The account key (`nickKey` of its nickname) when logged in. */
@@ -778,6 +789,7 @@ export class Session {
   #claimNick(requested: string): void {
     const result = this.hub.setNick(this, requested);
     if (!result.ok) {
+      if (result.code === "nick_registered") this.#refusedRegistered = requested;
       const retry = this.format === "text" && result.code !== "nick_registered"
         ? ", choose another:"
         : "";
