@@ -8,7 +8,7 @@ import assert from "@chat/assert";
 import { LoginLimiter } from "../server/core/login_limit.ts";
 import { hashPassword, verifyPassword } from "../server/core/password.ts";
 import { type ServerFrame } from "../protocol/mod.ts";
-import { freePort, LineQueue, startTestServer, TestClient } from "./test_util.ts";
+import { freePort, runAdmin, startRemoteClient, startTestServer, TestClient } from "./test_util.ts";
 
 const PASSWORD = "correct horse battery";
 
@@ -43,40 +43,6 @@ async function loginJson(
     await client.expectFrame((f) => f.type === "account" && f.event === "login");
   }
   return { client, welcome };
-}
-
-/** A `remote_client.ts` subprocess connecting from `localAddress`. */
-function remoteClient(port: number, localAddress: string, mode: "tcp" | "tls" = "tcp") {
-  const fixture = new URL("./fixtures/remote_client.ts", import.meta.url).pathname;
-  const process = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      `--allow-net=127.0.0.1,${localAddress}`,
-      fixture,
-      String(port),
-      localAddress,
-      mode,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdin = process.stdin.getWriter();
-  const lines = new LineQueue(process.stdout);
-  const errors = new LineQueue(process.stderr);
-  return {
-    lines,
-    errors,
-    send: (line: string) => stdin.write(new TextEncoder().encode(line + "\n")),
-    async [Symbol.asyncDispose]() {
-      await stdin.close().catch(() => {});
-      try {
-        process.kill("SIGKILL");
-      } catch { /* exited */ }
-      await process.status;
-      await Promise.all([lines.done, errors.done]);
-    },
-  };
 }
 
 Deno.test("password hashes: scrypt with parameters and salt, verified in constant time", async () => {
@@ -260,7 +226,7 @@ Deno.test("accounts: no password over plain TCP from another address (127.0.0.2)
   }
 
   await t.step("hello with a password is refused and says to use --tls", async () => {
-    await using remote = remoteClient(server.port, "127.0.0.2");
+    await using remote = startRemoteClient(server.port, "127.0.0.2");
     await remote.send(
       JSON.stringify({ type: "hello", version: 1, nick: "alice", password: PASSWORD }),
     );
@@ -271,7 +237,7 @@ Deno.test("accounts: no password over plain TCP from another address (127.0.0.2)
   });
 
   await t.step("so are /register and /login in plain text", async () => {
-    await using remote = remoteClient(server.port, "127.0.0.2");
+    await using remote = startRemoteClient(server.port, "127.0.0.2");
     await remote.send("carol");
     await remote.lines.expect(/^\* welcome, carol!/);
     await remote.send(`/register ${PASSWORD}`);
@@ -287,7 +253,7 @@ Deno.test("accounts: no password over plain TCP from another address (127.0.0.2)
       await alice.sendFrame({ type: "register", password: PASSWORD });
       assert.equal((await outcome(alice)).type, "account");
     }
-    await using remote = remoteClient(tls.tlsPort!, "127.0.0.2", "tls");
+    await using remote = startRemoteClient(tls.tlsPort!, "127.0.0.2", "tls");
     await remote.send(
       JSON.stringify({ type: "hello", version: 1, nick: "alice", password: PASSWORD }),
     );
@@ -297,7 +263,7 @@ Deno.test("accounts: no password over plain TCP from another address (127.0.0.2)
 
   await t.step("--allow-plain-passwords lets the operator accept them", async () => {
     await using open = await startTestServer(["--allow-plain-passwords"]);
-    await using remote = remoteClient(open.port, "127.0.0.2");
+    await using remote = startRemoteClient(open.port, "127.0.0.2");
     await remote.send("carol");
     await remote.lines.expect(/^\* welcome, carol!/);
     await remote.send(`/register ${PASSWORD}`);
@@ -394,4 +360,139 @@ Deno.test("accounts: /register is limited per address (registration_quota); logg
     await dot.send(`/register ${PASSWORD}`);
     await dot.lines.expect(/^! too many accounts were registered from your address/);
   });
+});
+
+Deno.test("accounts: /login PASSWORD logs in to the nickname just refused, or to the current one", async (t) => {
+  await using db = await tempDb();
+  const secret = "no-spaces-in-this-one";
+  await using server = await startTestServer(["--db", db.path]);
+  {
+    await using alice = await TestClient.joinText(server.port, "alice");
+    await alice.send(`/register ${secret}`);
+    await alice.lines.expect(/^\* registered alice/, 20_000);
+  }
+
+  await t.step("told the nickname is registered, /login PASSWORD takes it", async () => {
+    await using text = await TestClient.connect(server.port);
+    await text.send("alice");
+    await text.lines.expect(/^! nickname "alice" is registered/);
+    await text.send(`/login ${secret}`);
+    await text.lines.expect(/^\* welcome, alice! /, 20_000);
+    await text.lines.expect("* logged in as alice");
+  });
+
+  await t.step("a JSON client refused a registered nick: login without nick", async () => {
+    await using bot = await TestClient.connect(server.port);
+    await bot.sendFrame({ type: "hello", version: 1, nick: "alice" });
+    await bot.expectFrame((f) => f.type === "error" && f.code === "nick_registered");
+    await bot.sendFrame({ type: "login", password: secret });
+    await bot.expectFrame((f) => f.type === "welcome" && f.account === "alice", 20_000);
+  });
+
+  await t.step("without a nickname asked for, /login PASSWORD says how", async () => {
+    await using text = await TestClient.connect(server.port);
+    await text.send(`/login ${secret}`);
+    await text.lines.expect("! usage: /login NICK PASSWORD");
+  });
+
+  await t.step(
+    "a guest whose nickname chat admin registers logs in with /login PASSWORD",
+    async () => {
+      await using dave = await TestClient.joinText(server.port, "dave");
+      const created = await runAdmin(db.path, ["create", "dave"], `${secret}\n`);
+      assert.deepEqual([created.code, created.stdout], [0, "created account dave"]);
+      await dave.send(`/login ${secret}`);
+      await dave.lines.expect("* logged in as dave", 20_000);
+    },
+  );
+});
+
+Deno.test("accounts: --registration closed refuses /register; chat admin still creates accounts", async () => {
+  await using db = await tempDb();
+  await using server = await startTestServer(["--db", db.path, "--registration", "closed"]);
+  await using alice = await TestClient.joinJson(server.port, "alice");
+  await alice.sendFrame({ type: "register", password: PASSWORD });
+  const refused = await outcome(alice);
+  assert.equal(refused.type === "error" && refused.code, "registration_closed");
+  await using bob = await TestClient.joinText(server.port, "bob");
+  await bob.send(`/register ${PASSWORD}`);
+  await bob.lines.expect("! registration is closed on this server: ask an operator");
+  // The operator creates the account offline, beside the running server; bob logs in.
+  assert.equal((await runAdmin(db.path, ["create", "bob"], `${PASSWORD}\n`)).code, 0);
+  await bob.send(`/login bob ${PASSWORD}`);
+  await bob.lines.expect("* logged in as bob", 20_000);
+});
+
+Deno.test("accounts: --require-account refuses guests on TCP, admits logins; /logout ends the connection", async (t) => {
+  await using db = await tempDb();
+  assert.equal((await runAdmin(db.path, ["create", "alice"], `${PASSWORD}\n`)).code, 0);
+  await using server = await startTestServer(["--db", db.path, "--require-account"]);
+
+  await t.step(
+    "a JSON guest gets account_required, then logs in on the same connection",
+    async () => {
+      await using bot = await TestClient.connect(server.port);
+      await bot.sendFrame({ type: "hello", version: 1, nick: "carol" });
+      const refused = await bot.expectFrame((f) => f.type === "error");
+      assert.equal(refused.type === "error" && refused.code, "account_required");
+      await bot.sendFrame({ type: "login", nick: "alice", password: PASSWORD });
+      await bot.expectFrame((f) => f.type === "welcome" && f.account === "alice", 20_000);
+    },
+  );
+
+  await t.step("a plain-text guest is told to log in, and may", async () => {
+    await using text = await TestClient.connect(server.port);
+    await text.send("carol");
+    await text.lines.expect(/^! this server admits accounts only: \/login NICK PASSWORD/);
+    await text.send(`/login alice ${PASSWORD}`);
+    await text.lines.expect(/^\* welcome, alice! /, 20_000);
+    await text.send("/logout");
+    await text.lines.expectEnd(20_000);
+  });
+
+  await t.step("a guest never gets a nickname to /register", async () => {
+    await using text = await TestClient.connect(server.port);
+    await text.send("carol");
+    await text.lines.expect(/^! this server admits accounts only/);
+    await text.send(`/register ${PASSWORD}`);
+    await text.lines.expect("! choose a nickname first");
+  });
+});
+
+Deno.test("accounts: failed logins count per address too, across accounts", async () => {
+  // A long first delay: the second address's login cannot race it.
+  await using server = await startTestServer([
+    "--allow-plain-passwords",
+    "--login-free-attempts",
+    "2",
+    "--login-delay",
+    "600",
+  ]);
+  for (const nick of ["alice", "bob"]) {
+    await using client = await TestClient.joinJson(server.port, nick);
+    await client.sendFrame({ type: "register", password: PASSWORD });
+    assert.equal((await outcome(client)).type, "account");
+  }
+  await using mallory = await TestClient.joinJson(server.port, "mallory");
+  for (const guess of ["guess one", "guess two"]) {
+    await mallory.sendFrame({ type: "login", nick: "alice", password: guess });
+    const f = await outcome(mallory);
+    assert.equal(f.type === "error" && f.code, "login_failed");
+  }
+  // Another account from the same address (127.0.0.1) waits too, even with its right password.
+  await mallory.sendFrame({ type: "login", nick: "bob", password: PASSWORD });
+  const throttled = await outcome(mallory);
+  assert.equal(throttled.type === "error" && throttled.code, "login_throttled");
+  assert.match(throttled.type === "error" ? throttled.message : "", /wait 10 minutes/);
+  // From another address bob is not held back: the per-account count of bob is clean.
+  await using remote = startRemoteClient(server.port, "127.0.0.2");
+  await remote.send(JSON.stringify({ type: "hello", version: 1, nick: "bob", password: PASSWORD }));
+  const welcome = JSON.parse(await remote.lines.expect(/"type":"(welcome|error)"/, 20_000));
+  assert.deepEqual([welcome.type, welcome.account], ["welcome", "bob"]);
+  // And alice's account is held back from there as well (its own count).
+  await remote.send(JSON.stringify({ type: "logout" }));
+  await remote.lines.expect(/"event":"logout"/);
+  await remote.send(JSON.stringify({ type: "login", nick: "alice", password: PASSWORD }));
+  const held = JSON.parse(await remote.lines.expect(/"type":"error"/, 20_000));
+  assert.equal(held.code, "login_throttled");
 });

@@ -6,7 +6,7 @@
 import assert from "@chat/assert";
 import { DatabaseSync } from "node:sqlite";
 import type { ServerFrame } from "../protocol/mod.ts";
-import { MAIN, SERVER_PERMISSIONS, startTestServer, TestClient } from "./test_util.ts";
+import { runAdmin, startRemoteClient, startTestServer, TestClient } from "./test_util.ts";
 
 const PASSWORD = "correct horse battery";
 
@@ -19,26 +19,6 @@ async function tempDb(): Promise<{ path: string; dir: string } & AsyncDisposable
       await Deno.remove(dir, { recursive: true });
     },
   };
-}
-
-/** Runs `main.ts admin --db PATH ...args`, with `input` on stdin. */
-async function admin(db: string, args: string[], input = "") {
-  const dir = db.slice(0, db.lastIndexOf("/"));
-  const permissions = SERVER_PERMISSIONS.map((p) =>
-    /^--allow-(read|write)=/.test(p) ? `${p},${dir}` : p
-  );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, MAIN, "admin", "--db", db, ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
-  const out = await child.output();
-  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
 /** Registers `nick` on a fresh JSON connection and leaves it logged in. */
@@ -219,7 +199,7 @@ Deno.test("moderation: ops, modes and bans survive a restart; the audit table ke
   await carol.expectFrame((f) => f.type === "room" && f.room === "#ops");
   await carol.sendFrame({ type: "topic", text: "carol's" });
   await carol.expectFrame(isError("permission_denied"));
-  const { stdout } = await admin(db.path, ["audit"]);
+  const { stdout } = await runAdmin(db.path, ["audit"]);
   assert.match(stdout, /alice op #ops bob/);
   assert.match(stdout, /alice ban #ops carol \(reason: spam\)/);
   assert.match(stdout, /bob unban #ops carol/);
@@ -229,21 +209,21 @@ Deno.test("chat admin: create, list, grant; a server operator bans server-wide",
   await using db = await tempDb();
 
   await t.step("create and list, offline; one-line errors and exit codes", async () => {
-    const created = await admin(db.path, ["create", "root-op"], `${PASSWORD}\n`);
+    const created = await runAdmin(db.path, ["create", "root-op"], `${PASSWORD}\n`);
     assert.deepEqual([created.code, created.stdout], [0, "created account root-op"]);
-    const again = await admin(db.path, ["create", "Root-Op"], `${PASSWORD}\n`);
+    const again = await runAdmin(db.path, ["create", "Root-Op"], `${PASSWORD}\n`);
     assert.equal(again.code, 1);
     assert.equal(again.stderr, 'chat: account "Root-Op" exists already (reset its password?)');
-    const short = await admin(db.path, ["create", "eve"], "short\n");
+    const short = await runAdmin(db.path, ["create", "eve"], "short\n");
     assert.deepEqual([short.code, short.stderr.split("\n").length], [1, 1]);
-    const noPassword = await admin(db.path, ["create", "eve"], "");
+    const noPassword = await runAdmin(db.path, ["create", "eve"], "");
     assert.equal(noPassword.code, 1);
-    const missing = await admin(db.path, ["grant", "nobody-here"]);
+    const missing = await runAdmin(db.path, ["grant", "nobody-here"]);
     assert.deepEqual([missing.code, missing.stderr], [1, 'chat: no account "nobody-here"']);
-    const usage = await admin(db.path, ["frobnicate"]);
+    const usage = await runAdmin(db.path, ["frobnicate"]);
     assert.equal(usage.code, 2);
-    assert.equal((await admin(db.path, ["grant", "root-op"])).code, 0);
-    const list = await admin(db.path, ["list"]);
+    assert.equal((await runAdmin(db.path, ["grant", "root-op"])).code, 0);
+    const list = await runAdmin(db.path, ["list"]);
     assert.match(list.stdout, /^root-op \(server operator\) {2}registered \d{4}-\d\d-\d\d$/);
   });
 
@@ -269,8 +249,26 @@ Deno.test("chat admin: create, list, grant; a server operator bans server-wide",
   });
 
   await t.step("reset and delete", async () => {
-    assert.equal((await admin(db.path, ["reset", "mallory"], "another password\n")).code, 0);
-    const deleted = await admin(db.path, ["delete", "mallory"]);
+    assert.equal((await runAdmin(db.path, ["reset", "mallory"], "another password\n")).code, 0);
+    {
+      // The reset password is the one that works now (mallory is banned: unban first).
+      await using server = await startTestServer(["--db", db.path]);
+      await using op = await login(server.port, "root-op");
+      await op.sendFrame({ type: "serverunban", target: "mallory" });
+      await op.expectFrame(moderation("unban", "mallory"));
+      await using old = await TestClient.connect(server.port);
+      await old.sendFrame({ type: "hello", version: 1, nick: "mallory", password: PASSWORD });
+      await old.expectFrame(isError("login_failed"), 20_000);
+      await using fresh = await TestClient.connect(server.port);
+      await fresh.sendFrame({
+        type: "hello",
+        version: 1,
+        nick: "mallory",
+        password: "another password",
+      });
+      await fresh.expectFrame((f) => f.type === "welcome" && f.account === "mallory", 20_000);
+    }
+    const deleted = await runAdmin(db.path, ["delete", "mallory"]);
     assert.equal(deleted.code, 0);
     const check = new DatabaseSync(db.path);
     try {
@@ -307,4 +305,102 @@ Deno.test("moderation: a room holds at most 1000 bans (too_many_bans); replacing
   await guest.expectFrame(moderation("ban", "10.3.232.1"));
   await guest.sendFrame({ type: "ban", room: "#mine", target: "10.9.9.9" });
   await guest.expectFrame((f) => f.type === "error" && f.code === "too_many_bans");
+});
+
+Deno.test("moderation: bans by address (127.0.0.2), a room's and the server's, survive a restart; a timed mute runs out", async (t) => {
+  await using db = await tempDb();
+  assert.equal((await runAdmin(db.path, ["create", "root-op"], `${PASSWORD}\n`)).code, 0);
+  assert.equal((await runAdmin(db.path, ["grant", "root-op"])).code, 0);
+  const joinFrom127002 = async (port: number, nick: string) => {
+    const remote = startRemoteClient(port, "127.0.0.2");
+    await remote.send(nick);
+    return remote;
+  };
+  {
+    await using server = await startTestServer(["--db", db.path]);
+    await using alice = await TestClient.joinText(server.port, "alice");
+    await alice.send(`/register ${PASSWORD}`);
+    await alice.lines.expect(/^\* registered alice/, 20_000);
+    await alice.send("/join #dev"); // alice founds #dev
+    await alice.lines.expect(/now talking in #dev/);
+    await using carol = await TestClient.joinText(server.port, "carol");
+    await carol.send("/join #dev");
+    await carol.lines.expect(/now talking in #dev/);
+
+    await t.step("a room ban by address removes and keeps out that address only", async () => {
+      await using rob = await joinFrom127002(server.port, "rob");
+      await rob.lines.expect(/^\* welcome, rob!/);
+      await rob.send("/join #dev");
+      await rob.lines.expect(/now talking in #dev/);
+      await alice.send("/ban 127.0.0.2 1h flooding");
+      await carol.lines.expect(
+        /^\* 127\.0\.0\.2 was banned from #dev by alice until .*: flooding$/,
+      );
+      await rob.lines.expect(/^\* 127\.0\.0\.2 was banned from #dev by alice/);
+      await rob.lines.expect("* rob left #dev");
+      await rob.send("/join #dev");
+      await rob.lines.expect(/^! you are banned from #dev for \d+ s more: flooding$/);
+      // 127.0.0.1 is another address: a newcomer from it joins.
+      await using dave = await TestClient.joinText(server.port, "dave");
+      await dave.send("/join #dev");
+      await dave.lines.expect(/now talking in #dev/);
+    });
+
+    await t.step("a timed mute ends by itself, announced to the room", async () => {
+      await alice.send("/mute carol 1");
+      await carol.lines.expect(/^\* carol was muted in #dev by alice until /);
+      await carol.send("can I talk?");
+      await carol.lines.expect("! you are muted in #dev");
+      await alice.lines.expect("* carol may talk again in #dev by server: mute expired", 20_000);
+      await carol.send("thanks");
+      await alice.lines.expect("carol: thanks");
+    });
+
+    await t.step("a server operator bans an address server-wide", async () => {
+      await using rob = await joinFrom127002(server.port, "rob");
+      await rob.lines.expect(/^\* welcome, rob!/);
+      await using op = await TestClient.connect(server.port);
+      await op.send("root-op");
+      await op.lines.expect(/is registered/);
+      await op.send(`/login root-op ${PASSWORD}`);
+      await op.lines.expect("* logged in as root-op (server operator)", 20_000);
+      await op.send("/serverban 127.0.0.2 spam");
+      await op.lines.expect("* 127.0.0.2 was banned from the server by root-op: spam");
+      await rob.lines.expect("* 127.0.0.2 was banned from the server by root-op: spam");
+      await rob.lines.expect("* you are banned from this server: spam");
+      await rob.lines.expectEnd();
+      await using again = await joinFrom127002(server.port, "rob2");
+      await again.lines.expect("! you are banned from this server: spam");
+      await again.lines.expectEnd();
+      // A guest is no server operator.
+      await carol.send("/serverban 127.0.0.3");
+      await carol.lines.expect("! only server operators may do that");
+    });
+    assert.equal((await server.stop("SIGTERM")).code, 0);
+  }
+
+  await t.step("after a restart both bans hold, until lifted", async () => {
+    await using server = await startTestServer(["--db", db.path]);
+    {
+      await using rob = await joinFrom127002(server.port, "rob");
+      await rob.lines.expect("! you are banned from this server: spam");
+      await rob.lines.expectEnd();
+    }
+    await using op = await TestClient.connect(server.port);
+    await op.sendFrame({ type: "hello", version: 1, nick: "root-op", password: PASSWORD });
+    await op.expectFrame((f) => f.type === "account" && f.operator === true, 20_000);
+    await op.sendFrame({ type: "serverunban", target: "127.0.0.2" });
+    await op.expectFrame(moderation("unban", "127.0.0.2"));
+    await using rob = await joinFrom127002(server.port, "rob");
+    await rob.lines.expect(/^\* welcome, rob!/);
+    await rob.send("/join #dev");
+    await rob.lines.expect(/^! you are banned from #dev for \d+ s more: flooding$/);
+  });
+
+  const { stdout } = await runAdmin(db.path, ["audit"]);
+  assert.match(stdout, /alice ban #dev 127\.0\.0\.2 \(reason: flooding; until /);
+  assert.match(stdout, /alice mute #dev carol/);
+  assert.match(stdout, /server unmute #dev carol \(reason: mute expired\)/);
+  assert.match(stdout, /root-op ban \* 127\.0\.0\.2 \(reason: spam\)/);
+  assert.match(stdout, /root-op unban \* 127\.0\.0\.2/);
 });

@@ -617,3 +617,88 @@ export function startTcpProxy(targetPort: number): TestProxy {
     },
   };
 }
+
+/** A client subprocess whose source address the test chooses (see {@linkcode startRemoteClient}). */
+export interface RemoteClient extends AsyncDisposable {
+  /** What the server sends, by line. */
+  readonly lines: LineQueue;
+  /** The fixture's own errors. */
+  readonly errors: LineQueue;
+  /** Sends one line (a newline is added). */
+  send(line: string): Promise<void>;
+}
+
+/**
+ * Starts `fixtures/remote_client.ts`: a TCP (or TLS) client bound to
+ * `localAddress` (e.g. `127.0.0.2`, standing in for another machine; the
+ * whole 127.0.0.0/8 is loopback on Linux) that copies lines both ways.
+ *
+ * @param port the server's port on 127.0.0.1
+ * @param localAddress the source address to bind
+ * @param mode `tls` speaks TLS without checking the certificate
+ */
+export function startRemoteClient(
+  port: number,
+  localAddress: string,
+  mode: "tcp" | "tls" = "tcp",
+): RemoteClient {
+  const fixture = new URL("./fixtures/remote_client.ts", import.meta.url).pathname;
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--allow-net=127.0.0.1,${localAddress}`,
+      fixture,
+      String(port),
+      localAddress,
+      mode,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdin = process.stdin.getWriter();
+  const lines = new LineQueue(process.stdout);
+  const errors = new LineQueue(process.stderr);
+  return {
+    lines,
+    errors,
+    send: (line: string) => stdin.write(encoder.encode(line + "\n")),
+    async [Symbol.asyncDispose]() {
+      await stdin.close().catch(() => {});
+      try {
+        process.kill("SIGKILL");
+      } catch { /* exited */ }
+      await process.status;
+      await Promise.all([lines.done, errors.done]);
+    },
+  };
+}
+
+/**
+ * Runs `main.ts admin --db DB ...args` with the server task's permissions
+ * (plus the database's folder), `input` on stdin.
+ *
+ * @returns the exit code and trimmed stdout and stderr
+ */
+export async function runAdmin(
+  db: string,
+  args: string[],
+  input = "",
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dir = db.slice(0, db.lastIndexOf("/"));
+  const permissions = SERVER_PERMISSIONS.map((p) =>
+    /^--allow-(read|write)=/.test(p) ? `${p},${dir}` : p
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, MAIN, "admin", "--db", db, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(encoder.encode(input));
+  await writer.close();
+  const out = await child.output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
