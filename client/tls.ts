@@ -215,7 +215,11 @@ export async function establishTrust(
     );
   }
   if (peer.authorized) return { kind: "ca" };
-  const unknown = `the certificate of ${address} is not from a known authority (${peer.reason}) ` +
+  // A chain that verifies but names another host is no more trusted than a self-signed one.
+  const why = peer.reason === "ERR_TLS_CERT_ALTNAME_INVALID"
+    ? `does not name ${hostname} (${peer.reason})`
+    : `is not from a known authority (${peer.reason})`;
+  const unknown = `the certificate of ${address} ${why} ` +
     `and is not pinned in ${path}; its fingerprint is ${presented}`;
   if (!io.stdin.isTerminal()) {
     throw new TrustError(
@@ -225,7 +229,7 @@ export async function establishTrust(
   }
   write(
     io.stderr,
-    `The certificate of ${address} is not from a known authority and is not pinned yet.\n` +
+    `The certificate of ${address} ${why} and is not pinned yet.\n` +
       `Its fingerprint is ${presented}\n` +
       "Compare it with the fingerprint the server printed at start.\n" +
       "Pin it and connect? (yes/no, or paste the fingerprint) ",

@@ -13,6 +13,7 @@ import {
   CLIENT_PERMISSIONS,
   DEADLINE_MS,
   DENO_DIR,
+  freePort,
   MAIN,
   startTestServer,
   TestClient,
@@ -32,10 +33,20 @@ class Tmux implements AsyncDisposable {
   static async start(
     port: number,
     nick: string,
-    options: { columns?: number; rows?: number; args?: string[] } = {},
+    options: {
+      columns?: number;
+      rows?: number;
+      args?: string[];
+      /** Files to put in the client's HOME first, by path under it. */
+      files?: Record<string, string>;
+    } = {},
   ): Promise<Tmux> {
     const home = await Deno.makeTempDir({ prefix: "chat_tmux_test_" });
     const tmux = new Tmux(home);
+    for (const [path, text] of Object.entries(options.files ?? {})) {
+      await Deno.mkdir(`${home}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+      await Deno.writeTextFile(`${home}/${path}`, text);
+    }
     const permissions = CLIENT_PERMISSIONS.map((p) => p.replaceAll("$HOME", home));
     const argv = [
       Deno.execPath(),
@@ -444,4 +455,38 @@ Deno.test("tmux: a resize re-wraps the window, with nothing left over", async ()
     const indent = rows[at]!.indexOf("the quick");
     assert.equal(rows[at + 1]!.search(/\S/), indent);
   });
+});
+
+Deno.test("tmux: --tls on a real terminal asks to pin a new certificate, then refuses a changed one", async () => {
+  const tlsPort = freePort();
+  const pinFile = ".config/chat/known_hosts";
+  let pins: string;
+  {
+    await using server = await startTestServer(["--tls-port", String(tlsPort)]);
+    await using alice = await Tmux.start(tlsPort, "alice", { args: ["--tls"] });
+    await alice.shows("Pin it and connect? (yes/no, or paste the fingerprint)");
+    await alice.shows(`Its fingerprint is ${server.fingerprint}`);
+    await alice.line("yes");
+    await alice.shows("alice #lobby>");
+    pins = await Deno.readTextFile(`${alice.home}/${pinFile}`);
+    assert.ok(pins.split("\n").includes(`127.0.0.1:${tlsPort} ${server.fingerprint}`), pins);
+    await alice.line("/quit");
+    assert.equal(await alice.exitCode(), 0);
+  }
+  // The same address, a new key (a :memory: server generates one per start).
+  await using server = await startTestServer(["--tls-port", String(tlsPort)]);
+  await using alice = await Tmux.start(tlsPort, "alice", {
+    args: ["--tls"],
+    files: { [pinFile]: pins },
+  });
+  assert.equal(await alice.exitCode(), 1);
+  // The pane's whole output, scrollback included (tmux's "Pane is dead" line scrolls it).
+  const output = await alice.run("capture-pane", "-p", "-J", "-S", "-", "-t", "0");
+  assert.ok(
+    output.includes(`WARNING: the certificate of 127.0.0.1:${tlsPort} has changed.`),
+    output,
+  );
+  assert.ok(output.includes(`presented: ${server.fingerprint}`), output);
+  assert.match(output, /remove line 2 \(127\.0\.0\.1:\d+\) from \S+known_hosts/);
+  assert.ok(!server.log.seen.some((l) => / nick alice /.test(l)));
 });

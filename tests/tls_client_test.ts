@@ -217,8 +217,11 @@ Deno.test("tls client: a reconnect checks the same pin", async (t) => {
   });
 });
 
-/** A test authority and a server certificate it signed (for 127.0.0.1), as files in `dir`. */
-async function authoritySigned(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+/** A test authority and a server certificate it signed (for `name`), as files in `dir`. */
+async function authoritySigned(
+  dir: string,
+  name = "127.0.0.1",
+): Promise<{ ca: string; cert: string; key: string }> {
   const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
   const notBefore = new Date(Date.now() - 86_400_000);
   const notAfter = new Date(Date.now() + 86_400_000);
@@ -238,7 +241,7 @@ async function authoritySigned(dir: string): Promise<{ ca: string; cert: string;
   const keys = await crypto.subtle.generateKey(alg, true, ["sign", "verify"]);
   const leaf = await x509.X509CertificateGenerator.create({
     serialNumber: "02",
-    subject: "CN=127.0.0.1",
+    subject: `CN=${name}`,
     issuer: ca.subject,
     notBefore,
     notAfter,
@@ -248,7 +251,9 @@ async function authoritySigned(dir: string): Promise<{ ca: string; cert: string;
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: "ip", value: "127.0.0.1" }]),
+      new x509.SubjectAlternativeNameExtension([
+        { type: /^[\d.]+$/.test(name) ? "ip" : "dns", value: name },
+      ]),
     ],
   });
   const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
@@ -283,6 +288,40 @@ Deno.test("tls client: a certificate from a trusted authority verifies without a
       await frank.stdout.expect(/^\* welcome, frank!/, 30_000);
       await frank.end();
       assert.equal((await frank.exit(30_000)).code, 0);
+      await assert.rejects(Deno.stat(knownHosts(home)), Deno.errors.NotFound);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("tls client: a trusted authority's certificate for another name is not trusted", async () => {
+  await withHome(async (home) => {
+    const dir = await Deno.makeTempDir({ prefix: "chat_tls_ca_" });
+    try {
+      const files = await authoritySigned(dir, "chat.example");
+      await using server = await startTestServer([
+        "--db",
+        `${dir}/chat.db`,
+        "--tls-port",
+        String(freePort()),
+        "--tls-cert",
+        files.cert,
+        "--tls-key",
+        files.key,
+      ]);
+      await using frank = startClient(server.tlsPort!, ["--tls", "--nick", "frank"], {
+        env: { ...clientEnv(home), DENO_CERT: files.ca },
+      });
+      assert.equal((await frank.exit(30_000)).code, 1);
+      const text = frank.stderr.seen.join("\n");
+      assert.ok(
+        text.includes("does not name 127.0.0.1 (ERR_TLS_CERT_ALTNAME_INVALID)"),
+        text,
+      );
+      assert.ok(text.includes(`--fingerprint ${server.fingerprint}`), text);
+      assert.deepEqual(frank.stdout.seen, []);
+      assert.ok(!server.log.seen.some((l) => / nick frank /.test(l)));
       await assert.rejects(Deno.stat(knownHosts(home)), Deno.errors.NotFound);
     } finally {
       await Deno.remove(dir, { recursive: true });
