@@ -154,6 +154,18 @@ Deno.test("moderation: founder and ops kick, ban for a while, lock the topic, in
     await carol.expectFrame((f) => f.type === "room" && f.room === "#dev");
   });
 
+  await t.step("a ban by account reaches an account that is offline", async () => {
+    {
+      await using erin = await registered(server.port, "erin");
+    }
+    await server.log.expect(/disconnect erin/);
+    await alice.sendFrame({ type: "ban", target: "erin", room: "#dev" });
+    await bob.expectFrame(moderation("ban", "erin"));
+    await using erin = await login(server.port, "erin");
+    await erin.sendFrame({ type: "join", room: "#dev" });
+    await erin.expectFrame(isError("banned"));
+  });
+
   await t.step("mute: a muted member cannot talk until unmuted", async () => {
     await alice.sendFrame({ type: "mute", nick: "carol" });
     await carol.expectFrame(moderation("mute", "carol"));
