@@ -490,3 +490,30 @@ Deno.test("tmux: --tls on a real terminal asks to pin a new certificate, then re
   assert.match(output, /remove line 2 \(127\.0\.0\.1:\d+\) from \S+known_hosts/);
   assert.ok(!server.log.seen.some((l) => / nick alice /.test(l)));
 });
+
+Deno.test("tmux: /register and /login without a password ask for it, never echoed", async () => {
+  await withServer(async (server) => {
+    const secret = "s3cret-horse-staple";
+    await using alice = await Tmux.start(server.port, "alice");
+    await alice.shows("alice #lobby>");
+    await alice.line("/register");
+    await alice.shows("new password for alice:");
+    await alice.line(secret);
+    await alice.shows("the same again:");
+    await alice.line(secret);
+    await alice.shows("registered alice: the nickname is yours");
+    await alice.line("/logout");
+    await alice.shows("logged out; you are guest-");
+    await alice.line("/login alice");
+    await alice.shows("password for alice:");
+    await alice.keys([secret], true);
+    // Typed but not sent yet: nothing of it on the screen.
+    assert.ok(!(await alice.screen()).some((r) => r.includes("s3cret")));
+    await alice.keys(["Enter"]);
+    await alice.shows("logged in as alice");
+    const scrollback = await alice.run("capture-pane", "-p", "-S", "-", "-t", "0");
+    assert.ok(!scrollback.includes("s3cret"), scrollback);
+    await alice.line("/quit");
+    assert.equal(await alice.exitCode(), 0);
+  });
+});
