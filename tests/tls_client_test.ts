@@ -281,6 +281,15 @@ Deno.test("tls client: a certificate from a trusted authority verifies without a
         files.key,
       ]);
       assert.ok(server.stdout.seen.some((l) => l.includes(`(from ${files.cert})`)));
+      // The whole chain is served (leaf and authority), as a full-chain file asks.
+      const { stdout } = await new Deno.Command("openssl", {
+        args: ["s_client", "-showcerts", "-connect", `127.0.0.1:${server.tlsPort}`],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const served = new TextDecoder().decode(stdout).match(/-----BEGIN CERTIFICATE-----/g);
+      assert.equal(served?.length, 2);
       // DENO_CERT adds the test authority to the client's trusted roots.
       await using frank = startClient(server.tlsPort!, ["--tls", "--nick", "frank"], {
         env: { ...clientEnv(home), DENO_CERT: files.ca },
