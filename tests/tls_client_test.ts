@@ -264,11 +264,23 @@ async function authoritySigned(
   return files;
 }
 
-Deno.test("tls client: a certificate from a trusted authority verifies without a pin", async () => {
+/**
+ * Runs `fn` with a server on `--tls-cert`/`--tls-key` signed by a test
+ * authority for `name`, and a client environment that trusts the authority.
+ */
+async function withAuthorityServer(
+  name: string,
+  fn: (
+    server: TestServer,
+    files: { ca: string; cert: string },
+    env: Record<string, string>,
+    home: string,
+  ) => Promise<void>,
+): Promise<void> {
   await withHome(async (home) => {
     const dir = await Deno.makeTempDir({ prefix: "chat_tls_ca_" });
     try {
-      const files = await authoritySigned(dir);
+      const files = await authoritySigned(dir, name);
       // The server reads the operator's files from dir (startTestServer allows the --db folder).
       await using server = await startTestServer([
         "--db",
@@ -280,60 +292,43 @@ Deno.test("tls client: a certificate from a trusted authority verifies without a
         "--tls-key",
         files.key,
       ]);
-      assert.ok(server.stdout.seen.some((l) => l.includes(`(from ${files.cert})`)));
-      // The whole chain is served (leaf and authority), as a full-chain file asks.
-      const { stdout } = await new Deno.Command("openssl", {
-        args: ["s_client", "-showcerts", "-connect", `127.0.0.1:${server.tlsPort}`],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      const served = new TextDecoder().decode(stdout).match(/-----BEGIN CERTIFICATE-----/g);
-      assert.equal(served?.length, 2);
       // DENO_CERT adds the test authority to the client's trusted roots.
-      await using frank = startClient(server.tlsPort!, ["--tls", "--nick", "frank"], {
-        env: { ...clientEnv(home), DENO_CERT: files.ca },
-      });
-      await frank.stdout.expect(/^\* welcome, frank!/, 30_000);
-      await frank.end();
-      assert.equal((await frank.exit(30_000)).code, 0);
-      await assert.rejects(Deno.stat(knownHosts(home)), Deno.errors.NotFound);
+      await fn(server, files, { ...clientEnv(home), DENO_CERT: files.ca }, home);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   });
+}
+
+Deno.test("tls client: a certificate from a trusted authority verifies without a pin", async () => {
+  await withAuthorityServer("127.0.0.1", async (server, files, env, home) => {
+    assert.ok(server.stdout.seen.some((l) => l.includes(`(from ${files.cert})`)));
+    // The whole chain is served (leaf and authority), as a full-chain file asks.
+    const { stdout } = await new Deno.Command("openssl", {
+      args: ["s_client", "-showcerts", "-connect", `127.0.0.1:${server.tlsPort}`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const served = new TextDecoder().decode(stdout).match(/-----BEGIN CERTIFICATE-----/g);
+    assert.equal(served?.length, 2);
+    await using frank = startClient(server.tlsPort!, ["--tls", "--nick", "frank"], { env });
+    await frank.stdout.expect(/^\* welcome, frank!/, 30_000);
+    await frank.end();
+    assert.equal((await frank.exit(30_000)).code, 0);
+    await assert.rejects(Deno.stat(knownHosts(home)), Deno.errors.NotFound);
+  });
 });
 
 Deno.test("tls client: a trusted authority's certificate for another name is not trusted", async () => {
-  await withHome(async (home) => {
-    const dir = await Deno.makeTempDir({ prefix: "chat_tls_ca_" });
-    try {
-      const files = await authoritySigned(dir, "chat.example");
-      await using server = await startTestServer([
-        "--db",
-        `${dir}/chat.db`,
-        "--tls-port",
-        String(freePort()),
-        "--tls-cert",
-        files.cert,
-        "--tls-key",
-        files.key,
-      ]);
-      await using frank = startClient(server.tlsPort!, ["--tls", "--nick", "frank"], {
-        env: { ...clientEnv(home), DENO_CERT: files.ca },
-      });
-      assert.equal((await frank.exit(30_000)).code, 1);
-      const text = frank.stderr.seen.join("\n");
-      assert.ok(
-        text.includes("does not name 127.0.0.1 (ERR_TLS_CERT_ALTNAME_INVALID)"),
-        text,
-      );
-      assert.ok(text.includes(`--fingerprint ${server.fingerprint}`), text);
-      assert.deepEqual(frank.stdout.seen, []);
-      assert.ok(!server.log.seen.some((l) => / nick frank /.test(l)));
-      await assert.rejects(Deno.stat(knownHosts(home)), Deno.errors.NotFound);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+  await withAuthorityServer("chat.example", async (server, _files, env, home) => {
+    await using frank = startClient(server.tlsPort!, ["--tls", "--nick", "frank"], { env });
+    assert.equal((await frank.exit(30_000)).code, 1);
+    const text = frank.stderr.seen.join("\n");
+    assert.ok(text.includes("does not name 127.0.0.1 (ERR_TLS_CERT_ALTNAME_INVALID)"), text);
+    assert.ok(text.includes(`--fingerprint ${server.fingerprint}`), text);
+    assert.deepEqual(frank.stdout.seen, []);
+    assert.ok(!server.log.seen.some((l) => / nick frank /.test(l)));
+    await assert.rejects(Deno.stat(knownHosts(home)), Deno.errors.NotFound);
   });
 });
