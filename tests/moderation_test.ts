@@ -156,7 +156,7 @@ Deno.test("moderation: founder and ops kick, ban for a while, lock the topic, in
 
   await t.step("a ban by account reaches an account that is offline", async () => {
     {
-      await using erin = await registered(server.port, "erin");
+      await using _erin = await registered(server.port, "erin");
     }
     await server.log.expect(/disconnect erin/);
     await alice.sendFrame({ type: "ban", target: "erin", room: "#dev" });
