@@ -765,3 +765,58 @@ Deno.test("irc: a refused value echoed in a numeric or FAIL has its bidi and con
     assert.ok(!raw.test(answer), JSON.stringify(answer));
   }
 });
+
+Deno.test("irc: JOIN's NAMES of a big room goes out as the client reads, through a small send queue", async () => {
+  await using server = await startIrcServer([
+    "--send-queue",
+    "4096",
+    "--max-per-ip",
+    "0",
+    "--announce-limit",
+    "10",
+  ]);
+  // 200 members with 24-character nicknames: ~5 KB of 353 lines, more than
+  // the whole 4 KiB queue.
+  const members: Deno.TcpConn[] = [];
+  const latin1 = new TextDecoder("latin1");
+  try {
+    for (let i = 0; i < 200; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      members.push(conn);
+      const nick = `member${String(i).padStart(3, "0")}`.padEnd(24, "x");
+      await conn.write(new TextEncoder().encode(
+        JSON.stringify({ type: "hello", version: 1, nick }) + "\n" +
+          JSON.stringify({ type: "join", room: "#big" }) + "\n",
+      ));
+    }
+    // Each member has joined once it got its room frame for #big.
+    const buf = new Uint8Array(16384);
+    for (const conn of members) {
+      let seen = "";
+      while (!seen.includes('"room":"#big"')) {
+        const n = await conn.read(buf);
+        if (n === null) throw new Error(`a member was closed: ${seen}`);
+        seen += latin1.decode(buf.subarray(0, n));
+      }
+    }
+    await using alice = await IrcTestClient.register(server.ircPort, "alice");
+    await alice.send("JOIN #big");
+    await alice.client.lines.expect(/ 366 alice #big :End of \/NAMES list$/, 30_000);
+    const lines = alice.client.lines.seen;
+    const names = lines.filter((l) => / 353 alice = #big :/.test(l));
+    const nicks = names.flatMap((l) => l.split(" :")[1]!.split(" "));
+    assert.equal(nicks.length, 201);
+    const joined = lines.findIndex((l) => / JOIN #big$/.test(l) || / JOIN :#big$/.test(l));
+    assert.ok(joined !== -1 && joined < lines.indexOf(names[0]!), "JOIN comes before its NAMES");
+    await alice.send("PRIVMSG #big :still here");
+    await alice.send("PING :after");
+    await alice.expect(/PONG .*after$/);
+    assert.ok(!server.log.seen.some((l) => l.includes("drop alice")));
+  } finally {
+    for (const conn of members) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  }
+});

@@ -615,7 +615,9 @@ export class IrcClient implements LineHandler, Transport {
           const room = this.#gateway.hub.room(frame.room);
           if (room) {
             if (room.topic) this.#topicReply(room);
-            this.#names(room);
+            // As the client reads (a big room's NAMES can outgrow the send
+            // queue); queued before the join's history replay, so in order.
+            this.session.reply(this.#namesLines(room));
           }
         }
         return;
@@ -1232,12 +1234,10 @@ export class IrcClient implements LineHandler, Transport {
     }
   }
 
-  /** 353 lines for a room's members, then 366 (unless `end` is false: NAMES of several rooms). */
-  #names(room: Room, end = true): void {
-    for (const line of this.#namesLines(room, end)) this.#push(line);
-  }
-
-  /** The lines of {@linkcode #names}, made one at a time. */
+  /**
+   * 353 lines for a room's members, then 366 (unless `end` is false: NAMES
+   * of several rooms), made one at a time for `Session.reply`.
+   */
   *#namesLines(room: Room, end = true): Generator<Uint8Array> {
     const moderation = this.#gateway.hub.moderation;
     const nicks = [...room.members()].sort((a, b) =>
