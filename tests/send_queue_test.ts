@@ -150,15 +150,20 @@ Deno.test("SendQueue keeps order when pushes arrive during a partial write", asy
   assert.equal(queue.bytes, 0);
 });
 
-Deno.test("SendQueue: a broadcast's queues each write once, in push order", async () => {
-  const order: number[] = [];
-  const queues = Array.from({ length: 50 }, (_, i) =>
+/** `count` queues that write everything at once, each noting its index in `order` per write. */
+function recordingQueues(count: number, order: number[]): SendQueue[] {
+  return Array.from({ length: count }, (_, i) =>
     new SendQueue({
       writeSome: (bytes) => {
         order.push(i);
         return Promise.resolve(bytes.length);
       },
     }));
+}
+
+Deno.test("SendQueue: a broadcast's queues each write once, in push order", async () => {
+  const order: number[] = [];
+  const queues = recordingQueues(50, order);
   for (let i = queues.length - 1; i >= 0; i--) {
     queues[i]!.push(new Uint8Array([1]));
     queues[i]!.push(new Uint8Array([2]));
@@ -170,13 +175,7 @@ Deno.test("SendQueue: a broadcast's queues each write once, in push order", asyn
 Deno.test("SendQueue starts at most WRITES_PER_TURN writes per turn; the rest follow in order", async () => {
   const order: number[] = [];
   const count = WRITES_PER_TURN * 3 + 5;
-  const queues = Array.from({ length: count }, (_, i) =>
-    new SendQueue({
-      writeSome: (bytes) => {
-        order.push(i);
-        return Promise.resolve(bytes.length);
-      },
-    }));
+  const queues = recordingQueues(count, order);
   for (const queue of queues) queue.push(new Uint8Array([1]));
   await Promise.resolve(); // the end-of-turn flush ran
   assert.ok(order.length <= WRITES_PER_TURN, `${order.length} writes in one turn`);
@@ -190,13 +189,7 @@ Deno.test("SendQueue starts at most WRITES_PER_TURN writes per turn; the rest fo
 Deno.test("SendQueue: thousands of queues waiting for their turn all go, in order (the list is compacted as it goes)", async () => {
   const order: number[] = [];
   const count = WRITES_PER_TURN * 25 + 7; // past the compaction threshold (1024 gone)
-  const queues = Array.from({ length: count }, (_, i) =>
-    new SendQueue({
-      writeSome: (bytes) => {
-        order.push(i);
-        return Promise.resolve(bytes.length);
-      },
-    }));
+  const queues = recordingQueues(count, order);
   for (const queue of queues) queue.push(new Uint8Array([1]));
   await Promise.all(queues.map((q) => q.drained()));
   assert.deepEqual(order, queues.map((_, i) => i));
