@@ -594,6 +594,10 @@ class Chat {
         if (!window) return;
         if (this.#isMe(frame.nick)) {
           windows.close(window);
+          // Kicked or banned: say so where the user lands, not only in the closed window.
+          if (frame.by !== undefined) {
+            this.#put(windows.current, renderFrame(frame, this.#view())!, { ts: frame.ts });
+          }
           screen.refresh();
           return;
         }

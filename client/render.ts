@@ -308,6 +308,9 @@ export function renderFrame(frame: ServerFrame, options: RenderOptions): string 
         theme,
       );
     case "left":
+      if (frame.by !== undefined) { // a kick or ban: the plain-text line, dimmed
+        return dim(formatPlainText(frame, options.viewer, options.currentRoom)!, theme);
+      }
       return dim(
         `* ${nick(frame.nick, options)} left ${
           isLobby(frame.room) && frame.reason !== "part"

@@ -190,8 +190,23 @@ export type ServerFrame =
   | ({ type: "action"; room?: string } & ChatLine)
   | ({ type: "private"; to: string } & ChatLine)
   | { type: "joined"; nick: string; room?: string; ts: number }
-  /** `message`: the text of a `/quit REASON` or of a part's `reason`. */
-  | { type: "left"; nick: string; room?: string; reason: string; message?: string; ts: number }
+  /**
+   * `reason`: `part`, `quit`, `connection lost`, … or, sent only to the one
+   * removed, `kick` or `ban`. `message`: the text of a `/quit REASON`, of a
+   * part's `reason`, or the operator's reason for a kick or ban. `by` (kick
+   * and ban only): the operator's nickname. `until` (a timed ban only): when
+   * it ends, ms since epoch.
+   */
+  | {
+    type: "left";
+    nick: string;
+    room?: string;
+    reason: string;
+    message?: string;
+    by?: string;
+    until?: number;
+    ts: number;
+  }
   | { type: "renamed"; from: string; to: string; ts: number }
   /**
    * Answer to `who`, possibly in pages: `total` nicknames in all; `offset`
@@ -271,7 +286,8 @@ export type ServerFrame =
   }
   /**
    * A moderation action, announced to the room (`room` absent: server-wide).
-   * After `kick` and `ban` the target has left the room. `until`: when a
+   * After `kick` and `ban` the target has left the room (it gets its own
+   * `left` with `by`, not this frame). `until`: when a
    * timed ban or mute ends (ms since epoch).
    */
   | {

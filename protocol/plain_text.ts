@@ -25,7 +25,9 @@ import { escapeControls, roomKey } from "./text.ts";
  * other rooms are named: `* alice joined #dev`, `* alice left #dev`. A message
  * or action in a room other than the reader's current one starts with the
  * room: `[#dev] alice: hi`. History lines carry their UTC time:
- * `[14:02] alice: hi`.
+ * `[14:02] alice: hi`. The one a kick or ban removes reads
+ * `* you were kicked from #dev by alice: spam` (`* you were banned from #dev
+ * by alice until 14:05:09 UTC`).
  *
  * @param frame the frame
  * @param viewer nickname of the reader, to render their own private messages
@@ -72,6 +74,7 @@ export function formatPlainText(
     case "joined":
       return `* ${frame.nick} joined ${isLobby(frame.room) ? "the chat" : frame.room}`;
     case "left":
+      if (frame.reason === "kick" || frame.reason === "ban") return formatRemoval(frame, viewer);
       return `* ${frame.nick} left ${
         isLobby(frame.room) && frame.reason !== "part" ? "the chat" : frame.room
       }${frame.message ? ` (${escapeControls(frame.message)})` : ""}`;
@@ -194,6 +197,17 @@ function formatAccount(frame: Extract<ServerFrame, { type: "account" }>): string
   }
 }
 
+/** A kick or ban as the one removed sees it: `* you were kicked from #dev by alice: spam`. */
+function formatRemoval(frame: Extract<ServerFrame, { type: "left" }>, viewer?: string): string {
+  const who = viewer !== undefined && frame.nick === viewer ? "you were" : `${frame.nick} was`;
+  const verb = frame.reason === "kick" ? "kicked" : "banned";
+  const until = frame.until === undefined ? "" : ` until ${utcTime(frame.until)}`;
+  const why = frame.message ? `: ${escapeControls(frame.message)}` : "";
+  return `* ${who} ${verb} from ${frame.room ?? LOBBY} by ${
+    frame.by ?? "an operator"
+  }${until}${why}`;
+}
+
 const MODERATION_VERBS: Readonly<Record<string, string>> = {
   kick: "was kicked from",
   ban: "was banned from",
@@ -209,9 +223,7 @@ const MODERATION_VERBS: Readonly<Record<string, string>> = {
 
 function formatModeration(frame: Extract<ServerFrame, { type: "moderation" }>): string {
   const where = frame.room ?? "the server";
-  const until = frame.until === undefined
-    ? ""
-    : ` until ${new Date(frame.until).toISOString().slice(11, 19)} UTC`;
+  const until = frame.until === undefined ? "" : ` until ${utcTime(frame.until)}`;
   const why = frame.reason ? `: ${escapeControls(frame.reason)}` : "";
   switch (frame.action) {
     case "topic_lock":
@@ -239,6 +251,11 @@ function formatModeration(frame: Extract<ServerFrame, { type: "moderation" }>): 
 
 function isLobby(room: string | undefined): boolean {
   return room === undefined || roomKey(room) === LOBBY;
+}
+
+/** `14:02:09 UTC`. */
+function utcTime(ts: number): string {
+  return `${new Date(ts).toISOString().slice(11, 19)} UTC`;
 }
 
 /** `2026-12-01 14:02` in UTC. */

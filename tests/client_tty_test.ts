@@ -198,6 +198,23 @@ Deno.test("client on a terminal: mentions and private messages in other windows 
   assert.equal(await c.exit, 0);
 });
 
+Deno.test("client on a terminal: a kick says so in the window you land in", async () => {
+  await using server = await startTestServer();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  await bob.sendFrame({ type: "join", room: "#ops" }); // bob creates #ops: its operator
+  await bob.expectFrame((f) => f.type === "room" && f.room === "#ops");
+  const c = fakeClient(server.port);
+  await c.shows("alice #lobby>");
+  c.stdin.type("/join #ops\r");
+  await c.shows("alice #ops>");
+  await bob.sendFrame({ type: "kick", nick: "alice", room: "#ops", reason: "off topic" });
+  await c.shows("* you were kicked from #ops by bob: off topic");
+  assert.equal(c.prompt(), "alice #lobby>");
+  assert.equal(c.status(), " [1:#lobby]");
+  c.stdin.type("/quit\r");
+  assert.equal(await c.exit, 0);
+});
+
 Deno.test("client on a terminal: Ctrl+C quits at once while offline with a line queued", async () => {
   await using server = await startTestServer();
   await using proxy = startTcpProxy(server.port);

@@ -74,6 +74,11 @@ Deno.test("moderation: founder and ops kick, ban for a while, lock the topic, in
     await dave.lines.expect("! only operators of #dev may do that");
     await dave.send("/op dave");
     await dave.lines.expect("! only operators of #dev may do that");
+    // Kicked over plain text: one line in the second person, then where it is now.
+    await alice.sendFrame({ type: "kick", nick: "dave", reason: "spamming" });
+    await dave.lines.expect("* you were kicked from #dev by alice: spamming");
+    await dave.lines.expect(/^\* now talking in #lobby/);
+    assert.ok(!dave.lines.seen.some((l) => l.includes("dave was kicked")));
   });
 
   await t.step("kick: announced to the room, the target leaves", async () => {
@@ -83,9 +88,19 @@ Deno.test("moderation: founder and ops kick, ban for a while, lock the topic, in
       seen.type === "moderation" && [seen.room, seen.by, seen.reason],
       ["#dev", "alice", "be nice"],
     );
-    await carol.expectFrame(moderation("kick", "carol"));
+    // The target's own `left` says it was kicked, by whom and why (not a part).
     const left = await carol.expectFrame((f) => f.type === "left" && f.nick === "carol");
-    assert.match(left.type === "left" ? left.reason : "", /kicked by alice: be nice/);
+    assert.deepEqual(
+      left.type === "left" && [left.room, left.reason, left.by, left.message],
+      ["#dev", "kick", "alice", "be nice"],
+    );
+    await carol.expectFrame((f) => f.type === "room" && f.room === "#lobby");
+    // It left before the announcement: the room's `moderation` frame is not for it.
+    await carol.sendFrame({ type: "ping", token: "after-kick" });
+    await carol.expectFrame((f) => f.type === "pong" && f.token === "after-kick");
+    assert.ok(
+      !carol.lines.seen.some((l) => l.includes('"action":"kick","room":"#dev","target":"carol"')),
+    );
     await alice.sendFrame({ type: "who", room: "#dev" });
     const who = await alice.expectFrame((f) => f.type === "who");
     assert.ok(who.type === "who" && !who.nicks.includes("carol"));
@@ -115,9 +130,13 @@ Deno.test("moderation: founder and ops kick, ban for a while, lock the topic, in
 
   await t.step("a timed ban removes, keeps out, and runs out by itself", async () => {
     await alice.sendFrame({ type: "ban", target: "bob", duration: 2, reason: "cool off" });
-    const ban = await bob.expectFrame(moderation("ban", "bob"));
+    const ban = await alice.expectFrame(moderation("ban", "bob"));
     assert.ok(ban.type === "moderation" && ban.until! > Date.now());
-    await bob.expectFrame((f) => f.type === "left" && f.nick === "bob" && f.room === "#dev");
+    const left = await bob.expectFrame((f) => f.type === "left" && f.nick === "bob");
+    assert.deepEqual(
+      left.type === "left" && [left.room, left.reason, left.by, left.message, left.until],
+      ["#dev", "ban", "alice", "cool off", ban.type === "moderation" && ban.until],
+    );
     await bob.sendFrame({ type: "join", room: "#dev" });
     const refused = await bob.expectFrame(isError("banned"));
     assert.match(
@@ -348,8 +367,11 @@ Deno.test("moderation: bans by address (127.0.0.2), a room's and the server's, s
       await carol.lines.expect(
         /^\* 127\.0\.0\.2 was banned from #dev by alice until .*: flooding$/,
       );
-      await rob.lines.expect(/^\* 127\.0\.0\.2 was banned from #dev by alice/);
-      await rob.lines.expect("* rob left #dev");
+      await rob.lines.expect(
+        /^\* you were banned from #dev by alice until \d\d:\d\d:\d\d UTC: flooding$/,
+      );
+      await rob.lines.expect(/^\* now talking in #lobby/);
+      assert.ok(!rob.lines.seen.some((l) => l.includes("127.0.0.2 was banned")));
       await rob.send("/join #dev");
       await rob.lines.expect(/^! you are banned from #dev for \d+ s more: flooding$/);
       // 127.0.0.1 is another address: a newcomer from it joins.

@@ -379,6 +379,12 @@ function handle(f) {
           if (next) select(next.key);
         }
         renderSidebar();
+        // Kicked or banned: say so where the user is now.
+        if (f.by !== undefined) {
+          const here = state.convs.get(state.current);
+          if (here) notice(here, removal(f), "error");
+          else banner(removal(f));
+        }
         return;
       }
       c.members = c.members.filter((n) => n !== f.nick);
@@ -490,6 +496,13 @@ const MODERATION_VERBS = {
   voice: "was given a voice in",
   devoice: "no longer has a voice in",
 };
+
+/** A kick or ban as the one removed reads it: `You were kicked from #dev by alice: spam`. */
+function removal(f) {
+  const until = f.until === undefined ? "" : ` until ${timeFmt.format(f.until)}`;
+  return `You were ${f.reason === "ban" ? "banned" : "kicked"} from ${f.room} by ${f.by}${until}` +
+    (f.message ? `: ${f.message}` : "");
+}
 
 /** `42 s`, `5 min`, `3 h 12 min`, `2 d 4 h`. */
 function duration(ms) {

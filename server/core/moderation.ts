@@ -267,10 +267,10 @@ export class Moderation {
       return;
     }
     const why = clip(reason);
+    // The target leaves first: it gets its own `left` (reason `kick`, `by`),
+    // which says "you were kicked", and the room the announcement.
+    for (const s of inRoom) s.leaveRoom(room, "kick", false, why, { by: actor.nick! });
     this.#announce(actor, room, "kick", target.nick!, why);
-    for (const s of inRoom) {
-      s.leaveRoom(room, `kicked by ${actor.nick}${why ? ": " + why : ""}`, false);
-    }
   }
 
   /**
@@ -325,8 +325,10 @@ export class Moderation {
     this.#schedule();
     const hit = this.#matching(target);
     if (room) {
+      // As for a kick: those it removes get their own `left` (reason `ban`) first.
+      const removal = { by: actor.nick!, until: record.expires };
+      for (const s of hit) if (room.has(s)) s.leaveRoom(room, "ban", false, record.reason, removal);
       this.#announce(actor, room, "ban", target.label, record.reason, record.expires);
-      for (const s of hit) if (room.has(s)) s.leaveRoom(room, `banned by ${actor.nick}`, false);
     } else {
       this.#audit(actor.nick!, "ban", SERVER_SCOPE, target.label, record);
       const frame = this.#frame(

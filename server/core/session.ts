@@ -400,7 +400,8 @@ export class Session {
   #sendNow(frame: ServerFrame): void {
     if (
       this.format === "text" &&
-      (frame.type === "private" || frame.type === "away" || frame.type === "search_results")
+      (frame.type === "private" || frame.type === "away" || frame.type === "search_results" ||
+        (frame.type === "left" && frame.by !== undefined))
     ) {
       // Plain-text rendering of these depends on the viewer.
       const text = formatPlainText(frame, this.#nick)!;
@@ -546,12 +547,21 @@ export class Session {
    * remaining room becomes current.
    *
    * @param room a room the session is in
-   * @param reason `part`, or why the session ended
+   * @param reason `part`, `kick`, `ban`, or why the session ended
    * @param announce tell the remaining members
-   * @param message the text of a `/quit REASON` (or a part's reason), carried by
-   * the `left` notices
+   * @param message the text of a `/quit REASON` (or a part's, kick's or ban's
+   * reason), carried by the `left` notices
+   * @param removal for `kick` and `ban`: who removed the session and, for a
+   * timed ban, when it ends (ms since epoch); carried by its `left` as `by`
+   * and `until`
    */
-  leaveRoom(room: Room, reason: string, announce = true, message?: string): void {
+  leaveRoom(
+    room: Room,
+    reason: string,
+    announce = true,
+    message?: string,
+    removal?: { by: string; until?: number | null },
+  ): void {
     // Counted with the leaving member, as a join counts the joining one.
     const announced = announce && this.hub.announces(room) && !this.#siblingIn(room);
     if (!room.remove(this)) return;
@@ -565,6 +575,8 @@ export class Session {
       room: room.name,
       reason,
       ...(message ? { message } : {}),
+      ...(removal ? { by: removal.by } : {}),
+      ...(removal?.until != null ? { until: removal.until } : {}),
       ts: Date.now(),
     } as const;
     if (announced) this.hub.announce(room, left);

@@ -664,12 +664,18 @@ export class IrcClient implements LineHandler, Transport {
         return;
       case "left":
         if (frame.nick === this.session.nick && frame.reason !== "part") {
-          // Removed by a ban: IRC clients know they left a channel from a KICK.
-          if (frame.reason.startsWith("banned by ")) {
-            const by = frame.reason.slice("banned by ".length);
-            this.#raw(`:${this.#gateway.source(by)} KICK ${frame.room} ${frame.nick} :banned`);
+          // Removed by a kick or ban: IRC clients know they left a channel from a KICK.
+          if (frame.by !== undefined) {
+            const why = frame.reason === "ban"
+              ? (frame.message ? `banned: ${frame.message}` : "banned")
+              : (frame.message || frame.by);
+            this.#raw(formatIrcLine({
+              source: this.#gateway.source(frame.by),
+              command: "KICK",
+              params: [frame.room ?? "", frame.nick, why],
+            }, true));
           }
-          return; // a kick was shown by its KICK line
+          return;
         }
         if (this.#wants(frame)) this.#push(this.#renderer.render(frame));
         return;
@@ -1621,8 +1627,9 @@ function isShared(frame: ServerFrame): boolean {
     case "message":
     case "action":
       return !frame.history;
-    case "joined":
     case "left":
+      return frame.by === undefined; // a kick's or ban's goes to the one removed only
+    case "joined":
     case "renamed":
       return true;
     case "topic":
