@@ -451,6 +451,67 @@ Deno.test("irc: CHATHISTORY follows the core's rule for reading: an invite-only 
   await alice.expect(/^@batch=c\d+ :alice!~alice@chat PRIVMSG #inner :members only$/);
 });
 
+/** Sends a CHATHISTORY request and gives the texts of the chat lines in its batch. */
+async function chathistory(irc: IrcTestClient, request: string): Promise<string[]> {
+  await irc.send(request);
+  const id = /^BATCH -(\S+)$/.exec(await irc.expect(/^BATCH -c\d+$/))![1]!;
+  return irc.client.lines.seen.filter((l) => l.startsWith(`@batch=${id};`)).map((l) =>
+    l.slice(l.indexOf(" :", l.indexOf(" PRIVMSG ")) + 2)
+  );
+}
+
+Deno.test("irc: CHATHISTORY refs by msgid and timestamp are cut by the core's history path; its refusals are FAILs; it sees a message sent just before it", async () => {
+  await using server = await startIrcServer();
+  await using bob = await TestClient.joinJson(server.port, "bob");
+  await bob.sendFrame({ type: "join", room: "#refs" });
+  await bob.expectFrame((f) => f.type === "room" && f.room === "#refs");
+  const ids: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await bob.sendFrame({ type: "say", room: "#refs", text: `m${i}`, ref: `r${i}` });
+    const ack = await bob.expectFrame((f) => f.type === "ack" && f.ref === `r${i}`);
+    ids.push(ack.type === "ack" ? ack.id : 0);
+  }
+  await using alice = await IrcTestClient.register(server.ircPort, "alice", [
+    "batch",
+    "message-tags",
+    "draft/chathistory",
+  ]);
+  const cases: [string, string[]][] = [
+    ["LATEST #refs * 2", ["m3", "m4"]],
+    [`BEFORE #refs msgid=${ids[3]} 2`, ["m1", "m2"]],
+    [`AFTER #refs msgid=${ids[1]} 2`, ["m2", "m3"]],
+    [`LATEST #refs msgid=${ids[1]} 2`, ["m3", "m4"]],
+    [`LATEST #refs msgid=${ids[3]} 10`, ["m4"]],
+    ["AFTER #refs timestamp=1970-01-01T00:00:00.000Z 2", ["m0", "m1"]],
+    ["BEFORE #refs timestamp=2100-01-01T00:00:00.000Z 2", ["m3", "m4"]],
+    ["LATEST #refs timestamp=1970-01-01T00:00:00.000Z 2", ["m3", "m4"]],
+    ["BEFORE #refs timestamp=1970-01-01T00:00:00.000Z 2", []],
+  ];
+  for (const [request, texts] of cases) {
+    assert.deepEqual(await chathistory(alice, `CHATHISTORY ${request}`), texts, request);
+  }
+  const fails: [string, RegExp][] = [
+    ["LATEST #nowhere * 5", /^:chat FAIL CHATHISTORY INVALID_TARGET LATEST :there is no room/],
+    ["BEFORE #refs * 5", /^:chat FAIL CHATHISTORY INVALID_PARAMS BEFORE :reference must be \*/],
+    ["AFTER #refs msgid=x 5", /^:chat FAIL CHATHISTORY INVALID_PARAMS AFTER :bad msgid$/],
+    ["LATEST #refs timestamp=soon 5", / INVALID_PARAMS LATEST :bad timestamp$/],
+    ["LATEST #refs * -3", / INVALID_PARAMS LATEST :history limit must be a whole number/],
+  ];
+  for (const [request, fail] of fails) {
+    await alice.send(`CHATHISTORY ${request}`);
+    await alice.expect(fail);
+  }
+  // The read commits what is pending first, as every core command does: a
+  // message sent in the same write is in the page.
+  await alice.client.write(
+    "JOIN #refs\r\nPRIVMSG #refs :fresh\r\nCHATHISTORY LATEST #refs * 2\r\n",
+  );
+  const id = /^BATCH \+(\S+) /.exec(await alice.expect(/^BATCH \+c\d+ chathistory #refs$/))![1]!;
+  await alice.expect(`BATCH -${id}`);
+  const page = alice.client.lines.seen.filter((l) => l.startsWith(`@batch=${id};`));
+  assert.match(page.at(-1) ?? "", / :alice!~alice@chat PRIVMSG #refs :fresh$/, page.join("\n"));
+});
+
 Deno.test("irc: a room that expired keeps its founder: whoever creates it again is no operator", async () => {
   await using server = await startIrcServer(["--room-expiry", "1"]);
   {

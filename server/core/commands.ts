@@ -26,10 +26,10 @@ import {
   type SearchResult,
   type ServerFrame,
 } from "../../protocol/mod.ts";
-import { searchTerms } from "../store/store.ts";
+import { searchTerms, type StoredMessage } from "../store/store.ts";
 import type { Room } from "./room.ts";
 import { type Need, permit } from "./policy.ts";
-import type { Session } from "./session.ts";
+import type { HistoryWindow, Session } from "./session.ts";
 import { visibleTo } from "./visibility.ts";
 
 type Handler<T extends ClientFrame["type"]> = (
@@ -503,13 +503,9 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     });
   },
   history(session, frame) {
-    const room = targetRoom(session, frame.room, false);
+    const room = historyRoom(session, frame);
     if (!room) return;
     const limit = frame.limit ?? JOIN_HISTORY;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) {
-      session.error("usage", `history limit must be a whole number from 1 to ${MAX_HISTORY_PAGE}`);
-      return;
-    }
     session.replayHistory(room, frame.before ?? session.historyCursor(room), limit, true);
   },
   help(session) {
@@ -598,6 +594,74 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   },
 };
 
+type HistoryFrame = Extract<ClientFrame, { type: "history" }>;
+
+/**
+ * The room a history read is about, once it is visible to the reader and
+ * the frame's `limit` is valid; sends the error otherwise.
+ */
+function historyRoom(session: Session, frame: HistoryFrame): Room | undefined {
+  const room = targetRoom(session, frame.room, false);
+  if (!room) return undefined;
+  const limit = frame.limit ?? JOIN_HISTORY;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) {
+    session.error("usage", `history limit must be a whole number from 1 to ${MAX_HISTORY_PAGE}`);
+    return undefined;
+  }
+  return room;
+}
+
+/** A page of a room's history, as {@linkcode readHistory} gives it. */
+export interface HistoryPage {
+  /** The room. */
+  room: Room;
+  /** Its messages, oldest first, read from the store as they are iterated. */
+  messages: Iterable<StoredMessage>;
+}
+
+/**
+ * Reads a page of a room's history for a protocol adapter that words its
+ * own reply (IRC's CHATHISTORY), by the same path as a `history` frame:
+ * the central checks of {@linkcode handleFrame} (registered; what is pending
+ * committed first; the `read` need of policy.ts, so a ban or an invite-only
+ * room keeps its history from those it keeps out), then the room visible
+ * to the reader and the limit valid, then the page cut by
+ * `Session.historyRecords`. A refusal is an error frame to the session
+ * (`not_registered`, `banned`, `invite_only`, `no_such_room`, `usage`).
+ *
+ * @param session the reader
+ * @param room the room's name
+ * @param window which messages (`limit`: 1 to `MAX_HISTORY_PAGE`)
+ * @returns the page, or `undefined` once the error frame was sent
+ */
+export function readHistory(
+  session: Session,
+  room: string,
+  window: HistoryWindow,
+): HistoryPage | undefined {
+  const frame: HistoryFrame = { type: "history", room, limit: window.limit };
+  if (!admitted(session, frame) || !permit(session, frame, NEEDS.history)) return undefined;
+  const found = historyRoom(session, frame);
+  return found && { room: found, messages: session.historyRecords(found, window) };
+}
+
+/**
+ * The checks before any frame's permission: a session without a nickname
+ * may only pick one, log in, ask for help, ping or quit; and a frame other
+ * than a message first commits what is pending. Sends the error on refusal.
+ */
+function admitted(session: Session, frame: ClientFrame): boolean {
+  if (session.state !== "active" && !BEFORE_REGISTRATION.has(frame.type)) {
+    session.error("not_registered", "choose a nickname first");
+    return false;
+  }
+  // Messages are committed in batches at the end of the turn; anything else
+  // a peer may see (joins, parts, topics, renames, quits) first commits what
+  // is pending, so everyone sees events in the order they were sent.
+  if (!BATCHED.has(frame.type)) session.hub.flush();
+  return true;
+}
+
 /**
  * Dispatches a frame to its handler, after the central checks: a session
  * without a nickname may only pick one, log in, ask for help, ping or quit;
@@ -607,14 +671,7 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
  * @param frame a validated frame
  */
 export function handleFrame(session: Session, frame: ClientFrame): void {
-  if (session.state !== "active" && !BEFORE_REGISTRATION.has(frame.type)) {
-    session.error("not_registered", "choose a nickname first");
-    return;
-  }
-  // Messages are committed in batches at the end of the turn; anything else
-  // a peer may see (joins, parts, topics, renames, quits) first commits what
-  // is pending, so everyone sees events in the order they were sent.
-  if (!BATCHED.has(frame.type)) session.hub.flush();
+  if (!admitted(session, frame)) return;
   // Errors while handling a frame with a `ref` carry it, so the sender knows which line was refused.
   session.replyRef = "ref" in frame ? frame.ref : undefined;
   try {

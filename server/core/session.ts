@@ -17,6 +17,7 @@ import {
   FrameError,
   JOIN_HISTORY,
   type LineErrorCode,
+  MAX_HISTORY_PAGE,
   nickKey,
   parseInput,
   PROTOCOL_VERSION,
@@ -35,7 +36,32 @@ import { type Deliverable, Outbound, OutboundRun, type WireFormat } from "./outb
  */
 export type SessionFormat = WireFormat | "irc";
 import type { Room } from "./room.ts";
-import type { AccountRecord } from "../store/store.ts";
+import type { AccountRecord, StoredMessage } from "../store/store.ts";
+
+/**
+ * Which messages of a room a history read wants (see
+ * {@linkcode Session.historyRecords}): those with ids between `after` and
+ * `before` (both excluded) and, when given, times between `afterTs` and
+ * `beforeTs` (ms since epoch, both excluded); of those the newest `limit`,
+ * or with `oldest` the oldest `limit`, oldest first.
+ */
+export interface HistoryWindow {
+  /** Ids below this one. @default {Infinity} */
+  before?: number;
+  /** Ids above this one. @default {0} */
+  after?: number;
+  /**
+   * Times below this one. Times are looked up among the newest
+   * `MAX_HISTORY_PAGE` messages below `before` (the store has no index by time).
+   */
+  beforeTs?: number;
+  /** Times above this one (looked up as `beforeTs` is). */
+  afterTs?: number;
+  /** Most messages, a whole number from 1 to `MAX_HISTORY_PAGE`. */
+  limit: number;
+  /** Take the oldest `limit` of the window rather than the newest. @default {false} */
+  oldest?: boolean;
+}
 
 /** What a session needs from its connection. */
 export interface Transport {
@@ -620,16 +646,56 @@ export class Session {
     more: boolean,
   ): Generator<ServerFrame> {
     let count = 0;
-    let from = floor ?? before;
+    if (floor !== undefined) {
+      for (
+        const record of this.historyRecords(room, { after: floor - 1, before, limit, oldest: true })
+      ) {
+        yield this.hub.frameOf(record, true);
+        count++;
+      }
+    }
+    yield { type: "history", room: room.name, count, more };
+  }
+
+  /**
+   * The messages of a room's history in a window, oldest first, read from
+   * the store a page at a time as they are iterated: how every history read
+   * (the `history` frame, the join replay, IRC's CHATHISTORY) cuts its page.
+   * Whether the session may read the room is checked before (commands.ts
+   * `readHistory`, or the `read` need of the `history` frame).
+   *
+   * @param room the room
+   * @param window which messages
+   */
+  *historyRecords(room: Room, window: HistoryWindow): Generator<StoredMessage> {
+    const store = this.hub.store;
+    const { limit, oldest = false } = window;
+    const before = window.before ?? Infinity;
+    const after = window.after ?? 0;
+    if (window.beforeTs !== undefined || window.afterTs !== undefined) {
+      const above = window.afterTs ?? -Infinity;
+      const below = window.beforeTs ?? Infinity;
+      const found = store.page(room.key, before, MAX_HISTORY_PAGE).filter((r) =>
+        r.id > after && r.ts > above && r.ts < below
+      );
+      yield* oldest ? found.slice(0, limit) : found.slice(-limit);
+      return;
+    }
+    let from = after + 1;
+    if (!oldest) {
+      const floor = store.floor(room.key, before, limit);
+      if (floor === undefined) return;
+      from = Math.max(floor, from);
+    }
+    let count = 0;
     while (count < limit) {
       const want = Math.min(PAGE, limit - count);
-      const page = this.hub.store.ascending(room.key, from, before, want);
-      for (const record of page) yield this.hub.frameOf(record, true);
+      const page = store.ascending(room.key, from, before, want);
+      yield* page;
       count += page.length;
       if (page.length < want) break;
       from = page[page.length - 1]!.id + 1;
     }
-    yield { type: "history", room: room.name, count, more };
   }
 
   /**

@@ -26,7 +26,6 @@ import {
   type IrcMessage,
   JOIN_HISTORY,
   type LineErrorCode,
-  MAX_HISTORY_PAGE,
   MAX_JOINED_ROOMS,
   MAX_NICK_LENGTH,
   MAX_TOPIC_LENGTH,
@@ -39,7 +38,8 @@ import {
 import type { Hub } from "../core/hub.ts";
 import type { Deliverable, FrameRenderer } from "../core/outbound.ts";
 import type { Room } from "../core/room.ts";
-import { Session, type Transport } from "../core/session.ts";
+import { readHistory } from "../core/commands.ts";
+import { type HistoryWindow, Session, type Transport } from "../core/session.ts";
 import type { StoredMessage } from "../store/store.ts";
 import type { LineHandler, LineProtocol, TcpConnection } from "./tcp.ts";
 
@@ -345,6 +345,8 @@ interface Context {
   joined?: boolean;
   /** NOTICE: errors are never answered (RFC 2812 §3.3.2). */
   quiet?: boolean;
+  /** CHATHISTORY: the subcommand, which its FAIL lines name. */
+  sub?: string;
 }
 
 /** Most rooms one NAMES lists (`TARGMAX`). */
@@ -775,6 +777,12 @@ export class IrcClient implements LineHandler, Transport {
     const ctx = this.#context;
     if (ctx?.quiet || this.#loggingIn) return;
     const target = ctx?.target ?? "*";
+    if (ctx?.command === "CHATHISTORY") {
+      // The core's refusal of a history read: the room is not there for this
+      // client, or it may not read it (banned, invite-only); or a bad limit.
+      const fail = code === "usage" || code === "bad_frame" ? "INVALID_PARAMS" : "INVALID_TARGET";
+      return this.#chathistoryFail(ctx.sub ?? "", fail, message);
+    }
     switch (code) {
       case "nick_invalid":
         return this.#num("432", [target, "Erroneous nickname: " + message]);
@@ -1534,74 +1542,48 @@ export class IrcClient implements LineHandler, Transport {
 
   /**
    * CHATHISTORY LATEST|BEFORE|AFTER target ref limit (IRCv3
-   * draft/chathistory): a room's history from the store, in a batch. Refs
-   * are `*`, `msgid=ID` or `timestamp=ISO` (times are searched among the
-   * newest {@linkcode MAX_HISTORY_PAGE} messages).
+   * draft/chathistory): a page of a room's history in a batch, read through
+   * the core's history path (`readHistory`: the checks and the cut of a
+   * `history` frame). Refs are `*`, `msgid=ID` or `timestamp=ISO` (times are
+   * searched among the newest `MAX_HISTORY_PAGE`, 1000, messages); the
+   * core's refusals are `FAIL CHATHISTORY INVALID_TARGET` or `INVALID_PARAMS`.
    */
   chathistory(params: string[]): void {
     const [sub = "", target = "", ref = "", rawLimit = ""] = params.map((p, i) =>
       i === 0 ? p.toUpperCase() : p
     );
-    const fail = (code: string, text: string) =>
-      this.#raw(
-        `:${this.#gateway.serverName} FAIL CHATHISTORY ${code} ${
-          escapeUnseen(sub) || "*"
-        } :${text}`,
-      );
     if (sub === "TARGETS") {
       this.#raw(`BATCH +t${++this.#batches} draft/chathistory-targets`);
       this.#raw(`BATCH -t${this.#batches}`);
       return;
     }
     if (!["LATEST", "BEFORE", "AFTER"].includes(sub)) {
-      return fail("INVALID_PARAMS", "unsupported subcommand");
+      return this.#chathistoryFail(sub, "INVALID_PARAMS", "unsupported subcommand");
     }
-    const limit = Math.min(IRC_CHATHISTORY_MAX, Number(rawLimit) || JOIN_HISTORY);
     const batch = `c${++this.#batches}`;
-    const hub = this.#gateway.hub;
-    const found = target.startsWith("#") ? hub.room(target) : undefined;
-    const room = found && !hub.moderation.hiddenFrom(found, this.session) ? found : undefined;
-    if (target.startsWith("#") && !room) return fail("INVALID_TARGET", "no such channel");
-    // The core's rule for reading history (policy.ts `read`): bans and
-    // invite-only rooms keep it from those they keep out.
-    const refusal = room && hub.moderation.readRefusal(this.session, room);
-    if (refusal) return fail("INVALID_TARGET", refusal[1]);
-    let messages: StoredMessage[] = [];
-    if (room) {
-      const m = /^(msgid|timestamp)=(.+)$/.exec(ref);
-      if (ref !== "*" && !m) {
-        return fail("INVALID_PARAMS", "reference must be *, msgid= or timestamp=");
-      }
-      if (sub === "LATEST" && ref === "*") messages = hub.store.page(room.key, Infinity, limit);
-      else if (m?.[1] === "msgid") {
-        const id = parseInt(m[2]!, 10);
-        if (!Number.isFinite(id)) return fail("INVALID_PARAMS", "bad msgid");
-        if (sub === "BEFORE") messages = hub.store.page(room.key, id, limit);
-        else {
-          const newest = hub.store.page(room.key, Infinity, MAX_HISTORY_PAGE).filter((r) =>
-            r.id > id
-          );
-          messages = sub === "LATEST" ? newest.slice(-limit) : newest.slice(0, limit);
-        }
-      } else if (m) {
-        const ts = Date.parse(m[2]!);
-        if (Number.isNaN(ts)) return fail("INVALID_PARAMS", "bad timestamp");
-        const newest = hub.store.page(room.key, Infinity, MAX_HISTORY_PAGE);
-        messages = sub === "BEFORE"
-          ? newest.filter((r) => r.ts < ts).slice(-limit)
-          : sub === "AFTER"
-          ? newest.filter((r) => r.ts > ts).slice(0, limit)
-          : newest.filter((r) => r.ts > ts).slice(-limit);
-      } else return fail("INVALID_PARAMS", "reference must be * for LATEST only");
-    }
+    // Private conversations have no CHATHISTORY here: an empty batch.
+    if (!target.startsWith("#")) return this.session.reply(this.#chathistoryLines(batch, target));
+    const limit = Math.min(IRC_CHATHISTORY_MAX, Number(rawLimit) || JOIN_HISTORY);
+    const window = chathistoryWindow(sub, ref, limit);
+    this.#context = { command: "CHATHISTORY", target, sub };
+    // The core decides who may read the room (refusals reach #error) and cuts the page.
+    const page = readHistory(this.session, target, typeof window === "string" ? { limit } : window);
+    if (!page) return;
+    if (typeof window === "string") return this.#chathistoryFail(sub, "INVALID_PARAMS", window);
     // 100 long messages are ~1 MB of lines: paced like every long reply.
-    this.session.reply(this.#chathistoryLines(batch, room?.name ?? target, messages));
+    this.session.reply(this.#chathistoryLines(batch, page.room.name, page.messages));
+  }
+
+  #chathistoryFail(sub: string, code: string, text: string): void {
+    this.#raw(
+      `:${this.#gateway.serverName} FAIL CHATHISTORY ${code} ${escapeUnseen(sub) || "*"} :${text}`,
+    );
   }
 
   *#chathistoryLines(
     batch: string,
     target: string,
-    messages: StoredMessage[],
+    messages: Iterable<StoredMessage> = [],
   ): Generator<Uint8Array> {
     yield encoder.encode(`BATCH +${batch} chathistory ${target}${CRLF}`);
     for (const record of messages) {
@@ -1614,6 +1596,35 @@ export class IrcClient implements LineHandler, Transport {
     }
     yield encoder.encode(`BATCH -${batch}${CRLF}`);
   }
+}
+
+/**
+ * The history window of a CHATHISTORY request (IRCv3 draft/chathistory):
+ * `LATEST *` the newest `limit`; `BEFORE ref` the newest `limit` before it;
+ * `AFTER ref` the oldest `limit` after it; `LATEST ref` the newest `limit`
+ * after it. A ref is `msgid=ID` or `timestamp=ISO`.
+ *
+ * @returns the window, or why the request is invalid
+ */
+function chathistoryWindow(sub: string, ref: string, limit: number): HistoryWindow | string {
+  if (ref === "*") {
+    return sub === "LATEST" ? { limit } : "reference must be * for LATEST only";
+  }
+  const m = /^(msgid|timestamp)=(.+)$/.exec(ref);
+  if (!m) return "reference must be *, msgid= or timestamp=";
+  let bound: number;
+  if (m[1] === "msgid") {
+    bound = parseInt(m[2]!, 10);
+    if (!Number.isFinite(bound)) return "bad msgid";
+    return sub === "BEFORE"
+      ? { before: bound, limit }
+      : { after: bound, limit, oldest: sub === "AFTER" };
+  }
+  bound = Date.parse(m[2]!);
+  if (Number.isNaN(bound)) return "bad timestamp";
+  return sub === "BEFORE"
+    ? { beforeTs: bound, limit }
+    : { afterTs: bound, limit, oldest: sub === "AFTER" };
 }
 
 /** The text as the core stores it (what the other receivers see). */
