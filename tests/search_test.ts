@@ -2,7 +2,10 @@
 // first, paged; and nobody finds a message they could not have seen.
 
 import assert from "@chat/assert";
+import { DatabaseSync } from "node:sqlite";
 import type { ServerFrame } from "../protocol/mod.ts";
+import { SqliteStore } from "../server/store/sqlite.ts";
+import type { StoredMessage } from "../server/store/store.ts";
 import { startTestServer, TestClient } from "./test_util.ts";
 
 type Results = Extract<ServerFrame, { type: "search_results" }>;
@@ -156,6 +159,78 @@ Deno.test("search (sqlite): a restart keeps the index, and pruned messages leave
     await bob.expectFrame((f) => f.type === "history");
     const r = await search(bob, { text: "kiwi" });
     assert.deepEqual(r.results.map((m) => m.text), ["kiwi 5", "kiwi 4", "kiwi 3"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Commits `texts` to `store` as room messages of #fruit, one batch each, as the hub does. */
+function commitEach(store: SqliteStore, texts: string[]): void {
+  for (const text of texts) {
+    const m: StoredMessage = {
+      id: store.lastId() + 1,
+      ts: Date.now(),
+      kind: "message",
+      room: "#fruit",
+      from: "alice",
+      to: null,
+      fromId: "s:alice",
+      toId: null,
+      text,
+    };
+    store.commit({ messages: [m], rooms: [], sessions: [], dropSessions: [] });
+  }
+}
+
+function found(store: SqliteStore, text: string): string[] {
+  return store.search({ text, rooms: ["#fruit"], privateKey: null, before: Infinity, limit: 100 })
+    .map((m) => m.text);
+}
+
+/** FTS5's own check: throws when the index and the messages table disagree. */
+function assertIndexWhole(path: string): void {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)");
+  } finally {
+    db.close();
+  }
+}
+
+// The index is filled in batches (SqliteStore's INDEX_BACKLOG), so it can lag
+// the messages: these are the three places where the lag must not show.
+Deno.test("search (sqlite store): the index lags the messages, and nobody can tell", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_search_test_" });
+  const texts = Array.from({ length: 10 }, (_, i) => `mango ${i}`);
+  const newest = (n: number) => texts.slice(-n).reverse();
+  try {
+    await t.step("a search right after the commits finds every message", () => {
+      const store = new SqliteStore(`${dir}/a.db`);
+      commitEach(store, texts);
+      assert.deepEqual(found(store, "mango"), newest(10));
+      store.close();
+      assertIndexWhole(`${dir}/a.db`);
+    });
+    await t.step("a kill before the index caught up: the next open catches it up", () => {
+      const store = new SqliteStore(`${dir}/b.db`);
+      commitEach(store, texts);
+      // A copy of the files as they are now is what a SIGKILL would leave.
+      Deno.copyFileSync(`${dir}/b.db`, `${dir}/killed.db`);
+      Deno.copyFileSync(`${dir}/b.db-wal`, `${dir}/killed.db-wal`);
+      store.close();
+      const reopened = new SqliteStore(`${dir}/killed.db`);
+      assert.deepEqual(found(reopened, "mango"), newest(10));
+      reopened.close();
+      assertIndexWhole(`${dir}/killed.db`);
+    });
+    await t.step("pruning messages the index does not hold yet leaves it whole", () => {
+      const store = new SqliteStore(`${dir}/c.db`);
+      commitEach(store, texts);
+      assert.equal(store.prune(0, 4, 100, 0), 6);
+      assert.deepEqual(found(store, "mango"), newest(4));
+      store.close();
+      assertIndexWhole(`${dir}/c.db`);
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
