@@ -242,8 +242,9 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "ban",
-    args: "NICK|ACCOUNT|ADDRESS [DURATION] [REASON]",
-    summary: "ban from the current room, e.g. /ban bob 10m spam (room operators)",
+    args: "NICK|ACCOUNT|ADDRESS[/LENGTH] [DURATION] [REASON]",
+    summary:
+      "ban from the current room, e.g. /ban bob 10m spam or /ban 10.1.0.0/16 (room operators)",
     parse(args) {
       const ban = banArgs(args);
       return ban && { type: "ban", ...ban };
@@ -251,9 +252,18 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "unban",
-    args: "NICK|ACCOUNT|ADDRESS",
+    args: "NICK|ACCOUNT|ADDRESS[/LENGTH]",
     summary: "lift a ban in the current room (room operators)",
     parse: oneWord("unban", "target"),
+  },
+  {
+    name: "bans",
+    args: "[#ROOM]",
+    summary: "list a room's bans (default: the current one; room operators)",
+    parse(args) {
+      if (args === "") return { type: "bans" };
+      return /^\S+$/.test(args) ? { type: "bans", room: args } : undefined;
+    },
   },
   {
     name: "mute",
@@ -335,8 +345,9 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "serverban",
-    args: "NICK|ACCOUNT|ADDRESS [DURATION] [REASON]",
-    summary: "ban from the whole server, IPv6 per /64 (server operators)",
+    args: "NICK|ACCOUNT|ADDRESS[/LENGTH] [DURATION] [REASON]",
+    summary:
+      "ban from the whole server; an address alone: IPv4 whole, IPv6 its /64 (server operators)",
     parse(args) {
       const ban = banArgs(args);
       return ban && { type: "serverban", ...ban };
@@ -344,9 +355,15 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "serverunban",
-    args: "NICK|ACCOUNT|ADDRESS",
+    args: "NICK|ACCOUNT|ADDRESS[/LENGTH]",
     summary: "lift a server-wide ban (server operators)",
     parse: oneWord("serverunban", "target"),
+  },
+  {
+    name: "serverbans",
+    args: "",
+    summary: "list the server-wide bans (server operators)",
+    parse: (args) => args === "" ? { type: "serverbans" } : undefined,
   },
   {
     name: "quit",

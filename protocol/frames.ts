@@ -79,12 +79,19 @@ export type ClientFrame =
   | { type: "password"; old: string; new: string }
   /** Room moderation; `room` defaults to the current room. */
   | { type: "kick"; nick: string; room?: string; reason?: string }
-  /** `target`: a nickname, an account or an address; `duration` in seconds (absent: until unbanned). */
+  /**
+   * `target`: a nickname, an account, an address or a CIDR prefix
+   * (`10.1.0.0/16`, `2001:db8::/48`); `duration` in seconds (absent: until unbanned).
+   */
   | { type: "ban"; target: string; room?: string; duration?: number; reason?: string }
   | { type: "unban"; target: string; room?: string }
+  /** Lists a room's bans (room operators); answered with `bans`. */
+  | { type: "bans"; room?: string }
   /** Server-wide ban by account or address (server operators). */
   | { type: "serverban"; target: string; duration?: number; reason?: string }
   | { type: "serverunban"; target: string }
+  /** Lists the server-wide bans (server operators); answered with `bans` without `room`. */
+  | { type: "serverbans" }
   | { type: "mute"; nick: string; room?: string; duration?: number }
   | { type: "unmute"; nick: string; room?: string }
   | { type: "op"; nick: string; room?: string }
@@ -301,7 +308,37 @@ export type ServerFrame =
     ts: number;
   }
   /** Someone invited you to a room. */
-  | { type: "invited"; room: string; by: string; ts: number };
+  | { type: "invited"; room: string; by: string; ts: number }
+  /**
+   * Answer to `bans` (a room's, `room` set) or `serverbans` (no `room`),
+   * oldest first, paged like `who`.
+   */
+  | {
+    type: "bans";
+    room?: string;
+    bans: BanInfo[];
+    total?: number;
+    offset?: number;
+    more?: boolean;
+  };
+
+/** One entry of the `bans` frame. */
+export interface BanInfo {
+  /**
+   * An account (`bob`), or an address ban's network: `10.0.0.7`,
+   * `10.1.0.0/16`, `2001:db8::/64` (IPv6 always with its length).
+   */
+  target: string;
+  kind: "account" | "address";
+  /** The operator who banned. */
+  by: string;
+  /** Absent when none was given. */
+  reason?: string;
+  /** When, ms since epoch. */
+  ts: number;
+  /** When a timed ban ends, ms since epoch; absent: until lifted. */
+  until?: number;
+}
 
 /** One match of a `search`: a stored chat line as its frame, marked `history`. */
 export type SearchResult = Extract<ServerFrame, { type: "message" | "action" | "private" }>;
@@ -422,8 +459,10 @@ const CLIENT_SCHEMAS: Readonly<Record<ClientFrame["type"], Schema>> = {
   kick: { nick: "string", room: "string?", reason: "string?" },
   ban: { target: "string", room: "string?", duration: "number?", reason: "string?" },
   unban: { target: "string", room: "string?" },
+  bans: { room: "string?" },
   serverban: { target: "string", duration: "number?", reason: "string?" },
   serverunban: { target: "string" },
+  serverbans: {},
   mute: { nick: "string", room: "string?", duration: "number?" },
   unmute: { nick: "string", room: "string?" },
   op: { nick: "string", room: "string?" },

@@ -176,6 +176,8 @@ export function formatPlainText(
       return formatModeration(frame);
     case "invited":
       return `* ${frame.by} invites you to ${frame.room}: /join ${frame.room}`;
+    case "bans":
+      return formatBans(frame);
     case "ack":
     case "ping":
     case "pong":
@@ -206,6 +208,25 @@ function formatRemoval(frame: Extract<ServerFrame, { type: "left" }>, viewer?: s
   return `* ${who} ${verb} from ${frame.room ?? LOBBY} by ${
     frame.by ?? "an operator"
   }${until}${why}`;
+}
+
+/**
+ * A `bans` page: `* bans in #dev (2):` then one indented line per ban,
+ * `  10.1.0.0/16 by alice until 2026-12-08 14:05 UTC: flooding`,
+ * `  bob (account) by alice`.
+ */
+function formatBans(frame: Extract<ServerFrame, { type: "bans" }>): string {
+  const where = frame.room === undefined ? "server-wide bans" : `bans in ${frame.room}`;
+  const total = frame.total ?? frame.bans.length;
+  const head = frame.offset ? [] : [total === 0 ? `* no ${where}` : `* ${where} (${total}):`];
+  return [
+    ...head,
+    ...frame.bans.map((b) =>
+      `  ${b.target}${b.kind === "account" ? " (account)" : ""} by ${b.by}${
+        b.until === undefined ? "" : ` until ${day(b.until)} UTC`
+      }${b.reason ? `: ${escapeControls(b.reason)}` : ""}`
+    ),
+  ].join("\n");
 }
 
 const MODERATION_VERBS: Readonly<Record<string, string>> = {

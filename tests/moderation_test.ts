@@ -438,3 +438,79 @@ Deno.test("moderation: bans by address (127.0.0.2), a room's and the server's, s
   assert.match(stdout, /root-op ban \* 127\.0\.0\.2 \(reason: spam\)/);
   assert.match(stdout, /root-op unban \* 127\.0\.0\.2/);
 });
+
+Deno.test("moderation: a ban by CIDR prefix (127.0.0.0/24) keeps 127.0.0.2 out, is listed by /bans, survives a restart; /unban lets it in", async (t) => {
+  await using db = await tempDb();
+  const joinFrom127002 = async (port: number, nick: string) => {
+    const remote = startRemoteClient(port, "127.0.0.2");
+    await remote.send(nick);
+    await remote.lines.expect(new RegExp(`^\\* welcome, ${nick}!`));
+    return remote;
+  };
+  {
+    await using server = await startTestServer(["--db", db.path]);
+    await using alice = await TestClient.joinText(server.port, "alice");
+    await alice.send(`/register ${PASSWORD}`);
+    await alice.lines.expect(/^\* registered alice/, 20_000);
+    await alice.send("/join #dev"); // alice founds #dev
+    await alice.lines.expect(/now talking in #dev/);
+
+    await t.step("a malformed or absurd prefix is a usage error", async () => {
+      await alice.send("/ban 127.0.0.0/7");
+      await alice.lines.expect('! Cannot ban "127.0.0.0/7": an IPv4 prefix must be /8 to /32');
+      await alice.send("/ban 127.0.0.1/24");
+      await alice.lines.expect(
+        /^! Cannot ban "127\.0\.0\.1\/24": .*did you mean 127\.0\.0\.0\/24\?$/,
+      );
+      await alice.send("/ban 2001:db8::/16");
+      await alice.lines.expect(
+        /^! Cannot ban "2001:db8::\/16": an IPv6 prefix must be \/32 to \/128$/,
+      );
+      await alice.send("/ban 127.0.0.256/24");
+      await alice.lines.expect(/^! Cannot read "127\.0\.0\.256\/24" as an address or prefix/);
+      await alice.send("/bans");
+      await alice.lines.expect("* no bans in #dev");
+    });
+
+    await t.step("the prefix removes and keeps out 127.0.0.2; its operator stays", async () => {
+      await using rob = await joinFrom127002(server.port, "rob");
+      await rob.send("/join #dev");
+      await rob.lines.expect(/now talking in #dev/);
+      await alice.send("/ban 127.0.0.0/24 flooding");
+      await alice.lines.expect("* 127.0.0.0/24 was banned from #dev by alice: flooding");
+      await rob.lines.expect("* you were banned from #dev by alice: flooding");
+      await rob.send("/join #dev");
+      await rob.lines.expect("! you are banned from #dev: flooding");
+      // alice (127.0.0.1, inside the prefix) operates #dev: still in it.
+      await alice.send("/who");
+      await alice.lines.expect("* online in #dev (1): alice (op)");
+      await alice.send("/ban 2001:db8::1 7d");
+      await alice.lines.expect(/^\* 2001:db8::\/64 was banned from #dev by alice until /);
+      await alice.send("/bans");
+      await alice.lines.expect("* bans in #dev (2):");
+      await alice.lines.expect("  127.0.0.0/24 by alice: flooding");
+      await alice.lines.expect(/^ {2}2001:db8::\/64 by alice until \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    });
+    assert.equal((await server.stop("SIGTERM")).code, 0);
+  }
+
+  await t.step("after a restart the prefix holds, until /unban lifts it", async () => {
+    await using server = await startTestServer(["--db", db.path]);
+    await using alice = await login(server.port, "alice");
+    await alice.sendFrame({ type: "join", room: "#dev" });
+    await alice.expectFrame((f) => f.type === "room" && f.room === "#dev");
+    await alice.sendFrame({ type: "bans" });
+    const list = await alice.expectFrame((f) => f.type === "bans");
+    assert.deepEqual(
+      list.type === "bans" && [list.room, list.total, list.bans.map((b) => [b.target, b.kind])],
+      ["#dev", 2, [["127.0.0.0/24", "address"], ["2001:db8::/64", "address"]]],
+    );
+    await using rob = await joinFrom127002(server.port, "rob");
+    await rob.send("/join #dev");
+    await rob.lines.expect("! you are banned from #dev: flooding");
+    await alice.sendFrame({ type: "unban", target: "127.0.0.0/24" });
+    await alice.expectFrame(moderation("unban", "127.0.0.0/24"));
+    await rob.send("/join #dev");
+    await rob.lines.expect(/now talking in #dev/);
+  });
+});

@@ -466,6 +466,7 @@ function handle(f) {
     case "search_results":
     case "moderation":
     case "invited":
+    case "bans":
       return replyNotice(f);
     case "resume_truncated":
       return truncated(f);
@@ -565,6 +566,17 @@ function replyNotice(f) {
     }
     case "invited":
       return notice(current, `${f.by} invites you to ${f.room}: type /join ${f.room}`);
+    case "bans": {
+      const where = f.room === undefined ? "server-wide bans" : `bans in ${f.room}`;
+      const total = f.total ?? f.bans.length;
+      const lines = f.bans.map((b) =>
+        `${b.target}${b.kind === "account" ? " (account)" : ""} by ${b.by}` +
+        (b.until === undefined ? "" : ` until ${fullFmt.format(b.until)}`) +
+        (b.reason ? `: ${b.reason}` : "")
+      );
+      const head = f.offset ? [] : [total === 0 ? `No ${where}.` : `${total} ${where}:`];
+      return notice(current, [...head, ...lines].join("\n"));
+    }
   }
 }
 

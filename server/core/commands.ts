@@ -7,6 +7,7 @@
  */
 
 import {
+  type BanInfo,
   type ClientFrame,
   type ClientTags,
   commandHelp,
@@ -221,6 +222,23 @@ function* roomPages(rooms: readonly Room[]): Generator<ServerFrame> {
   }
 }
 
+/** Bans per `bans` page. */
+const BANS_PAGE = 100;
+
+/** The `bans` answer, a page at a time. */
+function* banPages(room: string | undefined, bans: readonly BanInfo[]): Generator<ServerFrame> {
+  const total = bans.length;
+  for (let offset = 0; offset === 0 || offset < total; offset += BANS_PAGE) {
+    const page = bans.slice(offset, offset + BANS_PAGE);
+    yield {
+      type: "bans",
+      ...(room !== undefined ? { room } : {}),
+      bans: page,
+      ...pageOf(total, offset, page.length),
+    };
+  }
+}
+
 /** The room operators among `sessions`, by nickname; undefined when none. */
 function opsOf(sessions: Iterable<Session>, room: Room): Set<string> | undefined {
   let ops: Set<string> | undefined;
@@ -298,6 +316,7 @@ const NEEDS: { readonly [T in ClientFrame["type"]]: Need } = {
   kick: "room-op",
   ban: "room-op",
   unban: "room-op",
+  bans: "room-op",
   mute: "room-op",
   unmute: "room-op",
   op: "room-op",
@@ -308,6 +327,7 @@ const NEEDS: { readonly [T in ClientFrame["type"]]: Need } = {
   mode: "room-op",
   serverban: "server-op",
   serverunban: "server-op",
+  serverbans: "server-op",
 };
 
 /** Runs an account flow in the background; a failure reaches the session as an error. */
@@ -552,6 +572,13 @@ const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   },
   serverunban(session, frame) {
     session.hub.moderation.unban(session, undefined, frame.target);
+  },
+  bans(session, frame) {
+    const room = targetRoom(session, frame.room, false);
+    if (room) session.reply(banPages(room.name, session.hub.moderation.list(room)));
+  },
+  serverbans(session) {
+    session.reply(banPages(undefined, session.hub.moderation.list(undefined)));
   },
   mute(session, frame) {
     const room = targetRoom(session, frame.room, false);

@@ -15,6 +15,7 @@
  */
 
 import {
+  type BanInfo,
   type ModerationAction,
   nickKey,
   normalizeNick,
@@ -23,7 +24,15 @@ import {
   sanitizeText,
 } from "../../protocol/mod.ts";
 import type { BanRecord, RoomSettings } from "../store/store.ts";
-import { addressKey, isAddressLiteral } from "./address.ts";
+import {
+  formatNetwork,
+  looksLikeAddress,
+  type Network,
+  networkContains,
+  parseAddress,
+  parseBanNetwork,
+  peerNetwork,
+} from "./address.ts";
 import type { Hub } from "./hub.ts";
 import type { Room } from "./room.ts";
 import type { Session } from "./session.ts";
@@ -51,9 +60,22 @@ export const MAX_ROOM_BANS = 1000;
 /** What a ban or unban names: an account or an address, and who is online under it. */
 interface Target {
   kind: "account" | "address";
+  /** An account key, or a network as {@linkcode formatNetwork} writes it. */
   value: string;
-  /** How to show it, e.g. `bob` or `10.0.0.7`. */
+  /** How to show it, e.g. `bob`, `10.0.0.7` or `10.1.0.0/16`. */
   label: string;
+  /** An address ban's network. */
+  network?: Network;
+}
+
+/** An address ban's network (`undefined` for an account ban or a stored value that is none). */
+function networkOf(ban: BanRecord): Network | undefined {
+  if (ban.kind !== "address") return undefined;
+  try {
+    return parseBanNetwork(ban.value);
+  } catch {
+    return undefined;
+  }
 }
 
 function clip(reason: string | undefined): string {
@@ -66,6 +88,8 @@ export class Moderation {
   readonly #hub: Hub;
   readonly #settings = new Map<string, RoomSettings>();
   #bans: BanRecord[];
+  /** Each address ban's network, parsed once. */
+  readonly #networks = new WeakMap<BanRecord, Network>();
   /** Per room key: identity → mute end (ms since epoch) or `null` for no end. */
   readonly #mutes = new Map<string, Map<string, number | null>>();
   /** Per room key: identities invited. */
@@ -84,7 +108,15 @@ export class Moderation {
   constructor(hub: Hub) {
     this.#hub = hub;
     for (const s of hub.store.roomSettings()) this.#settings.set(s.room, s);
-    this.#bans = hub.store.bans();
+    // Address bans are compared in canonical form (`2001:db8::/64`; before
+    // prefixes, IPv6 keys were stored as `2001:db8:0:0::/64`).
+    this.#bans = hub.store.bans().map((b) => {
+      const network = networkOf(b);
+      if (!network) return b;
+      const ban = { ...b, value: formatNetwork(network) };
+      this.#networks.set(ban, network);
+      return ban;
+    });
     this.#schedule();
   }
 
@@ -228,11 +260,14 @@ export class Moderation {
 
   /**
    * The server-wide ban that applies to a session (by address, or by its
-   * account), described in one line.
+   * account), described in one line; none for a server operator.
    *
    * @param session the session
    */
   serverBanOf(session: Session): string | undefined {
+    // A server operator is never shut out by an address ban (a prefix may
+    // hold its own address); it has an account, which `accountBan` checks.
+    if (session.operator) return undefined;
     const ban = this.#banOf(session, SERVER_SCOPE);
     return ban && this.#describe(ban, "this server");
   }
@@ -321,13 +356,21 @@ export class Moderation {
       b.scope === scope && b.kind === target.kind && b.value === target.value
     );
     const id = this.#hub.store.addBan(record);
-    this.#bans.push({ ...record, id });
+    const stored = { ...record, id };
+    this.#bans.push(stored);
+    if (target.network) this.#networks.set(stored, target.network);
     this.#schedule();
     const hit = this.#matching(target);
     if (room) {
       // As for a kick: those it removes get their own `left` (reason `ban`) first.
       const removal = { by: actor.nick!, until: record.expires };
-      for (const s of hit) if (room.has(s)) s.leaveRoom(room, "ban", false, record.reason, removal);
+      // Its operators stay (a ban never keeps them out): an operator may ban
+      // a prefix that holds its own address.
+      for (const s of hit) {
+        if (room.has(s) && !this.isRoomOp(s, room)) {
+          s.leaveRoom(room, "ban", false, record.reason, removal);
+        }
+      }
       this.#announce(actor, room, "ban", target.label, record.reason, record.expires);
     } else {
       this.#audit(actor.nick!, "ban", SERVER_SCOPE, target.label, record);
@@ -342,6 +385,7 @@ export class Moderation {
       actor.send(frame);
       const text = this.#describe({ ...record, id }, "this server");
       for (const s of hit) {
+        if (s.operator) continue; // see serverBanOf: address bans spare server operators
         s.send(frame);
         s.end("banned", text);
       }
@@ -371,6 +415,26 @@ export class Moderation {
       this.#audit(actor.nick!, "unban", SERVER_SCOPE, target.label, {});
       actor.send(this.#frame("unban", undefined, target.label, actor.nick!, ""));
     }
+  }
+
+  /**
+   * The bans in force in a room, or server-wide, oldest first.
+   *
+   * @param room the room, or `undefined` for the server-wide bans
+   * @returns one entry per ban, as the `bans` frame lists them
+   */
+  list(room: Room | undefined): BanInfo[] {
+    const scope = room?.key ?? SERVER_SCOPE;
+    const now = Date.now();
+    return this.#bans.filter((b) => b.scope === scope && (b.expires === null || b.expires > now))
+      .map((b) => ({
+        target: b.value,
+        kind: b.kind,
+        by: b.by,
+        ...(b.reason ? { reason: b.reason } : {}),
+        ts: b.ts,
+        ...(b.expires !== null ? { until: b.expires } : {}),
+      }));
   }
 
   /**
@@ -565,20 +629,33 @@ export class Moderation {
     return target;
   }
 
-  /** A nickname online (its account, or its address when a guest), an account, or an address. */
+  /**
+   * A nickname online (its account, or its address when a guest), an
+   * account, an address or a CIDR prefix (see `parseBanNetwork`).
+   */
   #resolve(actor: Session, word: string): Target | undefined {
-    if (isAddressLiteral(word)) return { kind: "address", value: addressKey(word), label: word };
+    if (looksLikeAddress(word)) {
+      try {
+        const network = parseBanNetwork(word);
+        const value = formatNetwork(network);
+        return { kind: "address", value, label: value, network };
+      } catch (error) {
+        actor.error("usage", (error as Error).message);
+        return undefined;
+      }
+    }
     const online = this.#hub.find(word);
     if (online?.account !== undefined) {
       return { kind: "account", value: online.account, label: online.nick! };
     }
     if (online) {
-      const host = online.hostname;
+      const host = online.hostname === undefined ? undefined : parseAddress(online.hostname);
       if (host === undefined) {
         actor.error("usage", `${online.nick} has no known address: ban by account or address`);
         return undefined;
       }
-      return { kind: "address", value: addressKey(host), label: online.nick! };
+      const network = peerNetwork(host);
+      return { kind: "address", value: formatNetwork(network), label: online.nick!, network };
     }
     const account = this.#hub.store.account(nickKey(normalizeNick(word)));
     if (account) return { kind: "account", value: account.key, label: account.name };
@@ -594,9 +671,12 @@ export class Moderation {
     const out: Session[] = [];
     for (const primary of this.#hub.sessions()) {
       for (const s of this.#hub.personOf(primary)) {
+        const address = target.network && s.hostname !== undefined
+          ? parseAddress(s.hostname)
+          : undefined;
         const hit = target.kind === "account"
           ? s.account === target.value
-          : s.hostname !== undefined && addressKey(s.hostname) === target.value;
+          : address !== undefined && networkContains(target.network!, address);
         if (hit) out.push(s);
       }
     }
@@ -606,11 +686,13 @@ export class Moderation {
   #banOf(session: Session, scope: string): BanRecord | undefined {
     if (this.#bans.length === 0) return undefined;
     const now = Date.now();
-    const address = session.hostname === undefined ? undefined : addressKey(session.hostname);
-    return this.#bans.find((b) =>
-      b.scope === scope && (b.expires === null || b.expires > now) &&
-      (b.kind === "account" ? b.value === session.account : b.value === address)
-    );
+    const address = session.hostname === undefined ? undefined : parseAddress(session.hostname);
+    return this.#bans.find((b) => {
+      if (b.scope !== scope || (b.expires !== null && b.expires <= now)) return false;
+      if (b.kind === "account") return b.value === session.account;
+      const network = this.#networks.get(b);
+      return address !== undefined && network !== undefined && networkContains(network, address);
+    });
   }
 
   #describe(ban: BanRecord, where: string): string {

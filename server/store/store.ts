@@ -169,7 +169,11 @@ export interface BanRecord {
   scope: string;
   /** What `value` is. */
   kind: "account" | "address";
-  /** An account key, or an address key (`addressKey`). */
+  /**
+   * An account key, or the network an address ban covers: `10.0.0.7`,
+   * `10.1.0.0/16`, `2001:db8::/64` (`formatNetwork`; rows from before
+   * prefixes may hold `2001:db8:0:0::/64`, read as the same network).
+   */
   value: string;
   /** Why; may be empty. */
   reason: string;

@@ -1448,7 +1448,8 @@ export class IrcClient implements LineHandler, Transport {
           const nick = param();
           if (nick) frame = { type: on ? "op" : "deop", nick, room: room.name };
         } else if (ch === "b") {
-          const mask = param()?.replace(/!\*@\*$/, "");
+          // `nick!*@*` names a nickname, `*!*@10.1.0.0/16` an address or prefix.
+          const mask = param()?.replace(/!\*@\*$/, "").replace(/^\*!\*@/, "");
           if (mask) frame = { type: on ? "ban" : "unban", target: mask, room: room.name };
         } else if (ch === "v") {
           const nick = param();
