@@ -67,3 +67,23 @@ Deno.test("irc flow control: an IRC sender is held by the backlogged IRC receive
   assert.deepEqual(fine.connection.holds, [lagging.connection]);
   hub.close();
 });
+
+Deno.test("irc flow control: a TAGMSG to a backlogged receiver holds its sender, as a PRIVMSG does", async () => {
+  const hub = new Hub();
+  const gateway = new IrcGateway(hub, { version: "test" });
+  const sender = ircUser(gateway, "alice");
+  const lagging = ircUser(gateway, "bob");
+  const fine = ircUser(gateway, "carol");
+  for (const user of [sender, lagging, fine]) user.client.receiveLine("CAP REQ :message-tags");
+  await turn();
+  lagging.connection.behind = true;
+
+  sender.client.receiveLine("@+typing=active TAGMSG #dev");
+  assert.ok(lagging.connection.lines.some((l) => l.endsWith("TAGMSG #dev")));
+  assert.deepEqual(sender.connection.holds, [lagging.connection]);
+  assert.deepEqual(fine.connection.holds, []);
+
+  fine.client.receiveLine("@+typing=done TAGMSG bob");
+  assert.deepEqual(fine.connection.holds, [lagging.connection]);
+  hub.close();
+});

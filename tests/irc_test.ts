@@ -601,6 +601,52 @@ Deno.test("irc: client-only tags ride PRIVMSG to message-tags receivers (and JSO
   assert.ok(!bob.client.lines.seen.some((l) => l.includes("a".repeat(4082)) || l.includes("bbbb")));
 });
 
+Deno.test("irc: TAGMSG is delivered as a PRIVMSG to the same target is: never before the message sent ahead of it, and a flood of it is paced by flood control", async () => {
+  {
+    // Flood control off: the four lines are handled in one turn.
+    await using server = await startIrcServer();
+    await using alice = await IrcTestClient.register(server.ircPort, "alice", ["message-tags"]);
+    await using bob = await IrcTestClient.register(server.ircPort, "bob", ["message-tags"]);
+    for (const irc of [alice, bob]) {
+      await irc.join("#order");
+    }
+    // A reaction right behind its message, in one write: the message comes first.
+    await alice.client.write(
+      "PRIVMSG #order :ship it?\r\n@+draft/react=yes TAGMSG #order\r\n" +
+        "PRIVMSG bob :psst\r\n@+typing=done TAGMSG bob\r\n",
+    );
+    await bob.expect(/ TAGMSG bob$/);
+    const got = bob.client.lines.seen.filter((l) => / (PRIVMSG|TAGMSG) /.test(l)).map((l) =>
+      l.slice(l.indexOf(" :alice!") + 1)
+    );
+    assert.deepEqual(got, [
+      ":alice!~alice@chat PRIVMSG #order :ship it?",
+      ":alice!~alice@chat TAGMSG #order",
+      ":alice!~alice@chat PRIVMSG bob :psst",
+      ":alice!~alice@chat TAGMSG bob",
+    ]);
+  }
+  await using server = await startIrcServer(["--flood-burst", "3", "--flood-rate", "20"]);
+  await using alice = await IrcTestClient.register(server.ircPort, "alice", ["message-tags"]);
+  await using bob = await IrcTestClient.register(server.ircPort, "bob", ["message-tags"]);
+  for (const irc of [alice, bob]) {
+    await irc.join("#order");
+  }
+
+  // 30 TAGMSGs in one write: delayed by the same token bucket as 30
+  // PRIVMSGs, none dropped, in order.
+  const flood = Array.from({ length: 30 }, (_, i) => `@+n=${i} TAGMSG #order\r\n`).join("");
+  await alice.client.write(flood);
+  await bob.expect(/;\+n=0 :alice!~alice@chat TAGMSG #order$/);
+  const start = performance.now();
+  for (let i = 1; i < 30; i++) await bob.expect(new RegExp(`;\\+n=${i} :alice!`));
+  const elapsed = performance.now() - start;
+  // (30 - 3) / 20 s = 1350 ms at least; a generous slack for timer jitter.
+  assert.ok(elapsed > 900, `30 TAGMSGs arrived within ${elapsed.toFixed(0)} ms`);
+  const numbers = bob.client.lines.seen.flatMap((l) => /;\+n=(\d+) /.exec(l)?.[1] ?? []);
+  assert.deepEqual(numbers.map(Number), Array.from({ length: 30 }, (_, i) => i));
+});
+
 Deno.test("irc: a secret room (+s, /secret) is hidden from those outside it: LIST, NAMES, WHO, WHOIS, /rooms, who; NAMES of several rooms", async () => {
   await using server = await startIrcServer();
   await using alice = await IrcTestClient.register(server.ircPort, "alice");

@@ -819,6 +819,30 @@ export class Hub {
   }
 
   /**
+   * Relays what is not a chat message (IRC's `TAGMSG`: tags without text,
+   * never stored) from a sender to receivers, under the delivery rules of a
+   * message to them: what is pending is committed and delivered first (so
+   * it never overtakes a message sent before it), each receiver's bounded
+   * send queue takes it (the slow-consumer rule), and the sender is held by
+   * each receiver it leaves backlogged (flow control, as `#deliverRun` and
+   * `#deliverPrivate` hold the senders of messages). The sender's line
+   * passed its connection's flood control already, as every line does.
+   *
+   * @param sender who sent it (skipped among `receivers`)
+   * @param receivers who may get it
+   * @param send queues it for one receiver; returns whether it did (a
+   * receiver that cannot show it gets nothing)
+   */
+  relay(sender: Session, receivers: Iterable<Session>, send: (receiver: Session) => boolean): void {
+    this.flush();
+    for (const receiver of receivers) {
+      if (receiver === sender || !send(receiver)) continue;
+      const backlogged = receiver.backlogged;
+      if (backlogged !== undefined) sender.holdFor(backlogged);
+    }
+  }
+
+  /**
    * A stored message as the frame sessions receive.
    *
    * @param record the stored message

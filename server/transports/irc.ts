@@ -1184,7 +1184,9 @@ export class IrcClient implements LineHandler, Transport {
    * `+typing`, relayed to the IRC users of the room (or the person) who
    * negotiated `message-tags`, and echoed with `echo-message`; nobody else
    * gets anything (no other transport has a form for it, and nothing is
-   * stored). Membership, mutes and `+m` apply as for PRIVMSG.
+   * stored). Membership, mutes and `+m` apply as for PRIVMSG, and so does
+   * delivery (`Hub.relay`): in order after earlier messages, under flood
+   * control, per-receiver flow control and the slow-consumer rule.
    */
   tagmsg(params: string[]): void {
     const target = params[0];
@@ -1219,11 +1221,15 @@ export class IrcClient implements LineHandler, Transport {
           `@time=${isoTime(Date.now())};msgid=${msgid};${clientTagItems(tags)}${rest}`,
         )
         : plain;
-    for (const member of receivers) {
-      if (member === this.session) continue;
+    // Delivered as a PRIVMSG to the same target is: after what was sent
+    // before it, through each receiver's send queue, holding this sender
+    // while a receiver it reached is behind.
+    hub.relay(this.session, receivers, (member) => {
       const client = g.clientOf(member);
-      if (client?.caps.has("message-tags")) client.send(lineFor(client));
-    }
+      if (!client?.caps.has("message-tags")) return false;
+      client.send(lineFor(client));
+      return true;
+    });
     if (this.caps.has("echo-message") && this.caps.has("message-tags")) this.send(lineFor(this));
   }
 
