@@ -1051,8 +1051,26 @@ function renderSidebar() {
     .sort((a, b) => a.name.localeCompare(b.name));
   const dms = [...state.convs.values()].filter((c) => c.kind === "dm")
     .sort((a, b) => a.name.localeCompare(b.name));
+  const refocus = [holdFocus($("room-list")), holdFocus($("dm-list"))];
   $("room-list").replaceChildren(...rooms.map(convButton));
   $("dm-list").replaceChildren(...dms.map(convButton));
+  for (const f of refocus) f();
+}
+
+/**
+ * Notes which entry of a list has the keyboard focus (its `data-key`), before
+ * the list is redrawn; the function returned puts the focus back on the new
+ * entry with that key. A list redraws whenever a line arrives, and a person
+ * tabbing through it must not be thrown back to the page's start.
+ */
+function holdFocus(list) {
+  const active = document.activeElement;
+  const key = active instanceof HTMLElement && list.contains(active)
+    ? active.dataset.key
+    : undefined;
+  return () => {
+    if (key !== undefined) list.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
+  };
 }
 
 function convButton(c) {
@@ -1070,6 +1088,7 @@ function convButton(c) {
     "button",
     {
       type: "button",
+      dataset: { key: c.key },
       "aria-label": c.name,
       "aria-current": c.key === state.current ? "page" : undefined,
       "aria-describedby": badge ? badgeId : undefined,
@@ -1103,6 +1122,7 @@ function renderMembers() {
   const c = state.convs.get(state.current);
   const members = c?.kind === "room" ? [...c.members].sort((a, b) => a.localeCompare(b)) : [];
   $("member-count").textContent = members.length ? `(${members.length})` : "";
+  const refocus = holdFocus($("member-list"));
   $("member-list").replaceChildren(...members.map((nick) =>
     el(
       "li",
@@ -1111,6 +1131,7 @@ function renderMembers() {
         "button",
         {
           type: "button",
+          dataset: { key: nick },
           title: nick === state.nick ? "you" : `Message ${nick}`,
           onclick: () => {
             if (nick === state.nick) return;
@@ -1130,6 +1151,7 @@ function renderMembers() {
       ),
     )
   ));
+  refocus();
 }
 
 function entryNode(e, prev, firstUnread) {
