@@ -232,7 +232,14 @@ function appendText(keys: Key[], text: string): void {
 function escapeEnd(bytes: Uint8Array, start: number): number {
   const next = bytes[start + 1];
   if (next === undefined) return -1;
-  if (next === ESC) return start + 1; // a lone ESC, then another sequence
+  if (next === ESC) {
+    // ESC ESC [ D: Alt+← from a terminal that sends Alt as an ESC prefix (rxvt,
+    // PuTTY); ESC ESC followed by anything else is a lone ESC, then the rest.
+    const after = bytes[start + 2];
+    if (after === undefined) return -1;
+    if (after !== 0x5b /* [ */ && after !== 0x4f /* O */) return start + 1;
+    return escapeEnd(bytes, start + 1);
+  }
   if (next === 0x5b /* [ */) {
     // CSI: parameter and intermediate bytes 0x20–0x3f, then a final 0x40–0x7e.
     for (let j = start + 2; j < bytes.length; j++) {
@@ -255,6 +262,13 @@ const PASTE_START: Key = { type: "ignored" };
 function decodeEscape(bytes: Uint8Array, start: number, end: number): Key {
   if (end === start + 1) return { type: "ignored" };
   const next = bytes[start + 1]!;
+  if (next === ESC) {
+    // An ESC prefix is Alt (as xterm's modifier 3 is): Alt+←/→ switch windows.
+    const key = decodeEscape(bytes, start + 1, end);
+    if (key.type === "left" || key.type === "word-left") return { type: "window-prev" };
+    if (key.type === "right" || key.type === "word-right") return { type: "window-next" };
+    return key;
+  }
   if (next === 0x5b || next === 0x4f) {
     const final = String.fromCharCode(bytes[end - 1]!);
     const params = String.fromCharCode(...bytes.subarray(start + 2, end - 1));
@@ -262,6 +276,10 @@ function decodeEscape(bytes: Uint8Array, start: number, end: number): Key {
       if (params === "200") return PASTE_START;
       const type = TILDE_KEYS[params.split(";")[0]!];
       return { type: type ?? "ignored" };
+    }
+    // rxvt's Ctrl+←/→ (SS3 with a lower-case final).
+    if (next === 0x4f && (final === "d" || final === "c")) {
+      return { type: final === "d" ? "word-left" : "word-right" };
     }
     const type = FINAL_KEYS[final];
     if (type === undefined) return { type: "ignored" };

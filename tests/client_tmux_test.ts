@@ -251,6 +251,11 @@ Deno.test("tmux: windows (switching, scrolling, /query), mentions and the bell, 
       await alice.prompt("alice #dev>");
       await alice.keys(["C-p"]);
       await alice.prompt("alice #lobby>");
+      // rxvt and PuTTY send Alt+→ / Alt+← as ESC, then the arrow.
+      await alice.keys(["-H", "1b", "1b", "5b", "43"]);
+      await alice.prompt("alice #dev>");
+      await alice.keys(["-H", "1b", "1b", "5b", "44"]);
+      await alice.prompt("alice #lobby>");
       await alice.line("/window 2");
       await alice.prompt("alice #dev>");
       await alice.statusIs(/1:#lobby \[2:#dev\]/);

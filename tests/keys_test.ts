@@ -89,10 +89,63 @@ Deno.test("KeyDecoder.push() joins what is split across reads", async (t) => {
     assert.deepEqual(d.flush(), [{ type: "ignored" }]);
     assert.deepEqual(d.push(bytes("a")), [{ type: "text", text: "a" }]);
   });
-  await t.step("ESC ESC [ D: the first ESC alone, then an arrow", () => {
-    assert.deepEqual(new KeyDecoder().push(bytes("\x1b\x1b[D")).map((k) => k.type), [
-      "ignored",
-      "left",
+  await t.step("ESC ESC [ D split after each byte is still one Alt+←", () => {
+    const all = bytes("a\x1b\x1b[Db");
+    for (let cut = 1; cut < all.length; cut++) {
+      const d = new KeyDecoder();
+      const keys = [...d.push(all.subarray(0, cut)), ...d.push(all.subarray(cut))];
+      assert.deepEqual(
+        keys.map((k) => k.type === "text" ? k.text : `<${k.type}>`).join(""),
+        "a<window-prev>b",
+        `cut at ${cut}`,
+      );
+    }
+  });
+  await t.step("ESC b split after ESC is still Alt+b (word left)", () => {
+    const d = new KeyDecoder();
+    assert.deepEqual(d.push(bytes("\x1b")), []);
+    assert.deepEqual(d.push(bytes("bx")), [{ type: "word-left" }, { type: "text", text: "x" }]);
+  });
+  await t.step("two Escapes pressed, then held: flush() gives them up, nothing is typed", () => {
+    const d = new KeyDecoder();
+    assert.deepEqual(d.push(bytes("\x1b\x1b")), []);
+    assert.deepEqual(d.flush(), [{ type: "ignored" }]);
+    assert.deepEqual(d.push(bytes("a")), [{ type: "text", text: "a" }]);
+  });
+});
+
+Deno.test("KeyDecoder.push() reads Alt sent as an ESC prefix (rxvt, PuTTY) and readline's words", async (t) => {
+  const types = (s: string) => new KeyDecoder().push(bytes(s)).map((k) => k.type);
+  await t.step("ESC before an arrow is Alt: Alt+←/→ switch windows, as CSI 1;3D/C do", () => {
+    assert.deepEqual(types("\x1b\x1b[D\x1b\x1b[C\x1b\x1bOD\x1b\x1bOC"), [
+      "window-prev",
+      "window-next",
+      "window-prev",
+      "window-next",
     ]);
+    assert.deepEqual(types("\x1b[1;3D\x1b[1;3C"), ["window-prev", "window-next"]);
+  });
+  await t.step("ESC b / ESC f move by words, as in readline", () => {
+    assert.deepEqual(types("\x1bb\x1bf"), ["word-left", "word-right"]);
+  });
+  await t.step("rxvt's Ctrl+←/→ (ESC O d / ESC O c) move by words, as CSI 1;5D/C do", () => {
+    assert.deepEqual(types("\x1bOd\x1bOc\x1b[1;5D\x1b[1;5C"), [
+      "word-left",
+      "word-right",
+      "word-left",
+      "word-right",
+    ]);
+  });
+  await t.step("ESC before another key is that key; nothing is typed as junk", () => {
+    assert.deepEqual(
+      new KeyDecoder().push(bytes("\x1b\x1b[A\x1b\x1b[3~\x1b\x1b[15~\x1b\x1bx")),
+      [
+        { type: "up" },
+        { type: "delete" },
+        { type: "ignored" },
+        { type: "ignored" },
+        { type: "ignored" }, // ESC, then ESC x (an unbound Alt+x)
+      ] satisfies Key[],
+    );
   });
 });
