@@ -635,7 +635,9 @@ async function runClientCommand(args: string[]): Promise<number> {
   if (positionals.length > 2) {
     throw new ClientUsageError(`unexpected argument ${JSON.stringify(positionals[2])}`);
   }
-  const { loadSettings, stateDir, ConfigError } = await import("./client/config.ts");
+  const { loadSettings, mayUse, permissionAdvice, stateDir, ConfigError } = await import(
+    "./client/config.ts"
+  );
   let settings;
   try {
     const loaded = loadSettings();
@@ -659,6 +661,26 @@ async function runClientCommand(args: string[]): Promise<number> {
   if (values["known-hosts"] === "") throw new ClientUsageError("--known-hosts needs a path");
   const tls = values.tls === true || settings.tls === true || fingerprint !== undefined ||
     values["known-hosts"] !== undefined;
+  if (tls && fingerprint === undefined) {
+    // Checked before connecting: otherwise Deno asks on the terminal, or the connection fails.
+    const { defaultKnownHostsPath } = await import("./client/known_hosts.ts");
+    let pins: string;
+    try {
+      pins = values["known-hosts"] ?? defaultKnownHostsPath();
+    } catch (error) {
+      console.error(`chat client: ${(error as Error).message}`);
+      return 1;
+    }
+    const dir = pins.includes("/") ? pins.slice(0, Math.max(1, pins.lastIndexOf("/"))) : ".";
+    if (!mayUse(dir)) {
+      console.error(
+        `chat client: no permission for ${pins}, where the TLS pins are kept ${
+          permissionAdvice(dir, "give --known-hosts FILE inside them or --fingerprint SHA256:…, ")
+        }`,
+      );
+      return 1;
+    }
+  }
   let port: number;
   try {
     port = integer(
@@ -675,7 +697,15 @@ async function runClientCommand(args: string[]): Promise<number> {
   const retryDelay = integer(values, "retry-delay", 30_000);
   const nick = values.nick ?? settings.nick;
   const { runClient } = await import("./client/mod.ts");
-  const state = stateDir();
+  let state = stateDir();
+  if (state !== undefined && !mayUse(state)) {
+    console.error(
+      `chat client: no permission for ${state}, so input history and ignores are not kept ${
+        permissionAdvice(state)
+      }`,
+    );
+    state = undefined;
+  }
   return runClient({
     hostname: positionals[0] ?? settings.host ?? "127.0.0.1",
     port,

@@ -87,6 +87,38 @@ export function stateDir(env: Env = denoEnv): string | undefined {
 }
 
 /**
+ * Whether this run may read and write `path` and everything under it, asked
+ * without a prompt (`Deno.permissions.querySync`). `deno task client` may use
+ * only `$HOME/.config/chat` and `$HOME/.local/state/chat`; a file elsewhere
+ * would make Deno ask on the terminal (in the middle of the client's screen)
+ * or refuse.
+ *
+ * @param path a file or folder
+ * @returns true when both are granted
+ */
+export function mayUse(path: string): boolean {
+  return (["read", "write"] as const).every((name) =>
+    Deno.permissions.querySync({ name, path }).state === "granted"
+  );
+}
+
+/**
+ * The advice that ends a one-line message about a folder this run may not
+ * use (see {@linkcode mayUse}).
+ *
+ * @param dir the folder
+ * @param first what to try first, e.g. `give --known-hosts FILE inside them, `
+ * @returns e.g. `(deno task client may use only ~/.config/chat and
+ * ~/.local/state/chat): run the compiled chat, or deno run main.ts client with
+ * /srv/chat added to --allow-read and --allow-write`
+ */
+export function permissionAdvice(dir: string, first = ""): string {
+  return "(deno task client may use only ~/.config/chat and ~/.local/state/chat): " +
+    `${first}run the compiled chat, or deno run main.ts client with ${dir} added to ` +
+    "--allow-read and --allow-write";
+}
+
+/**
  * Parses the config file.
  *
  * @param text the file's contents (TOML)
@@ -148,6 +180,14 @@ export function loadSettings(env: Env = denoEnv): { settings: ClientSettings; wa
   const dir = configDir(env);
   if (dir === undefined) return { settings: {} };
   const path = `${dir}/client.toml`;
+  if (!mayUse(dir)) {
+    return {
+      settings: {},
+      warning: `no permission for ${dir}, so ${path} is not read and defaults are used ${
+        permissionAdvice(dir)
+      }`,
+    };
+  }
   let text: string;
   try {
     text = Deno.readTextFileSync(path);

@@ -39,6 +39,8 @@ class Tmux implements AsyncDisposable {
       args?: string[];
       /** Files to put in the client's HOME first, by path under it. */
       files?: Record<string, string>;
+      /** More environment variables; `$HOME` in a value becomes the client's HOME. */
+      env?: Record<string, string>;
     } = {},
   ): Promise<Tmux> {
     const home = await Deno.makeTempDir({ prefix: "chat_tmux_test_" });
@@ -60,7 +62,13 @@ class Tmux implements AsyncDisposable {
       nick,
       ...(options.args ?? []),
     ];
-    const env = [`HOME=${home}`, `DENO_DIR=${DENO_DIR}`, "LANG=C.UTF-8", "TERM=tmux-256color"];
+    const env = [
+      `HOME=${home}`,
+      `DENO_DIR=${DENO_DIR}`,
+      "LANG=C.UTF-8",
+      "TERM=tmux-256color",
+      ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v.replaceAll("$HOME", home)}`),
+    ];
     // The shell writes the client's exit code to a file (tmux's own record of
     // it, pane_dead_status, can lag behind the pane's death under load).
     const shell = `"$@"; echo $? > '${home}/exit-code'`;
@@ -494,6 +502,20 @@ Deno.test("tmux: --tls on a real terminal asks to pin a new certificate, then re
   assert.ok(output.includes(`presented: ${server.fingerprint}`), output);
   assert.match(output, /remove line 2 \(127\.0\.0\.1:\d+\) from \S+known_hosts/);
   assert.ok(!server.log.seen.some((l) => / nick alice /.test(l)));
+});
+
+Deno.test("tmux: an XDG_CONFIG_HOME outside the task's permissions is one line, not Deno's prompt", async () => {
+  const tlsPort = freePort();
+  await using _server = await startTestServer(["--tls-port", String(tlsPort)]);
+  await using alice = await Tmux.start(tlsPort, "alice", {
+    args: ["--tls"],
+    env: { XDG_CONFIG_HOME: "$HOME/elsewhere" },
+    files: { "elsewhere/chat/client.toml": 'nick = "carol"\n' },
+  });
+  assert.equal(await alice.exitCode(), 1);
+  const output = await alice.run("capture-pane", "-p", "-J", "-S", "-", "-t", "0");
+  assert.match(output, /chat client: no permission for \S+\/elsewhere\/chat\/known_hosts, where/);
+  assert.doesNotMatch(output, /Deno requests|\bat .*\.ts:\d+/, output);
 });
 
 Deno.test("tmux: /register and /login without a password ask for it, never echoed", async () => {
