@@ -52,10 +52,26 @@ const MAX_INVITES = 1000;
 /**
  * Bans one room may hold (a guest who creates a room operates it, so room
  * bans are a table any peer can grow); past it a new ban is refused with
- * `too_many_bans` until one ends or is lifted. Server-wide bans (server
- * operators only) have no cap.
+ * `too_many_bans` until one ends or is lifted.
  */
 export const MAX_ROOM_BANS = 1000;
+
+/**
+ * Server-wide bans the server holds (only server operators add them, but a
+ * script or a stolen operator account could add without end, and every
+ * connection is checked against them); past it, `too_many_bans` as for a room.
+ */
+export const MAX_SERVER_BANS = 10_000;
+
+/** Options of {@linkcode Moderation}. */
+export interface ModerationOptions {
+  /**
+   * Server-wide bans held at most.
+   *
+   * @default {MAX_SERVER_BANS}
+   */
+  maxServerBans?: number;
+}
 
 /** What a ban or unban names: an account or an address, and who is online under it. */
 interface Target {
@@ -103,10 +119,15 @@ export class Moderation {
    */
   readonly #creators = new WeakMap<Room, Session>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #maxServerBans: number;
 
-  /** @param hub the hub; its store supplies saved settings and bans */
-  constructor(hub: Hub) {
+  /**
+   * @param hub the hub; its store supplies saved settings and bans
+   * @param options limits (see {@linkcode ModerationOptions})
+   */
+  constructor(hub: Hub, options: ModerationOptions = {}) {
     this.#hub = hub;
+    this.#maxServerBans = options.maxServerBans ?? MAX_SERVER_BANS;
     for (const s of hub.store.roomSettings()) this.#settings.set(s.room, s);
     // Address bans are compared in canonical form (`2001:db8::/64`; before
     // prefixes, IPv6 keys were stored as `2001:db8:0:0::/64`).
@@ -330,15 +351,17 @@ export class Moderation {
     if (!target) return;
     const now = Date.now();
     const scope = room?.key ?? SERVER_SCOPE;
+    const cap = room ? MAX_ROOM_BANS : this.#maxServerBans;
     if (
-      room &&
       this.#bans.filter((b) =>
-          b.scope === scope && !(b.kind === target.kind && b.value === target.value)
-        ).length >= MAX_ROOM_BANS
+        b.scope === scope && !(b.kind === target.kind && b.value === target.value)
+      ).length >= cap
     ) {
       actor.error(
         "too_many_bans",
-        `${room.name} has ${MAX_ROOM_BANS} bans, the most a room may hold: lift one first`,
+        room
+          ? `${room.name} has ${cap} bans, the most a room may hold: lift one first`
+          : `this server has ${cap} server-wide bans, the most it may hold: lift one first`,
       );
       return;
     }
