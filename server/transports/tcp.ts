@@ -170,6 +170,8 @@ export class TcpConnection extends QueuedConnection implements Transport {
   #sniffed: Uint8Array | undefined;
   #closing = false;
   #closed = false;
+  /** The timer that prompts a silent peer for its nickname (see #startPrompt). */
+  #prompt: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * @param conn an accepted connection: TCP, or TLS over TCP
@@ -260,33 +262,8 @@ export class TcpConnection extends QueuedConnection implements Transport {
     let reason = "connection lost";
     /** Set when the connection goes to the web client, with the bytes read. */
     let handoff: Uint8Array | undefined;
-    // nc and telnet users see nothing until the server speaks: ask for the
-    // nickname unless the peer speaks first (a JSON client sends its hello
-    // at once, and never sees this line).
-    // Over TLS the delay runs from the end of the TLS handshake: a browser's
-    // request cannot come sooner, and a prompt before it would spoil the
-    // answer on a port that also serves the web client.
-    // A silent connection from a host that has opened the web client here
-    // may be a browser's spare socket: it waits longer (decided when the
-    // first wait ends, so a page request on another connection meanwhile
-    // counts).
-    let prompt: ReturnType<typeof setTimeout> | undefined;
-    const ask = () => {
-      prompt = undefined;
-      if (this.#firstByte === undefined && !this.#closing) this.queue.push(PROMPT);
-    };
-    const startPrompt = () => {
-      // A port of another protocol (IRC) has its handler from the start:
-      // its clients speak first, and a chat prompt is not theirs.
-      if (this.#closing || this.#firstByte !== undefined || this.#handler) return;
-      prompt = setTimeout(() => {
-        if (this.#limits.web && this.#limits.browsedFrom?.(this.hostname)) {
-          prompt = setTimeout(ask, BROWSER_PROMPT_DELAY_MS - PROMPT_DELAY_MS);
-        } else ask();
-      }, PROMPT_DELAY_MS);
-    };
-    if (this.conn.handshake) this.conn.handshake().then(startPrompt, () => {});
-    else startPrompt();
+    if (this.conn.handshake) this.conn.handshake().then(() => this.#startPrompt(), () => {});
+    else this.#startPrompt();
     try {
       reading: while (!this.#closing) {
         const n = await this.conn.read(buf);
@@ -295,7 +272,7 @@ export class TcpConnection extends QueuedConnection implements Transport {
         this.pinged = false;
         let input: Uint8Array = buf.subarray(0, n);
         if (this.#firstByte === undefined) {
-          clearTimeout(prompt);
+          this.#stopPrompt();
           this.#firstByte = input[0];
         }
         // A browser on this port: its first line is an HTTP request line.
@@ -358,7 +335,7 @@ export class TcpConnection extends QueuedConnection implements Transport {
         reason = errorReason(error);
       }
     } finally {
-      clearTimeout(prompt);
+      this.#stopPrompt();
       if (handoff && !this.#closing) {
         // The connection is the web client's now: released here, not closed.
         this.#closing = true;
@@ -372,6 +349,39 @@ export class TcpConnection extends QueuedConnection implements Transport {
         this.#onFinished?.(this);
       }
     }
+  }
+
+  // nc and telnet users see nothing until the server speaks: ask for the
+  // nickname unless the peer speaks first (a JSON client sends its hello
+  // at once, and never sees this line).
+  // Over TLS the delay runs from the end of the TLS handshake: a browser's
+  // request cannot come sooner, and a prompt before it would spoil the
+  // answer on a port that also serves the web client.
+  // A silent connection from a host that has opened the web client here
+  // may be a browser's spare socket: it waits longer (decided when the
+  // first wait ends, so a page request on another connection meanwhile
+  // counts).
+  // A field and methods rather than closures in serve(): an idle connection
+  // then keeps no timer or closure for a prompt it no longer needs.
+  #startPrompt(): void {
+    // A port of another protocol (IRC) has its handler from the start:
+    // its clients speak first, and a chat prompt is not theirs.
+    if (this.#closing || this.#firstByte !== undefined || this.#handler) return;
+    this.#prompt = setTimeout(() => {
+      if (this.#limits.web && this.#limits.browsedFrom?.(this.hostname)) {
+        this.#prompt = setTimeout(() => this.#ask(), BROWSER_PROMPT_DELAY_MS - PROMPT_DELAY_MS);
+      } else this.#ask();
+    }, PROMPT_DELAY_MS);
+  }
+
+  #ask(): void {
+    this.#prompt = undefined;
+    if (this.#firstByte === undefined && !this.#closing) this.queue.push(PROMPT);
+  }
+
+  #stopPrompt(): void {
+    clearTimeout(this.#prompt);
+    this.#prompt = undefined;
   }
 
   #receive(line: string): void {
