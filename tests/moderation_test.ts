@@ -40,6 +40,23 @@ async function login(port: number, nick: string): Promise<TestClient> {
   return client;
 }
 
+/** A plain-text client from 127.0.0.2 (a stand-in for a peer on another machine) that sent its nickname. */
+async function joinFrom127002(port: number, nick: string) {
+  const remote = startRemoteClient(port, "127.0.0.2");
+  await remote.send(nick);
+  return remote;
+}
+
+/** alice, registered over plain text, founds #dev and is in it. */
+async function founderOfDev(port: number): Promise<TestClient> {
+  const alice = await TestClient.joinText(port, "alice");
+  await alice.send(`/register ${PASSWORD}`);
+  await alice.lines.expect(/^\* registered alice/, 20_000);
+  await alice.send("/join #dev"); // alice founds #dev
+  await alice.lines.expect(/now talking in #dev/);
+  return alice;
+}
+
 function isError(code: string) {
   return (f: ServerFrame) => f.type === "error" && f.code === code;
 }
@@ -342,18 +359,9 @@ Deno.test("moderation: bans by address (127.0.0.2), a room's and the server's, s
   await using db = await tempDb();
   assert.equal((await runAdmin(db.path, ["create", "root-op"], `${PASSWORD}\n`)).code, 0);
   assert.equal((await runAdmin(db.path, ["grant", "root-op"])).code, 0);
-  const joinFrom127002 = async (port: number, nick: string) => {
-    const remote = startRemoteClient(port, "127.0.0.2");
-    await remote.send(nick);
-    return remote;
-  };
   {
     await using server = await startTestServer(["--db", db.path]);
-    await using alice = await TestClient.joinText(server.port, "alice");
-    await alice.send(`/register ${PASSWORD}`);
-    await alice.lines.expect(/^\* registered alice/, 20_000);
-    await alice.send("/join #dev"); // alice founds #dev
-    await alice.lines.expect(/now talking in #dev/);
+    await using alice = await founderOfDev(server.port);
     await using carol = await TestClient.joinText(server.port, "carol");
     await carol.send("/join #dev");
     await carol.lines.expect(/now talking in #dev/);
@@ -441,19 +449,9 @@ Deno.test("moderation: bans by address (127.0.0.2), a room's and the server's, s
 
 Deno.test("moderation: a ban by CIDR prefix (127.0.0.0/24) keeps 127.0.0.2 out, is listed by /bans, survives a restart; /unban lets it in", async (t) => {
   await using db = await tempDb();
-  const joinFrom127002 = async (port: number, nick: string) => {
-    const remote = startRemoteClient(port, "127.0.0.2");
-    await remote.send(nick);
-    await remote.lines.expect(new RegExp(`^\\* welcome, ${nick}!`));
-    return remote;
-  };
   {
     await using server = await startTestServer(["--db", db.path]);
-    await using alice = await TestClient.joinText(server.port, "alice");
-    await alice.send(`/register ${PASSWORD}`);
-    await alice.lines.expect(/^\* registered alice/, 20_000);
-    await alice.send("/join #dev"); // alice founds #dev
-    await alice.lines.expect(/now talking in #dev/);
+    await using alice = await founderOfDev(server.port);
 
     await t.step("a malformed or absurd prefix is a usage error", async () => {
       await alice.send("/ban 127.0.0.0/7");
@@ -474,6 +472,7 @@ Deno.test("moderation: a ban by CIDR prefix (127.0.0.0/24) keeps 127.0.0.2 out, 
 
     await t.step("the prefix removes and keeps out 127.0.0.2; its operator stays", async () => {
       await using rob = await joinFrom127002(server.port, "rob");
+      await rob.lines.expect(/^\* welcome, rob!/);
       await rob.send("/join #dev");
       await rob.lines.expect(/now talking in #dev/);
       await alice.send("/ban 127.0.0.0/24 flooding");
@@ -506,6 +505,7 @@ Deno.test("moderation: a ban by CIDR prefix (127.0.0.0/24) keeps 127.0.0.2 out, 
       ["#dev", 2, [["127.0.0.0/24", "address"], ["2001:db8::/64", "address"]]],
     );
     await using rob = await joinFrom127002(server.port, "rob");
+    await rob.lines.expect(/^\* welcome, rob!/);
     await rob.send("/join #dev");
     await rob.lines.expect("! you are banned from #dev: flooding");
     await alice.sendFrame({ type: "unban", target: "127.0.0.0/24" });
