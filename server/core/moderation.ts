@@ -657,15 +657,22 @@ export class Moderation {
    * account, an address or a CIDR prefix (see `parseBanNetwork`).
    */
   #resolve(actor: Session, word: string): Target | undefined {
+    let malformed: string | undefined;
     if (looksLikeAddress(word)) {
       try {
         const network = parseBanNetwork(word);
         const value = formatNetwork(network);
         return { kind: "address", value, label: value, network };
       } catch (error) {
-        actor.error("usage", (error as Error).message);
-        return undefined;
+        malformed = (error as Error).message;
       }
+    }
+    // `1.2.3.999` is a valid nickname (letters, digits, `.`), if an unlikely one.
+    const named = this.#hub.find(word) !== undefined ||
+      this.#hub.store.account(nickKey(normalizeNick(word))) !== undefined;
+    if (malformed !== undefined && !named) {
+      actor.error("usage", malformed);
+      return undefined;
     }
     const online = this.#hub.find(word);
     if (online?.account !== undefined) {
