@@ -467,7 +467,7 @@ Deno.test("moderation: a ban by CIDR prefix (127.0.0.0/24) keeps 127.0.0.2 out, 
       await alice.send("/ban 127.0.0.256/24");
       await alice.lines.expect(/^! Cannot read "127\.0\.0\.256\/24" as an address or prefix/);
       // A nickname that only looks like an address is still that nickname.
-      await using odd = await TestClient.joinText(server.port, "1.2.3.999");
+      await using _odd = await TestClient.joinText(server.port, "1.2.3.999");
       await alice.send("/unban 1.2.3.999");
       await alice.lines.expect("! 1.2.3.999 is not banned from #dev");
       await alice.send("/bans");
