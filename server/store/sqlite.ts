@@ -569,16 +569,18 @@ export class SqliteStore implements Store {
     this.#indexTimer = undefined;
     if (this.#indexed >= this.#lastId || this.#closed) return;
     const to = this.#lastId;
-    // Derived data, rebuilt at open if lost: no fsync of its own (in WAL mode
-    // NORMAL syncs at checkpoints), unlike the store's other writes.
-    this.#db.exec("PRAGMA synchronous = NORMAL");
     try {
-      this.#transaction(() => this.#index.run(this.#indexed + 1, to));
-      this.#indexed = to;
+      // Derived data, rebuilt at open if lost: no fsync of its own (in WAL
+      // mode NORMAL syncs at checkpoints), unlike the store's other writes.
+      this.#db.exec("PRAGMA synchronous = NORMAL");
+      try {
+        this.#transaction(() => this.#index.run(this.#indexed + 1, to));
+        this.#indexed = to;
+      } finally {
+        this.#db.exec("PRAGMA synchronous = FULL");
+      }
     } catch {
-      /* left for the next catch-up */
-    } finally {
-      this.#db.exec("PRAGMA synchronous = FULL");
+      // Left for the next catch-up; never thrown into a search or close().
     }
   }
 
