@@ -260,6 +260,51 @@ const INDEX_BACKLOG = 1000;
 /** The search index catches up once no batch of messages was committed for this long (ms). */
 const INDEX_IDLE_MS = 250;
 
+/**
+ * Runs `action` once `quietMs` have passed since the last {@linkcode touch}:
+ * one timer (unref'd, so it never keeps the process alive), looked at when
+ * it fires and re-armed for the rest of the wait, rather than reset at every
+ * touch (a touch per commit).
+ */
+class WhenQuiet {
+  readonly #quietMs: number;
+  readonly #action: () => void;
+  #last = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @param quietMs how long nothing may have happened, in milliseconds
+   * @param action what to run then
+   */
+  constructor(quietMs: number, action: () => void) {
+    this.#quietMs = quietMs;
+    this.#action = action;
+  }
+
+  /** Something happened: the wait starts again. */
+  touch(): void {
+    this.#last = performance.now();
+    if (this.#timer === undefined) this.#arm(this.#quietMs);
+  }
+
+  /** Stops the wait, if any. */
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(ms: number): void {
+    const timer = setTimeout(() => {
+      this.#timer = undefined;
+      const quiet = performance.now() - this.#last;
+      if (quiet < this.#quietMs) this.#arm(this.#quietMs - quiet);
+      else this.#action();
+    }, ms);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+}
+
 const COLUMNS = "id, ts, kind, room, from_nick, to_nick, from_id, to_id, text, notice";
 const INSERT_COLUMNS =
   "INSERT INTO messages (id, ts, kind, room, from_nick, to_nick, from_key, to_key, from_id, to_id, text, notice) VALUES ";
@@ -353,8 +398,7 @@ export class SqliteStore implements Store {
    * close() run first.
    */
   #indexed: number;
-  #indexTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastMessages = 0; // performance.now() of the last commit with messages
+  readonly #indexWhenIdle = new WhenQuiet(INDEX_IDLE_MS, () => this.#indexNow());
   /** The write-ahead log, opened at the first commit of messages; null: not available, commits fsync themselves. */
   #wal: Deno.FsFile | null | undefined;
   readonly #path: string;
@@ -362,8 +406,12 @@ export class SqliteStore implements Store {
   #syncing = false;
   #unsynced = false;
   #closed = false;
-  #checkpointTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastCommit = 0;
+  readonly #checkpointWhenIdle = new WhenQuiet(CHECKPOINT_IDLE_MS, () => {
+    if (this.#closed) return;
+    try {
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch { /* busy (a reader elsewhere): the next one, or the automatic one, catches up */ }
+  });
 
   /**
    * Opens (creating if needed) the database.
@@ -485,30 +533,9 @@ export class SqliteStore implements Store {
       if (deferSync) {
         this.#db.exec("PRAGMA synchronous = FULL");
         this.#syncWal();
-        this.#checkpointWhenIdle();
+        this.#checkpointWhenIdle.touch(); // checkpoints once commits pause
       }
     }
-  }
-
-  /** Checkpoints the log once batches stop coming for CHECKPOINT_IDLE_MS. */
-  #checkpointWhenIdle(): void {
-    this.#lastCommit = performance.now();
-    if (this.#checkpointTimer !== undefined) return;
-    const arm = (ms: number) => {
-      const timer = setTimeout(check, ms);
-      Deno.unrefTimer(timer); // never keeps the process alive
-      this.#checkpointTimer = timer;
-    };
-    const check = () => {
-      const quiet = performance.now() - this.#lastCommit;
-      if (this.#closed) return;
-      if (quiet < CHECKPOINT_IDLE_MS) return arm(CHECKPOINT_IDLE_MS - quiet);
-      this.#checkpointTimer = undefined;
-      try {
-        this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-      } catch { /* busy (a reader elsewhere): the next one, or the automatic one, catches up */ }
-    };
-    arm(CHECKPOINT_IDLE_MS);
   }
 
   #commit(batch: Batch): void {
@@ -538,7 +565,7 @@ export class SqliteStore implements Store {
     if (last) {
       this.#lastId = Math.max(this.#lastId, last.id);
       if (this.#lastId - this.#indexed >= INDEX_BACKLOG) this.#indexNow();
-      else this.#indexWhenIdle();
+      else this.#indexWhenIdle.touch();
     }
   }
 
@@ -565,8 +592,7 @@ export class SqliteStore implements Store {
    * (e.g. a full disk) leaves them for the next catch-up.
    */
   #indexNow(): void {
-    clearTimeout(this.#indexTimer);
-    this.#indexTimer = undefined;
+    this.#indexWhenIdle.cancel();
     if (this.#indexed >= this.#lastId || this.#closed) return;
     const to = this.#lastId;
     try {
@@ -582,23 +608,6 @@ export class SqliteStore implements Store {
     } catch {
       // Left for the next catch-up; never thrown into a search or close().
     }
-  }
-
-  /** Catches the search index up once commits pause for {@linkcode INDEX_IDLE_MS}. */
-  #indexWhenIdle(): void {
-    this.#lastMessages = performance.now();
-    if (this.#indexTimer !== undefined) return; // it looks at #lastMessages when it fires
-    const arm = (ms: number) => {
-      const timer = setTimeout(() => {
-        this.#indexTimer = undefined;
-        const quiet = performance.now() - this.#lastMessages;
-        if (quiet < INDEX_IDLE_MS) arm(INDEX_IDLE_MS - quiet);
-        else this.#indexNow();
-      }, ms);
-      Deno.unrefTimer(timer); // never keeps the process alive
-      this.#indexTimer = timer;
-    };
-    arm(INDEX_IDLE_MS);
   }
 
   /** @inheritdoc */
@@ -915,7 +924,7 @@ export class SqliteStore implements Store {
     if (this.#closed) return;
     this.#indexNow();
     this.#closed = true;
-    clearTimeout(this.#checkpointTimer);
+    this.#checkpointWhenIdle.cancel();
     try {
       // Closing the last connection checkpoints the log into the database,
       // fsyncing both, so nothing committed is left unsynced.
